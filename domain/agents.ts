@@ -1,0 +1,152 @@
+/** Agents, supervisors and admins: who they are, their departments and their status. */
+import type { Clock } from "./clock.ts";
+import { Conflict, Invalid, NotFound } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { keys } from "./keys.ts";
+import { hashPassword } from "./passwords.ts";
+import { type Agent, type AgentStatus, ROLES } from "./types.ts";
+import { asBody, EMAIL, oneOf, str, strList } from "./validate.ts";
+
+export type PublicAgent = Omit<Agent, "passwordHash">;
+
+export function publicAgent(agent: Agent): PublicAgent {
+  const { passwordHash: _, ...rest } = agent;
+  return rest;
+}
+
+export async function getAgent(kv: Deno.Kv, id: string): Promise<Agent> {
+  const entry = await kv.get<Agent>(keys.agent(id));
+  if (!entry.value) throw new NotFound("Agent");
+  return entry.value;
+}
+
+export async function listAgents(kv: Deno.Kv): Promise<Agent[]> {
+  const out: Agent[] = [];
+  for await (const entry of kv.list<Agent>({ prefix: keys.agents() })) out.push(entry.value);
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function checkDepartments(kv: Deno.Kv, ids: string[]) {
+  const entries = await kv.getMany(ids.slice(0, 10).map((id) => keys.department(id)));
+  if (ids.length > 10) {
+    throw new Invalid("invalid_field", "An agent belongs to at most 10 departments.");
+  }
+  const missing = ids.filter((_, i) => !entries[i].value);
+  if (missing.length) {
+    throw new Invalid("unknown_department", `Unknown department: ${missing.join(", ")}.`, {
+      departments: "Unknown department.",
+    });
+  }
+}
+
+export const MIN_PASSWORD = 8;
+
+/** Creates an agent; the e-mail is unique (checked in the same commit). */
+export async function createAgent(kv: Deno.Kv, clock: Clock, input: unknown): Promise<Agent> {
+  const body = asBody(input);
+  const name = str(body, "name", { max: 80 }).trim();
+  const email = str(body, "email", { max: 200 }).trim().toLowerCase();
+  if (!EMAIL.test(email)) {
+    throw new Invalid("invalid_field", '"email" must be an e-mail address.', {
+      email: "Not an e-mail address.",
+    });
+  }
+  const password = str(body, "password", { min: MIN_PASSWORD, max: 200 });
+  const role = body.role === undefined ? "agent" : oneOf(body, "role", ROLES);
+  const departments = strList(body, "departments") ?? [];
+  await checkDepartments(kv, departments);
+  const agent: Agent = {
+    id: newId(clock.now()),
+    name,
+    email,
+    role,
+    departments,
+    status: "offline",
+    active: true,
+    passwordHash: await hashPassword(password),
+    createdAt: clock.now(),
+  };
+  const result = await kv.atomic()
+    .check({ key: keys.agentByEmail(email), versionstamp: null })
+    .set(keys.agent(agent.id), agent)
+    .set(keys.agentByEmail(email), agent.id)
+    .commit();
+  if (!result.ok) {
+    throw new Conflict("email_taken", `An agent with e-mail ${email} exists already.`);
+  }
+  return agent;
+}
+
+/** Edits name, e-mail, role, departments, active, or resets the password. */
+export async function updateAgent(kv: Deno.Kv, id: string, input: unknown): Promise<Agent> {
+  const body = asBody(input);
+  const entry = await kv.get<Agent>(keys.agent(id));
+  if (!entry.value) throw new NotFound("Agent");
+  const next: Agent = { ...entry.value };
+  const name = str(body, "name", { max: 80, optional: true });
+  if (name !== undefined) next.name = name.trim();
+  const email = str(body, "email", { max: 200, optional: true })?.trim().toLowerCase();
+  if (email !== undefined && !EMAIL.test(email)) {
+    throw new Invalid("invalid_field", '"email" must be an e-mail address.', {
+      email: "Not an e-mail address.",
+    });
+  }
+  if (body.role !== undefined) next.role = oneOf(body, "role", ROLES);
+  const departments = strList(body, "departments");
+  if (departments) {
+    await checkDepartments(kv, departments);
+    next.departments = departments;
+  }
+  if (body.active !== undefined) {
+    if (typeof body.active !== "boolean") {
+      throw new Invalid("invalid_field", '"active" must be true or false.');
+    }
+    next.active = body.active;
+    if (!next.active) next.status = "offline";
+  }
+  const password = str(body, "password", { min: MIN_PASSWORD, max: 200, optional: true });
+  if (password !== undefined) next.passwordHash = await hashPassword(password);
+  const op = kv.atomic().check(entry);
+  if (email !== undefined && email !== entry.value.email) {
+    next.email = email;
+    op.check({ key: keys.agentByEmail(email), versionstamp: null })
+      .delete(keys.agentByEmail(entry.value.email))
+      .set(keys.agentByEmail(email), id);
+  }
+  op.set(keys.agent(id), next);
+  if (next.status === "online") op.set(keys.agentOnline(id), next.departments);
+  else op.delete(keys.agentOnline(id));
+  const result = await op.commit();
+  if (!result.ok) {
+    throw new Conflict("edit_conflict", "E-mail taken, or the agent changed meanwhile.");
+  }
+  return next;
+}
+
+/** Rule 23: status only decides live-chat routing (rule 4). */
+export async function setStatus(kv: Deno.Kv, id: string, status: AgentStatus): Promise<Agent> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const entry = await kv.get<Agent>(keys.agent(id));
+    if (!entry.value) throw new NotFound("Agent");
+    const next = { ...entry.value, status };
+    const op = kv.atomic().check(entry).set(keys.agent(id), next);
+    if (status === "online") op.set(keys.agentOnline(id), next.departments);
+    else op.delete(keys.agentOnline(id));
+    if ((await op.commit()).ok) return next;
+  }
+  throw new Conflict("edit_conflict", "Status kept changing; try again.");
+}
+
+/** Rule 4: is an agent who serves this department online? (no department: any online agent) */
+export async function agentAvailable(kv: Deno.Kv, department: string | null): Promise<boolean> {
+  for await (const entry of kv.list<string[]>({ prefix: keys.agentsOnline() })) {
+    if (department === null || entry.value.includes(department)) return true;
+  }
+  return false;
+}
+
+export async function findAgentByEmail(kv: Deno.Kv, email: string): Promise<Agent | null> {
+  const id = await kv.get<string>(keys.agentByEmail(email.trim().toLowerCase()));
+  if (!id.value) return null;
+  return (await kv.get<Agent>(keys.agent(id.value))).value;
+}

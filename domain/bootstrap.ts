@@ -1,0 +1,39 @@
+/** First start: the bootstrap admin and the inbound token, created once. */
+import { createAgent, findAgentByEmail } from "./agents.ts";
+import type { Clock } from "./clock.ts";
+import { newToken } from "./passwords.ts";
+
+const INBOUND_TOKEN_KEY = ["bootstrap", "inbound_token"];
+const SHOWN_LOGIN_KEY = ["bootstrap", "admin_login"];
+
+/**
+ * Makes sure the admin exists. A generated password is kept (only on a local demo store) so each
+ * start can print the login again; with CHATDESK_ADMIN_PASSWORD set, nothing is kept.
+ */
+export async function ensureAdmin(
+  kv: Deno.Kv,
+  clock: Clock,
+  email: string,
+  password: string | null,
+  rememberGenerated: boolean,
+): Promise<{ email: string; password: string | null; created: boolean }> {
+  const existing = await findAgentByEmail(kv, email);
+  if (existing) {
+    const shown = password ?? (await kv.get<string>(SHOWN_LOGIN_KEY)).value;
+    return { email, password: shown, created: false };
+  }
+  const chosen = password ?? newToken().slice(0, 16);
+  await createAgent(kv, clock, { name: "Admin", email, password: chosen, role: "admin" });
+  if (!password && rememberGenerated) await kv.set(SHOWN_LOGIN_KEY, chosen);
+  return { email, password: chosen, created: true };
+}
+
+/** The inbound token from the environment, or one generated on first start and kept. */
+export async function ensureInboundToken(kv: Deno.Kv, fromEnv: string): Promise<string> {
+  if (fromEnv) return fromEnv;
+  const stored = await kv.get<string>(INBOUND_TOKEN_KEY);
+  if (stored.value) return stored.value;
+  const token = newToken();
+  const result = await kv.atomic().check(stored).set(INBOUND_TOKEN_KEY, token).commit();
+  return result.ok ? token : (await kv.get<string>(INBOUND_TOKEN_KEY)).value!;
+}

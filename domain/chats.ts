@@ -1,0 +1,299 @@
+/** Live chats: pending chats agents accept (rule 7), agent replies that start a chat (17, 18). */
+import type { Clock } from "./clock.ts";
+import { HOUR } from "./clock.ts";
+import { isCurrent, writeConversation } from "./conversations.ts";
+import { visibleDepartments } from "./departments.ts";
+import type { Desk } from "./desk.ts";
+import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.ts";
+import { addMessage, MAX_MESSAGE_LENGTH } from "./inbound.ts";
+import { newId } from "./ids.ts";
+import { keys, NO_DEPARTMENT } from "./keys.ts";
+import { getAll, retryCommit } from "./kv_util.ts";
+import { getSettings, type Settings } from "./settings.ts";
+import { renderTemplate } from "./templates.ts";
+import { closedTicket, isOpen, writeTicket } from "./tickets.ts";
+import type { Agent, Conversation, Customer, Message, Ticket } from "./types.ts";
+import { asBody } from "./validate.ts";
+
+export interface Chat {
+  id: string;
+  customerId: string;
+  state: "pending" | "live";
+  agentId: string | null;
+  department: string | null;
+  createdAt: number;
+  ticketId: string | null;
+}
+
+const asChat = (c: Conversation): Chat => ({
+  id: c.id,
+  customerId: c.customerId,
+  state: c.state as Chat["state"],
+  agentId: c.agentId,
+  department: c.department,
+  createdAt: c.startedAt,
+  ticketId: c.ticketId,
+});
+
+/** `GET /api/chats`: pending chats of the agent's departments, or its own live chats (staff: all). */
+export async function listChats(
+  desk: Desk,
+  agent: Agent,
+  state: "pending" | "live",
+): Promise<Chat[]> {
+  const pointers: string[] = [];
+  for await (const e of desk.kv.list<string>({ prefix: keys.chatsByState(state) })) {
+    pointers.push(e.value);
+  }
+  const entries = await getAll<Conversation>(desk.kv, pointers.map((id) => keys.conversation(id)));
+  const now = desk.clock.now();
+  const visible = await visibleDepartments(desk.kv, agent);
+  return entries
+    .map((e) => e.value)
+    .filter((c): c is Conversation => !!c && isCurrent(c, now) && c.state === state)
+    .filter((c) =>
+      agent.role !== "agent" ||
+      (state === "pending"
+        ? visible.includes(c.department ?? NO_DEPARTMENT)
+        : c.agentId === agent.id)
+    )
+    .map(asChat);
+}
+
+async function chatConversation(desk: Desk, chatId: string) {
+  const customerId = (await desk.kv.get<string>(keys.chat(chatId))).value;
+  if (!customerId) throw new NotFound("Chat");
+  return customerId;
+}
+
+/** Rule 7: an agent takes a pending chat; the customer's open ticket closes (reason live_chat). */
+export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Promise<Chat> {
+  const customerId = await chatConversation(desk, chatId);
+  const settings = await getSettings(desk.kv);
+  const visible = await visibleDepartments(desk.kv, agent);
+  return await retryCommit(async () => {
+    const now = desk.clock.now();
+    const [entry, open] = await desk.kv.getMany<[Conversation, string]>([
+      keys.conversation(customerId),
+      keys.openTicketByCustomer(customerId),
+    ]);
+    const c = entry.value;
+    if (!c || c.id !== chatId || !isCurrent(c, now)) {
+      throw new Conflict("chat_ended", "This chat has ended.");
+    }
+    if (c.state !== "pending") {
+      throw new Conflict("chat_taken", "Another agent took this chat first.");
+    }
+    if (agent.role === "agent" && !visible.includes(c.department ?? NO_DEPARTMENT)) {
+      throw new NotFound("Chat");
+    }
+    const op = desk.kv.atomic().check(entry, open);
+    if (open.value && !c.fromTicket) {
+      const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(open.value));
+      if (ticketEntry.value && isOpen(ticketEntry.value)) {
+        op.check(ticketEntry);
+        writeTicket(
+          op,
+          ticketEntry.value,
+          closedTicket(ticketEntry.value, now, null, "live_chat"),
+          now,
+        );
+      }
+    }
+    const live: Conversation = {
+      ...c,
+      state: "live",
+      agentId: agent.id,
+      lastActivityAt: now,
+      deadline: now + settings.timeouts.sessionMinutes * 60_000,
+    };
+    writeConversation(desk, op, c, live);
+    return (await op.commit()).ok ? asChat(live) : undefined;
+  });
+}
+
+/** Reads `{text}` or `{template, params}` into what the agent sends (rule 18 decides if it may). */
+export async function parseOutgoing(
+  kv: Deno.Kv,
+  input: unknown,
+): Promise<{ text: string; template?: string }> {
+  const body = asBody(input);
+  if (body.template !== undefined) {
+    if (typeof body.template !== "string") {
+      throw new Invalid("invalid_field", '"template" must be a template id or name.');
+    }
+    const { template, text } = await renderTemplate(kv, body.template, body.params);
+    return { text, template: template.name };
+  }
+  if (typeof body.text !== "string" || body.text.trim() === "") {
+    throw new Invalid("missing_field", 'Send "text", or "template" with "params".', {
+      text: "Type a message.",
+    });
+  }
+  if (body.text.length > MAX_MESSAGE_LENGTH) {
+    throw new Invalid("text_too_long", `At most ${MAX_MESSAGE_LENGTH} characters.`);
+  }
+  return { text: body.text };
+}
+
+/** Rule 18: free text to a WhatsApp customer needs an inbound message within the window. */
+export function assertWindowOpen(
+  customer: Customer,
+  outgoing: { template?: string },
+  settings: Settings,
+  clock: Clock,
+) {
+  if (customer.channel !== "whatsapp" || outgoing.template) return;
+  if (clock.now() - customer.lastInboundAt > settings.timeouts.whatsappWindowHours * HOUR) {
+    throw new Unprocessable(
+      "whatsapp_window_closed",
+      `The customer's last WhatsApp message is older than ${settings.timeouts.whatsappWindowHours} hours: send an approved template.`,
+    );
+  }
+}
+
+/**
+ * Rule 17: the assignee replies on a ticket with Start Chat; the message goes to the customer
+ * and a live chat starts, which never closes the ticket (rule 7). The ticket stays assigned.
+ */
+export async function replyToTicket(
+  desk: Desk,
+  agent: Agent,
+  ticketId: string,
+  input: unknown,
+): Promise<Message> {
+  const outgoing = await parseOutgoing(desk.kv, input);
+  const settings = await getSettings(desk.kv);
+  return await retryCommit(async () => {
+    const now = desk.clock.now();
+    const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(ticketId));
+    const ticket = ticketEntry.value;
+    if (!ticket) throw new NotFound("Ticket");
+    if (ticket.status === "unassigned") throw new Forbidden("Accept the ticket before replying.");
+    if (!isOpen(ticket)) throw new Conflict("ticket_closed", "This ticket is closed.");
+    if (ticket.assignedTo !== agent.id) {
+      if (agent.role === "agent") throw new NotFound("Ticket");
+      throw new Forbidden("Only the assigned agent replies; reassign the ticket first.");
+    }
+    const [convEntry, customerEntry] = await desk.kv.getMany<[Conversation, Customer]>([
+      keys.conversation(ticket.customerId),
+      keys.customer(ticket.customerId),
+    ]);
+    const customer = customerEntry.value;
+    if (!customer) throw new NotFound("Customer");
+    assertWindowOpen(customer, outgoing, settings, desk.clock);
+    const before = isCurrent(convEntry.value, now) ? convEntry.value : null;
+    if (before?.state === "live" && before.agentId !== agent.id) {
+      throw new Conflict("customer_in_chat", "The customer is in a live chat with another agent.");
+    }
+    const op = desk.kv.atomic().check(ticketEntry, convEntry);
+    const deadline = now + settings.timeouts.sessionMinutes * 60_000;
+    let chat: Conversation;
+    let next = ticket;
+    if (before?.state === "live" && before.ticketId === ticket.id) {
+      chat = { ...before, lastActivityAt: now, deadline };
+    } else {
+      // Whatever the customer had going (intake, a pending chat, a YES/NO prompt) joins the ticket.
+      const joined = before && !ticket.conversationIds.includes(before.id) ? [before.id] : [];
+      chat = {
+        id: newId(now),
+        customerId: ticket.customerId,
+        state: "live",
+        department: ticket.department,
+        startedAt: now,
+        lastActivityAt: now,
+        deadline,
+        ticketId: ticket.id,
+        agentId: agent.id,
+        fromTicket: true,
+        firstText: "",
+      };
+      next = { ...ticket, conversationIds: [...ticket.conversationIds, ...joined, chat.id] };
+    }
+    next = {
+      ...next,
+      lastMessageAt: now,
+      history: [...next.history, { at: now, action: "replied", by: agent.id }],
+    };
+    writeTicket(op, ticket, next, now);
+    writeConversation(desk, op, convEntry.value, chat);
+    const message = addMessage(op, chat.id, now, {
+      direction: "out",
+      author: agent.id,
+      ...outgoing,
+    });
+    return (await op.commit()).ok ? message : undefined;
+  });
+}
+
+/** An agent's message in its own live chat (the /chats page). */
+export async function sendChatMessage(
+  desk: Desk,
+  agent: Agent,
+  chatId: string,
+  input: unknown,
+): Promise<Message> {
+  const customerId = await chatConversation(desk, chatId);
+  const outgoing = await parseOutgoing(desk.kv, input);
+  const settings = await getSettings(desk.kv);
+  return await retryCommit(async () => {
+    const now = desk.clock.now();
+    const [entry, customer] = await desk.kv.getMany<[Conversation, Customer]>([
+      keys.conversation(customerId),
+      keys.customer(customerId),
+    ]);
+    const c = entry.value;
+    if (!c || c.id !== chatId || !isCurrent(c, now) || c.state !== "live") {
+      throw new Conflict("chat_ended", "This chat has ended.");
+    }
+    if (c.agentId !== agent.id) throw new Forbidden("This is another agent's chat.");
+    assertWindowOpen(customer.value!, outgoing, settings, desk.clock);
+    const op = desk.kv.atomic().check(entry);
+    const after = {
+      ...c,
+      lastActivityAt: now,
+      deadline: now + settings.timeouts.sessionMinutes * 60_000,
+    };
+    writeConversation(desk, op, c, after);
+    const message = addMessage(op, chatId, now, {
+      direction: "out",
+      author: agent.id,
+      ...outgoing,
+    });
+    return (await op.commit()).ok ? message : undefined;
+  });
+}
+
+/** The agent ends its live chat. */
+export async function endChat(desk: Desk, agent: Agent, chatId: string): Promise<Chat> {
+  const customerId = await chatConversation(desk, chatId);
+  return await retryCommit(async () => {
+    const entry = await desk.kv.get<Conversation>(keys.conversation(customerId));
+    const c = entry.value;
+    if (!c || c.id !== chatId || !isCurrent(c, desk.clock.now())) {
+      throw new Conflict("chat_ended", "This chat has ended.");
+    }
+    if (c.agentId !== agent.id && agent.role === "agent") {
+      throw new Forbidden("This is another agent's chat.");
+    }
+    const op = desk.kv.atomic().check(entry);
+    writeConversation(desk, op, c, { ...c, state: "ended", deadline: null });
+    return (await op.commit()).ok ? asChat(c) : undefined;
+  });
+}
+
+export async function chatMessages(
+  desk: Desk,
+  agent: Agent,
+  chatId: string,
+): Promise<{ chat: Chat; messages: Message[] }> {
+  const customerId = await chatConversation(desk, chatId);
+  const c = (await desk.kv.get<Conversation>(keys.conversation(customerId))).value;
+  if (!c || c.id !== chatId) throw new NotFound("Chat");
+  if (agent.role === "agent" && c.agentId !== agent.id) throw new NotFound("Chat");
+  const messages: Message[] = [];
+  for await (const e of desk.kv.list<Message>({ prefix: keys.messages(chatId) })) {
+    messages.push(e.value);
+  }
+  return { chat: asChat(c), messages };
+}

@@ -1,0 +1,77 @@
+/** Start-up configuration from environment variables (SPEC); invalid values stop the server. */
+export interface Config {
+  port: number;
+  kvPath: string;
+  adminEmail: string;
+  adminPassword: string | null;
+  inboundToken: string;
+  clock: "system" | "manual";
+  demo: boolean;
+}
+
+export class ConfigError extends Error {}
+
+const KNOWN = [
+  "PORT",
+  "CHATDESK_KV_PATH",
+  "CHATDESK_ADMIN_EMAIL",
+  "CHATDESK_ADMIN_PASSWORD",
+  "CHATDESK_INBOUND_TOKEN",
+  "CHATDESK_CLOCK",
+  "CHATDESK_DEMO",
+];
+
+/** Parses the environment; `defaults` are what `deno task start` embeds. Throws ConfigError naming the variable. */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  defaults: { demo: boolean } = { demo: false },
+): Config {
+  const problems: string[] = [];
+  const get = (name: string) => {
+    const value = env[name];
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const portText = get("PORT") ?? "8000";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+    problems.push(`PORT must be a port number 1–65535, not "${portText}".`);
+  }
+  const kvPath = get("CHATDESK_KV_PATH") ?? "./data/chatdesk.sqlite3";
+  if (kvPath.startsWith("http://")) {
+    problems.push(
+      "CHATDESK_KV_PATH must be a file path or an https:// KV Connect URL, not http://.",
+    );
+  }
+  const adminEmail = (get("CHATDESK_ADMIN_EMAIL") ?? "admin@chatdesk.local").toLowerCase();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail)) {
+    problems.push(`CHATDESK_ADMIN_EMAIL must be an e-mail address, not "${adminEmail}".`);
+  }
+  const adminPassword = get("CHATDESK_ADMIN_PASSWORD") ?? null;
+  if (adminPassword !== null && adminPassword.length < 8) {
+    problems.push("CHATDESK_ADMIN_PASSWORD must have at least 8 characters.");
+  }
+  const inboundToken = get("CHATDESK_INBOUND_TOKEN") ?? "";
+  if (inboundToken && inboundToken.length < 16) {
+    problems.push("CHATDESK_INBOUND_TOKEN must have at least 16 characters.");
+  }
+  const clock = get("CHATDESK_CLOCK") ?? "system";
+  if (clock !== "system" && clock !== "manual") {
+    problems.push(`CHATDESK_CLOCK must be "system" or "manual", not "${clock}".`);
+  }
+  const demoText = get("CHATDESK_DEMO") ?? (defaults.demo ? "1" : "0");
+  if (demoText !== "0" && demoText !== "1") {
+    problems.push(`CHATDESK_DEMO must be "1" or "0", not "${demoText}".`);
+  }
+  if (problems.length) throw new ConfigError(problems.join("\n"));
+  return {
+    port,
+    kvPath,
+    adminEmail,
+    adminPassword,
+    inboundToken,
+    clock: clock as Config["clock"],
+    demo: demoText === "1",
+  };
+}
+
+export const CONFIG_VARIABLES = KNOWN;

@@ -1,0 +1,68 @@
+/** The conversation state machine (rules 1–5, 8, 9) as pure decisions, plus its record helpers. */
+import type { Desk } from "./desk.ts";
+import { scheduleDue, unscheduleDue } from "./desk.ts";
+import { keys } from "./keys.ts";
+import type { Conversation, ConversationState } from "./types.ts";
+
+export type Route =
+  | { kind: "intake_message"; endsIntake: boolean } // rule 1
+  | { kind: "open_intake" } // rule 2: yes
+  | { kind: "decline" } // rule 2: no
+  | { kind: "reprompt" } // rule 2: anything else
+  | { kind: "chat_message" } // rule 3
+  | { kind: "start" }; // rule 4
+
+const command = (text: string) => text.trim().toLowerCase();
+
+/** Rules 1–4: where an inbound message goes, from the conversation's current state alone. */
+export function routeInbound(state: ConversationState | null, text: string): Route {
+  switch (state) {
+    case "leaving_message":
+      return { kind: "intake_message", endsIntake: command(text) === "//end" };
+    case "awaiting_reply": {
+      const answer = command(text);
+      if (answer === "yes") return { kind: "open_intake" };
+      if (answer === "no") return { kind: "decline" };
+      return { kind: "reprompt" };
+    }
+    case "live":
+    case "pending":
+      return { kind: "chat_message" };
+    default:
+      return { kind: "start" };
+  }
+}
+
+/** A conversation counts as current only while its state has not timed out (rules 5, 8, 9). */
+export function isCurrent(conversation: Conversation | null, now: number): boolean {
+  return !!conversation && conversation.state !== "ended" &&
+    (conversation.deadline === null || conversation.deadline > now);
+}
+
+/** Writes the conversation record with its due entry and chat indexes kept in step. */
+export function writeConversation(
+  desk: Desk,
+  op: Deno.AtomicOperation,
+  before: Conversation | null,
+  after: Conversation,
+) {
+  op.set(keys.conversation(after.customerId), after);
+  const sameTimer = before && before.id === after.id && before.deadline === after.deadline;
+  if (!sameTimer) {
+    if (before) unscheduleDue(op, before.deadline, "conversation", before.customerId);
+    if (after.deadline !== null) {
+      scheduleDue(desk, op, after.deadline, "conversation", after.customerId);
+    }
+  }
+  const wasChat = before && (before.state === "pending" || before.state === "live") ? before : null;
+  const isChat = after.state === "pending" || after.state === "live";
+  if (wasChat && (wasChat.id !== after.id || wasChat.state !== after.state)) {
+    op.delete(keys.chatsByState(wasChat.state, wasChat.id));
+    op.sum(keys.chatsChanged(), 1n);
+  }
+  if (isChat && (!wasChat || wasChat.id !== after.id || wasChat.state !== after.state)) {
+    op.set(keys.chatsByState(after.state, after.id), after.customerId);
+    op.set(keys.chat(after.id), after.customerId);
+    op.sum(keys.chatsChanged(), 1n);
+  }
+}

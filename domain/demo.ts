@@ -1,0 +1,89 @@
+/** Demo data for a first local start (`CHATDESK_DEMO=1`): real tickets made through the real paths. */
+import { createAgent, findAgentByEmail } from "./agents.ts";
+import { createDepartment } from "./departments.ts";
+import type { Desk } from "./desk.ts";
+import { receiveInbound } from "./inbound.ts";
+import { keys } from "./keys.ts";
+import { createTemplate } from "./templates.ts";
+import { acceptTicket, closeTicket } from "./tickets.ts";
+import type { Channel } from "./types.ts";
+
+export const DEMO_PASSWORD = "demo-pass-1";
+
+const CUSTOMERS: [Channel, string, string, string[]][] = [
+  ["whatsapp", "+27820000001", "Thandi Nkosi", [
+    "Hi, my order #4411 has not arrived yet.",
+    "It was due on Monday.",
+  ]],
+  ["sms", "+15550100002", "Marcus Reed", ["Can I change the delivery address for my parcel?"]],
+  ["webchat", "visitor-7f3a", "Lena Fischer", [
+    "The checkout page shows an error when I pay by card.",
+  ]],
+  ["whatsapp", "+447700900004", "Oliver Grant", [
+    "I was charged twice for the same subscription.",
+    "Please refund one.",
+  ]],
+  ["sms", "+15550100005", "Priya Shah", ["What are your opening hours on public holidays?"]],
+  ["webchat", "visitor-91bc", "Diego Alvarez", ["How do I reset my password?"]],
+  ["whatsapp", "+27820000007", "Naledi Dube", ["Is the blue jacket back in stock in size M?"]],
+  ["webchat", "visitor-22de", "Sofia Rossi", [
+    "<b>bold?</b> I typed this in the chat box, is that okay?",
+  ]],
+  ["sms", "+15550100009", "Hannah Lee", ["My voucher code SAVE10 is not working."]],
+  ["whatsapp", "+27820000010", "Sipho Mthembu", ["Can someone call me back about my contract?"]],
+];
+
+/** Seeds departments, agents, a template and a dozen tickets into an empty store. Returns whether it did. */
+export async function seedDemo(real: Desk): Promise<boolean> {
+  // Tickets of different ages look like a real queue: replay the demo over the last 30 hours.
+  let at = real.clock.now() - 30 * 3600_000;
+  const clock = { now: () => at };
+  const desk: Desk = { ...real, clock, wakeups: false };
+  const { kv } = desk;
+  for await (const _ of kv.list({ prefix: keys.tickets() }, { limit: 1 })) return false;
+  if (await findAgentByEmail(kv, "ana@chatdesk.local")) return false;
+  const sales = await createDepartment(kv, clock, { name: "Sales" });
+  const support = await createDepartment(kv, clock, { name: "Support" });
+  const ana = await createAgent(kv, clock, {
+    name: "Ana Silva",
+    email: "ana@chatdesk.local",
+    password: DEMO_PASSWORD,
+    role: "agent",
+    departments: [support.id],
+  });
+  const ben = await createAgent(kv, clock, {
+    name: "Ben Okafor",
+    email: "ben@chatdesk.local",
+    password: DEMO_PASSWORD,
+    role: "agent",
+    departments: [sales.id, support.id],
+  });
+  await createAgent(kv, clock, {
+    name: "Sam Patel",
+    email: "sam@chatdesk.local",
+    password: DEMO_PASSWORD,
+    role: "supervisor",
+  });
+  await createTemplate(kv, clock, {
+    name: "follow_up",
+    body:
+      "Hello {{1}}, this is {{2}} from the support team following up on your message. Reply to continue.",
+    language: "en",
+  });
+  const tickets: string[] = [];
+  for (const [i, [channel, from, name, texts]] of CUSTOMERS.entries()) {
+    const department = i % 3 === 0 ? sales.id : i % 3 === 1 ? support.id : undefined;
+    // The store is fresh, so nobody is online: each customer gets the YES/NO prompt, answers YES.
+    await receiveInbound(desk, { channel, from, name, text: texts[0], department });
+    const yes = await receiveInbound(desk, { channel, from, name, text: "YES" });
+    for (const text of texts.slice(1)) await receiveInbound(desk, { channel, from, name, text });
+    await receiveInbound(desk, { channel, from, name, text: "//end" });
+    if (yes.ticketId) tickets.push(yes.ticketId);
+    at += (2 + (i % 4)) * 3600_000 + 7 * 60_000 * i;
+  }
+  await acceptTicket(desk, ana, tickets[1]);
+  await acceptTicket(desk, ben, tickets[3]);
+  await acceptTicket(desk, ben, tickets[0]);
+  await closeTicket(desk, ben, tickets[0]);
+  return true;
+}

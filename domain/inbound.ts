@@ -1,0 +1,297 @@
+/** Inbound messages: rules 1–4 and 6 on one checked commit per message, retried on a lost race. */
+import { agentAvailable } from "./agents.ts";
+import { isOpenAt } from "./business_hours.ts";
+import { isCurrent, routeInbound, writeConversation } from "./conversations.ts";
+import type { Desk } from "./desk.ts";
+import { Invalid } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
+import { getSettings, type Settings } from "./settings.ts";
+import { settleConversation } from "./sweeps.ts";
+import { isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
+import {
+  type Channel,
+  CHANNELS,
+  type Conversation,
+  type Customer,
+  type Message,
+  type Ticket,
+} from "./types.ts";
+import { asBody, oneOf, str } from "./validate.ts";
+
+/** WhatsApp's own limit; KV values must stay well under 64 KiB. */
+export const MAX_MESSAGE_LENGTH = 4096;
+const PREVIEW_LENGTH = 140;
+const SEEN_FOR = 7 * 24 * 3600_000;
+
+export interface InboundMessage {
+  channel: Channel;
+  from: string;
+  text: string;
+  id?: string;
+  department?: string;
+  name?: string;
+}
+
+export interface InboundResult {
+  customerId: string;
+  conversation: { state: Conversation["state"] };
+  ticketId: string | null;
+  replies: { text: string }[];
+  duplicate?: boolean;
+}
+
+const ADDRESS: Record<Channel, RegExp> = {
+  whatsapp: /^\+[1-9][0-9]{4,16}$/,
+  sms: /^\+?[0-9]{3,17}$/,
+  webchat: /^[A-Za-z0-9._:-]{1,128}$/,
+};
+
+/** Validates a provider's message; a bad one is refused with a field error, never half-stored. */
+export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<InboundMessage> {
+  const body = asBody(input);
+  const channel = oneOf(body, "channel", CHANNELS);
+  const from = str(body, "from", { max: 128 }).trim();
+  if (!ADDRESS[channel].test(from)) {
+    throw new Invalid("invalid_address", `"from" is not a valid ${channel} address.`, {
+      from: "Invalid address.",
+    });
+  }
+  if (typeof body.text !== "string") {
+    throw new Invalid("missing_field", '"text" is required.', { text: "Required." });
+  }
+  const text = body.text;
+  if (text.length > MAX_MESSAGE_LENGTH) {
+    throw new Invalid(
+      "text_too_long",
+      `"text" must have at most ${MAX_MESSAGE_LENGTH} characters.`,
+      { text: "Too long." },
+    );
+  }
+  if (text.trim() === "") {
+    throw new Invalid("empty_text", '"text" must not be empty.', { text: "Empty." });
+  }
+  const id = str(body, "id", { max: 200, optional: true });
+  const name = str(body, "name", { max: 100, optional: true })?.trim();
+  const department = str(body, "department", { max: 64, optional: true });
+  if (department !== undefined && !(await kv.get(keys.department(department))).value) {
+    throw new Invalid("unknown_department", `Unknown department "${department}".`, {
+      department: "Unknown.",
+    });
+  }
+  return { channel, from, text, id, department, name };
+}
+
+/** Rules 1–4, 6: stores the message once and moves the customer's conversation on. */
+export async function receiveInbound(desk: Desk, message: InboundMessage): Promise<InboundResult> {
+  const { kv } = desk;
+  if (message.id) {
+    const seen = await kv.get<string>(keys.inboundSeen(message.channel, message.id));
+    if (seen.value) return await repeatedResult(desk, seen.value);
+  }
+  const known = await kv.get<string>(keys.customerByAddress(message.channel, message.from));
+  if (known.value) await settleConversation(desk, known.value);
+  const settings = await getSettings(kv);
+  return await retryCommit(() => attemptInbound(desk, message, settings));
+}
+
+async function attemptInbound(desk: Desk, message: InboundMessage, settings: Settings) {
+  const { kv } = desk;
+  const now = desk.clock.now();
+  const seenKey = message.id ? keys.inboundSeen(message.channel, message.id) : null;
+  const addressKey = keys.customerByAddress(message.channel, message.from);
+  const [address, seen] = await kv.getMany<[string, string]>([addressKey, seenKey ?? addressKey]);
+  if (seenKey && seen.value) return await repeatedResult(desk, seen.value);
+
+  const op = kv.atomic().check(address);
+  if (seenKey) op.check({ key: seenKey, versionstamp: null });
+  let customer: Customer;
+  let conversationEntry: Deno.KvEntryMaybe<Conversation>;
+  let openEntry: Deno.KvEntryMaybe<string>;
+  if (address.value) {
+    const [c, conv, open] = await kv.getMany<[Customer, Conversation, string]>([
+      keys.customer(address.value),
+      keys.conversation(address.value),
+      keys.openTicketByCustomer(address.value),
+    ]);
+    if (!c.value) throw new Error(`customer ${address.value} is missing its record`);
+    customer = { ...c.value, lastInboundAt: now, name: message.name ?? c.value.name };
+    op.check(conv, open);
+    conversationEntry = conv;
+    openEntry = open;
+  } else {
+    customer = {
+      id: newId(now),
+      channel: message.channel,
+      from: message.from,
+      name: message.name ?? message.from,
+      createdAt: now,
+      lastInboundAt: now,
+    };
+    op.set(addressKey, customer.id);
+    conversationEntry = { key: keys.conversation(customer.id), value: null, versionstamp: null };
+    openEntry = { key: keys.openTicketByCustomer(customer.id), value: null, versionstamp: null };
+    op.check(conversationEntry, openEntry);
+  }
+  op.set(keys.customer(customer.id), customer);
+  if (seenKey) op.set(seenKey, customer.id, { expireIn: SEEN_FOR });
+
+  const before = conversationEntry.value;
+  // A conversation past its deadline that no sweep has settled yet is treated as over.
+  if (before && before.state !== "ended" && !isCurrent(before, now)) return undefined;
+  let ticketEntry: Deno.KvEntryMaybe<Ticket> | null = null;
+  const ticketId = before?.state === "leaving_message" || before?.state === "live"
+    ? before.ticketId
+    : openEntry.value;
+  if (ticketId) {
+    ticketEntry = await kv.get<Ticket>(keys.ticket(ticketId));
+    op.check(ticketEntry);
+  }
+  const openTicket = openEntry.value && ticketEntry?.value?.id === openEntry.value
+    ? ticketEntry as Deno.KvEntry<Ticket>
+    : openEntry.value
+    ? await kv.get<Ticket>(keys.ticket(openEntry.value))
+    : null;
+  if (openTicket && openTicket !== ticketEntry) op.check(openTicket);
+
+  let route = routeInbound(before && isCurrent(before, now) ? before.state : null, message.text);
+  // Intake into a ticket an agent closed meanwhile: the message starts afresh (rule 4).
+  if (route.kind === "intake_message" && !(ticketEntry?.value && isOpen(ticketEntry.value))) {
+    route = { kind: "start" };
+  }
+
+  const replies: string[] = [];
+  let conversation: Conversation;
+  if (route.kind === "start") {
+    const department = message.department ?? null;
+    const open = isOpenAt(settings.hours, now);
+    const pending = open && await agentAvailable(kv, department);
+    conversation = {
+      id: newId(now),
+      customerId: customer.id,
+      state: pending ? "pending" : "awaiting_reply",
+      department,
+      startedAt: now,
+      lastActivityAt: now,
+      deadline: now +
+        (pending ? settings.timeouts.pendingMinutes : settings.timeouts.sessionMinutes) * 60_000,
+      ticketId: null,
+      agentId: null,
+      fromTicket: false,
+      firstText: message.text.trim().slice(0, PREVIEW_LENGTH),
+    };
+    if (!pending) {
+      replies.push(
+        open ? settings.texts.noAgent : settings.texts.outOfHours,
+        settings.texts.prompt,
+      );
+    }
+  } else {
+    conversation = { ...before!, lastActivityAt: now };
+    switch (route.kind) {
+      case "intake_message": {
+        const ticket = ticketEntry!.value!;
+        writeTicket(op, ticket, { ...ticket, lastMessageAt: now }, now);
+        if (route.endsIntake) {
+          conversation = { ...conversation, state: "ended", deadline: null };
+          replies.push(settings.texts.endAck);
+        } else conversation.deadline = now + settings.timeouts.intakeMinutes * 60_000;
+        break;
+      }
+      case "open_intake": {
+        const existing = openTicket?.value && isOpen(openTicket.value) ? openTicket.value : null;
+        const ticket = existing
+          ? mergeConversation(existing, conversation, now)
+          : newTicket(conversation, customer, now);
+        writeTicket(op, existing, ticket, now);
+        conversation = {
+          ...conversation,
+          state: "leaving_message",
+          ticketId: ticket.id,
+          deadline: now + settings.timeouts.intakeMinutes * 60_000,
+        };
+        replies.push(settings.texts.yesAck);
+        break;
+      }
+      case "decline":
+        conversation = { ...conversation, state: "ended", deadline: null };
+        replies.push(settings.texts.noGoodbye);
+        break;
+      case "reprompt":
+        replies.push(settings.texts.prompt);
+        break;
+      case "chat_message": {
+        if (conversation.state === "live") {
+          conversation.deadline = now + settings.timeouts.sessionMinutes * 60_000;
+        }
+        const ticket = ticketEntry?.value;
+        if (ticket && conversation.ticketId === ticket.id && isOpen(ticket)) {
+          writeTicket(op, ticket, { ...ticket, lastMessageAt: now }, now);
+        }
+        break;
+      }
+    }
+  }
+  writeConversation(desk, op, before, conversation);
+  addMessage(op, conversation.id, now, { direction: "in", author: "customer", text: message.text });
+  for (const text of replies) {
+    addMessage(op, conversation.id, now, { direction: "out", author: "system", text });
+  }
+  if (!(await op.commit()).ok) return undefined;
+  return {
+    customerId: customer.id,
+    conversation: { state: conversation.state },
+    ticketId: conversation.ticketId ??
+      (openTicket?.value && isOpen(openTicket.value) ? openTicket.value.id : null),
+    replies: replies.map((text) => ({ text })),
+  };
+}
+
+/** A provider's retry of a stored message: the customer's state now, and nothing sent again. */
+async function repeatedResult(desk: Desk, customerId: string): Promise<InboundResult> {
+  const state = await customerState(desk, customerId);
+  if (!state) throw new Error(`customer ${customerId} is missing its record`);
+  return {
+    customerId,
+    conversation: { state: state.conversation.state },
+    ticketId: state.ticketId,
+    replies: [],
+    duplicate: true,
+  };
+}
+
+/** Adds one message to a conversation in the caller's commit. */
+export function addMessage(
+  op: Deno.AtomicOperation,
+  conversationId: string,
+  at: number,
+  fields: Pick<Message, "direction" | "author" | "text" | "template">,
+): Message {
+  const message: Message = { id: newId(at), conversationId, at, ...fields };
+  if (message.template === undefined) delete message.template;
+  op.set(keys.message(conversationId, message.id), message);
+  return message;
+}
+
+/** `GET /api/customers/:id` and the answer to a repeated provider message. */
+export async function customerState(desk: Desk, customerId: string) {
+  const [customer, conversation, open] = await desk.kv.getMany<[Customer, Conversation, string]>([
+    keys.customer(customerId),
+    keys.conversation(customerId),
+    keys.openTicketByCustomer(customerId),
+  ]);
+  if (!customer.value) return null;
+  const current = isCurrent(conversation.value, desk.clock.now()) ? conversation.value : null;
+  const state = current?.state ?? "ended";
+  return {
+    customerId,
+    customer: customer.value,
+    conversation: {
+      state,
+      ...(state === "pending" || state === "live" ? { chatId: current!.id } : {}),
+    },
+    ticketId: current?.ticketId ?? open.value ?? null,
+    openTicketId: open.value ?? null,
+  };
+}

@@ -1,0 +1,72 @@
+/** Every Deno KV key chatdesk writes, built in one place. Indexes hold ids, never record copies. */
+import type { Channel, ConversationState } from "./types.ts";
+
+export const NO_DEPARTMENT = "none";
+export type DueKind = "conversation";
+export type StatKind = "created" | "accepted" | "closed";
+
+export const keys = {
+  settings: () => ["settings"] as const,
+  agent: (id: string) => ["agents", id] as const,
+  agents: () => ["agents"] as const,
+  agentByEmail: (email: string) => ["agent_by_email", email] as const,
+  agentOnline: (id: string) => ["agents_online", id] as const,
+  agentsOnline: () => ["agents_online"] as const,
+  session: (tokenHash: string) => ["sessions", tokenHash] as const,
+  loginAttempts: (kind: "email" | "ip", value: string) => ["login_attempts", kind, value] as const,
+  department: (id: string) => ["departments", id] as const,
+  departments: () => ["departments"] as const,
+  template: (id: string) => ["templates", id] as const,
+  templates: () => ["templates"] as const,
+
+  customer: (id: string) => ["customers", id] as const,
+  customerByAddress: (channel: Channel, from: string) =>
+    ["customer_by_address", channel, from] as const,
+  conversation: (customerId: string) => ["conversations", customerId] as const,
+  chat: (chatId: string) => ["chats", chatId] as const,
+  chatsByState: (state: ConversationState, chatId?: string) =>
+    chatId ? ["chats_by_state", state, chatId] as const : ["chats_by_state", state] as const,
+  message: (conversationId: string, messageId: string) =>
+    ["messages", conversationId, messageId] as const,
+  messages: (conversationId: string) => ["messages", conversationId] as const,
+  inboundSeen: (channel: Channel, providerId: string) =>
+    ["inbound_seen", channel, providerId] as const,
+
+  ticket: (id: string) => ["tickets", id] as const,
+  tickets: () => ["tickets"] as const,
+  openTicketByCustomer: (customerId: string) => ["open_ticket_by_customer", customerId] as const,
+  unassigned: (department: string, ticketId?: string) =>
+    ticketId ? ["unassigned", department, ticketId] as const : ["unassigned", department] as const,
+  assigned: (agentId: string, ticketId?: string) =>
+    ticketId ? ["assigned", agentId, ticketId] as const : ["assigned", agentId] as const,
+  closed: (closedAt?: number, ticketId?: string) =>
+    closedAt === undefined ? ["closed"] as const : ["closed", closedAt, ticketId ?? ""] as const,
+  closedBy: (agentId: string, closedAt?: number, ticketId?: string) =>
+    closedAt === undefined
+      ? ["closed_by", agentId] as const
+      : ["closed_by", agentId, closedAt, ticketId ?? ""] as const,
+  archived: (ticketId?: string) =>
+    ticketId ? ["archived", ticketId] as const : ["archived"] as const,
+
+  due: (at: number, kind: DueKind, id: string) => ["due", at, kind, id] as const,
+  dueAll: () => ["due"] as const,
+
+  /** Bumped (sum) in the same commit as any change to a department's Unassigned queue. */
+  queueChanged: (department: string) => ["queue_changed", department] as const,
+  /** Bumped with every ticket change (assigned, closed, archived included). */
+  ticketsChanged: () => ["queue_changed", "_tickets"] as const,
+  /** Bumped with every pending/live chat change. */
+  chatsChanged: () => ["queue_changed", "_chats"] as const,
+
+  count: (queue: "unassigned", department: string) => ["counts", queue, department] as const,
+  countAssigned: (agentId: string) => ["counts", "assigned", agentId] as const,
+  /** One entry per ticket event, by time: "today" counts and median accept time list a day of them. */
+  statEvent: (kind: StatKind, at: number, ticketId: string) =>
+    ["stat_events", kind, at, ticketId] as const,
+  statEvents: (kind: StatKind) => ["stat_events", kind] as const,
+  /** Tickets created per UTC hour (hour start in epoch ms), for the 7-day chart. */
+  hourlyCreated: (hourStart: number) => ["hourly_created", hourStart] as const,
+};
+
+/** `sum` wraps at 2^64, so adding 2^64-1 is a decrement. */
+export const MINUS_ONE = 0xffffffffffffffffn;

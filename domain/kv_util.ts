@@ -1,0 +1,72 @@
+/** Small helpers around Deno KV that every write path shares. */
+
+/**
+ * Runs `attempt` until it returns a value: `undefined` means "lost a check, read again".
+ * Also retries `database is locked`, which a second handle on the same file can cause.
+ */
+export async function retryCommit<T>(
+  attempt: () => Promise<T | undefined>,
+  tries = 40,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const result = await attempt();
+      if (result !== undefined) return result;
+    } catch (error) {
+      if (!(error instanceof TypeError && /database is locked/i.test(error.message))) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** i)));
+  }
+  throw new Error("KV commit kept conflicting; giving up");
+}
+
+/** `getMany` in chunks of 10 (the KV limit), keeping order. */
+export async function getAll<T>(kv: Deno.Kv, list: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+  const out: Deno.KvEntryMaybe<T>[] = [];
+  for (let i = 0; i < list.length; i += 10) {
+    out.push(...await kv.getMany<T[]>(list.slice(i, i + 10)));
+  }
+  return out;
+}
+
+/**
+ * Walks several index prefixes as one list in key order of their last part (time-ordered ids),
+ * so an agent's departments read as a single queue. Yields [lastKeyPart, value].
+ */
+export async function* mergeLists<T>(
+  kv: Deno.Kv,
+  prefixes: Deno.KvKey[],
+  options: { reverse?: boolean; batchSize?: number; start?: Deno.KvKeyPart; end?: Deno.KvKeyPart } =
+    {},
+): AsyncGenerator<[Deno.KvKeyPart, T]> {
+  const reverse = options.reverse ?? false;
+  const iterators = prefixes.map((prefix) => {
+    const selector: Deno.KvListSelector = reverse && options.end !== undefined
+      ? { prefix, end: [...prefix, options.end] }
+      : !reverse && options.start !== undefined
+      ? { prefix, start: [...prefix, options.start] }
+      : { prefix };
+    return kv.list<T>(selector, { reverse, batchSize: options.batchSize ?? 50 })
+      [Symbol.asyncIterator]();
+  });
+  const heads = await Promise.all(iterators.map((it) => it.next()));
+  while (true) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i];
+      if (head.done) continue;
+      if (best === -1) best = i;
+      else {
+        const a = last(head.value.key) as string,
+          b = last((heads[best] as IteratorYieldResult<Deno.KvEntry<T>>).value.key) as string;
+        if (reverse ? a > b : a < b) best = i;
+      }
+    }
+    if (best === -1) return;
+    const entry = (heads[best] as IteratorYieldResult<Deno.KvEntry<T>>).value;
+    yield [last(entry.key), entry.value];
+    heads[best] = await iterators[best].next();
+  }
+}
+
+const last = (key: Deno.KvKey): Deno.KvKeyPart => key[key.length - 1];

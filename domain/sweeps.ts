@@ -1,0 +1,87 @@
+/**
+ * Sweeps (rules 5, 8, 9, 10, 21): apply every timeout that is due. Each transition happens at its
+ * deadline, not at the sweep's time, and is a checked commit, so a sweep run twice, late or
+ * concurrently changes nothing more than one run on time.
+ */
+import { isCurrent, writeConversation } from "./conversations.ts";
+import type { Desk } from "./desk.ts";
+import { addMessage } from "./inbound.ts";
+import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
+import { getSettings } from "./settings.ts";
+import { archiveClosed, isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
+import type { Conversation, Customer, Ticket } from "./types.ts";
+import { DAY, MINUTE } from "./clock.ts";
+
+/** Applies the customer's due timeout, if any. Returns whether something changed. */
+export async function settleConversation(desk: Desk, customerId: string): Promise<boolean> {
+  const { kv } = desk;
+  const settings = await getSettings(kv);
+  return await retryCommit(async () => {
+    const [entry, openPointer, customer] = await kv.getMany<[Conversation, string, Customer]>([
+      keys.conversation(customerId),
+      keys.openTicketByCustomer(customerId),
+      keys.customer(customerId),
+    ]);
+    const before = entry.value;
+    if (!before || before.state === "ended" || isCurrent(before, desk.clock.now())) return false;
+    const at = before.deadline!;
+    const op = kv.atomic().check(entry, openPointer);
+    let after: Conversation = { ...before, state: "ended", deadline: null };
+    if (before.state === "pending" && customer.value) {
+      // Rule 5 (and 6, 7): an unanswered pending chat becomes a ticket, or joins the open one.
+      const openEntry = openPointer.value
+        ? await kv.get<Ticket>(keys.ticket(openPointer.value))
+        : null;
+      if (openEntry) op.check(openEntry);
+      const existing = openEntry?.value && isOpen(openEntry.value) ? openEntry.value : null;
+      const ticket = existing
+        ? mergeConversation(existing, before, at)
+        : newTicket(before, customer.value, at);
+      writeTicket(op, existing, ticket, at);
+      after = {
+        ...before,
+        state: "leaving_message",
+        ticketId: ticket.id,
+        deadline: at + settings.timeouts.intakeMinutes * MINUTE,
+      };
+      addMessage(op, before.id, at, {
+        direction: "out",
+        author: "system",
+        text: settings.texts.noAgent,
+      });
+    }
+    writeConversation(desk, op, before, after);
+    return (await op.commit()).ok ? true : undefined;
+  });
+}
+
+export interface SweepReport {
+  conversations: number;
+  archived: number;
+}
+
+/** Every due sweep up to the clock's now; called by the cron, the queue listener and the test clock. */
+export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
+  const report: SweepReport = { conversations: 0, archived: 0 };
+  // A transition can make another one due at once (a late pending → intake → ended): loop.
+  for (let pass = 0; pass < 10; pass++) {
+    const now = desk.clock.now();
+    let changed = 0;
+    for await (
+      const due of desk.kv.list<string>({ prefix: keys.dueAll(), end: [...keys.dueAll(), now + 1] })
+    ) {
+      if (await settleConversation(desk, due.value)) changed++;
+      // Settling removes the due entry in its own commit; a stale one is dropped if unchanged.
+      await desk.kv.atomic().check(due).delete(due.key).commit();
+    }
+    report.conversations += changed;
+    if (changed === 0) break;
+  }
+  const settings = await getSettings(desk.kv);
+  report.archived = await archiveClosed(
+    desk,
+    desk.clock.now() - settings.timeouts.archiveDays * DAY,
+  );
+  return report;
+}

@@ -1,0 +1,193 @@
+/** The Tickets tab lists (rules 12, 13, 16, 19, 20): index walks with filters and a scan budget. */
+import { listAgents } from "./agents.ts";
+import { visibleDepartments } from "./departments.ts";
+import { Invalid } from "./errors.ts";
+import { keys } from "./keys.ts";
+import { getAll, mergeLists } from "./kv_util.ts";
+import { type Agent, type Channel, CHANNELS, type Ticket } from "./types.ts";
+import { DAY, HOUR } from "./clock.ts";
+
+export type Queue = "unassigned" | "assigned" | "closed" | "archived";
+export const QUEUES: readonly Queue[] = ["unassigned", "assigned", "closed", "archived"];
+export type Age = "1h" | "24h" | "7d" | "older";
+export const AGES: Record<Age, string> = {
+  "1h": "Under 1 hour",
+  "24h": "Under 24 hours",
+  "7d": "Under 7 days",
+  older: "Older than 7 days",
+};
+
+export interface TicketQuery {
+  queue: Queue;
+  closedByMe?: boolean;
+  channel?: Channel;
+  department?: string;
+  q?: string;
+  age?: Age;
+  sort?: "newest" | "oldest";
+  cursor?: string;
+  limit?: number;
+  /** Supervisors: whose Assigned queue ("all" for everyone's). */
+  agent?: string;
+}
+
+export interface TicketPage {
+  tickets: Ticket[];
+  nextCursor: string | null;
+  /** The scan budget ran out before the page filled: say so rather than scan the whole store. */
+  truncated: boolean;
+}
+
+export const SCAN_BUDGET = 2000;
+
+/** Reads and validates list parameters from a URL query. */
+export function parseTicketQuery(params: URLSearchParams): TicketQuery {
+  const queue = (params.get("queue") ?? "unassigned") as Queue;
+  if (!QUEUES.includes(queue)) {
+    throw new Invalid("invalid_query", `queue must be one of ${QUEUES.join(", ")}.`);
+  }
+  const channel = params.get("channel") || undefined;
+  if (channel && !CHANNELS.includes(channel as Channel)) {
+    throw new Invalid("invalid_query", `channel must be one of ${CHANNELS.join(", ")}.`);
+  }
+  const age = params.get("age") || undefined;
+  if (age && !(age in AGES)) {
+    throw new Invalid("invalid_query", `age must be one of ${Object.keys(AGES).join(", ")}.`);
+  }
+  const sort = params.get("sort") || undefined;
+  if (sort && sort !== "newest" && sort !== "oldest") {
+    throw new Invalid("invalid_query", "sort must be newest or oldest.");
+  }
+  const limitText = params.get("limit");
+  const limit = limitText ? Number(limitText) : 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+    throw new Invalid("invalid_query", "limit must be 1 to 200.");
+  }
+  const q = params.get("q")?.trim() || undefined;
+  if (q && q.length > 200) throw new Invalid("invalid_query", "q must be at most 200 characters.");
+  return {
+    queue,
+    closedByMe: params.get("closedByMe") === "1" || params.get("closedByMe") === "true",
+    channel: channel as Channel | undefined,
+    department: params.get("department") || undefined,
+    q,
+    age: age as Age | undefined,
+    sort: sort as "newest" | "oldest" | undefined,
+    cursor: params.get("cursor") || undefined,
+    limit,
+    agent: params.get("agent") || undefined,
+  };
+}
+
+function matches(t: Ticket, query: TicketQuery, now: number): boolean {
+  if (query.channel && t.channel !== query.channel) return false;
+  if (query.department && (t.department ?? "none") !== query.department) return false;
+  if (query.age) {
+    const age = now - t.createdAt;
+    if (query.age === "1h" && age >= HOUR) return false;
+    if (query.age === "24h" && age >= DAY) return false;
+    if (query.age === "7d" && age >= 7 * DAY) return false;
+    if (query.age === "older" && age < 7 * DAY) return false;
+  }
+  if (query.q) {
+    const needle = query.q.toLowerCase();
+    if (![t.name, t.from, t.preview, t.id].some((field) => field.toLowerCase().includes(needle))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Lists one queue for the agent, newest first unless sorted oldest first. */
+export async function listTickets(
+  kv: Deno.Kv,
+  agent: Agent,
+  query: TicketQuery,
+  now: number,
+): Promise<TicketPage> {
+  const reverse = query.sort !== "oldest";
+  const limit = query.limit ?? 50;
+  let ids: AsyncIterable<[string, string]>;
+  if (query.queue === "unassigned" || query.queue === "assigned" || query.queue === "archived") {
+    let prefixes: Deno.KvKey[];
+    if (query.queue === "unassigned") {
+      const visible = await visibleDepartments(kv, agent);
+      prefixes = visible.filter((d) => !query.department || d === query.department).map((d) =>
+        keys.unassigned(d)
+      );
+    } else if (query.queue === "assigned") {
+      const whose = agent.role !== "agent" && query.agent ? query.agent : agent.id;
+      prefixes = whose === "all"
+        ? (await listAgents(kv)).map((a) => keys.assigned(a.id))
+        : [keys.assigned(whose)];
+    } else {
+      prefixes = [keys.archived()];
+    }
+    ids = idPairs(
+      mergeLists<string>(kv, prefixes, {
+        reverse,
+        start: reverse ? undefined : query.cursor,
+        end: reverse ? query.cursor : undefined,
+      }),
+      query.cursor,
+    );
+  } else {
+    const prefix = query.closedByMe ? keys.closedBy(agent.id) : keys.closed();
+    ids = closedPairs(kv, prefix, reverse, query.cursor);
+  }
+  const tickets: Ticket[] = [];
+  let scanned = 0;
+  let lastCursor: string | null = null;
+  let lastSeen: string | null = null;
+  let batch: [string, string][] = [];
+  let walkedAll = true;
+  const flush = async () => {
+    const entries = await getAll<Ticket>(kv, batch.map(([, id]) => keys.ticket(id)));
+    for (let i = 0; i < entries.length && tickets.length < limit; i++) {
+      const t = entries[i].value;
+      lastCursor = batch[i][0];
+      if (t && t.status === query.queue && matches(t, query, now)) tickets.push(t);
+    }
+    batch = [];
+  };
+  for await (const pair of ids) {
+    batch.push(pair);
+    lastSeen = pair[0];
+    scanned++;
+    if (batch.length === 10) await flush();
+    if (tickets.length >= limit || scanned >= SCAN_BUDGET) {
+      walkedAll = false;
+      break;
+    }
+  }
+  if (batch.length) await flush();
+  const done = walkedAll && lastCursor === lastSeen;
+  return {
+    tickets,
+    nextCursor: done ? null : lastCursor,
+    truncated: !done && tickets.length < limit,
+  };
+}
+
+async function* idPairs(source: AsyncIterable<[Deno.KvKeyPart, string]>, cursor?: string) {
+  for await (const [id, value] of source) {
+    if (id === cursor) continue;
+    yield [String(id), value] as [string, string];
+  }
+}
+
+async function* closedPairs(kv: Deno.Kv, prefix: Deno.KvKey, reverse: boolean, cursor?: string) {
+  let selector: Deno.KvListSelector = { prefix };
+  if (cursor) {
+    const [at, id] = cursor.split(".");
+    const bound = [...prefix, Number(at), id ?? ""];
+    if (!Number.isFinite(Number(at))) throw new Invalid("invalid_query", "cursor is not valid.");
+    selector = reverse ? { prefix, end: bound } : { prefix, start: bound };
+  }
+  for await (const entry of kv.list<string>(selector, { reverse, batchSize: 50 })) {
+    const key = entry.key;
+    const c = `${String(key[key.length - 2])}.${String(key[key.length - 1])}`;
+    if (c === cursor) continue;
+    yield [c, entry.value] as [string, string];
+  }
+}

@@ -1,0 +1,344 @@
+/** Tickets: create-or-merge (rule 6), accept (14), quick accept (15), close (19), reassign (11). */
+import { visibleDepartments } from "./departments.ts";
+import type { Desk } from "./desk.ts";
+import { Conflict, Forbidden, NotFound } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { keys, MINUS_ONE, NO_DEPARTMENT } from "./keys.ts";
+import { getAll, mergeLists, retryCommit } from "./kv_util.ts";
+import type { Agent, CloseReason, Conversation, Customer, Message, Ticket } from "./types.ts";
+
+export const isOpen = (t: Ticket): boolean => t.status === "unassigned" || t.status === "assigned";
+const dept = (t: { department: string | null }): string => t.department ?? NO_DEPARTMENT;
+const isStaff = (agent: Agent): boolean => agent.role !== "agent";
+
+/** The index entries a ticket in its current state has; each holds only the ticket id. */
+function indexKeys(t: Ticket): Deno.KvKey[] {
+  switch (t.status) {
+    case "unassigned":
+      return [keys.unassigned(dept(t), t.id), keys.openTicketByCustomer(t.customerId)];
+    case "assigned":
+      return [keys.assigned(t.assignedTo!, t.id), keys.openTicketByCustomer(t.customerId)];
+    case "closed":
+      return [
+        keys.closed(t.closedAt!, t.id),
+        ...(t.closedBy ? [keys.closedBy(t.closedBy, t.closedAt!, t.id)] : []),
+      ];
+    case "archived":
+      return [keys.archived(t.id)];
+  }
+}
+
+/**
+ * Writes a ticket and derives every index, counter and queue-changed bump from the change, so
+ * no write path can forget one. `before` is null for a new ticket.
+ */
+export function writeTicket(
+  op: Deno.AtomicOperation,
+  before: Ticket | null,
+  after: Ticket,
+  now: number,
+) {
+  op.set(keys.ticket(after.id), after);
+  const oldKeys = before ? indexKeys(before) : [];
+  const newKeys = indexKeys(after);
+  const same = (a: Deno.KvKey, b: Deno.KvKey) =>
+    a.length === b.length && a.every((p, i) => p === b[i]);
+  for (const key of oldKeys) if (!newKeys.some((k) => same(k, key))) op.delete(key);
+  for (const key of newKeys) if (!oldKeys.some((k) => same(k, key))) op.set(key, after.id);
+
+  const wasUnassigned = before?.status === "unassigned" ? dept(before) : null;
+  const isUnassigned = after.status === "unassigned" ? dept(after) : null;
+  if (wasUnassigned !== isUnassigned) {
+    if (wasUnassigned) {
+      op.sum(keys.count("unassigned", wasUnassigned), MINUS_ONE).sum(
+        keys.queueChanged(wasUnassigned),
+        1n,
+      );
+    }
+    if (isUnassigned) {
+      op.sum(keys.count("unassigned", isUnassigned), 1n).sum(keys.queueChanged(isUnassigned), 1n);
+    }
+  }
+  const wasAssigned = before?.status === "assigned" ? before.assignedTo : null;
+  const isAssigned = after.status === "assigned" ? after.assignedTo : null;
+  if (wasAssigned !== isAssigned) {
+    if (wasAssigned) op.sum(keys.countAssigned(wasAssigned), MINUS_ONE);
+    if (isAssigned) op.sum(keys.countAssigned(isAssigned), 1n);
+  }
+  op.sum(keys.ticketsChanged(), 1n);
+
+  const statDays = { expireIn: 9 * 24 * 3600_000 };
+  if (!before) {
+    op.set(keys.statEvent("created", now, after.id), 0, statDays);
+    op.sum(keys.hourlyCreated(Math.floor(now / 3600_000) * 3600_000), 1n);
+  }
+  if (
+    before?.status === "unassigned" && after.status === "assigned" &&
+    before.history.every((e) => e.action !== "accepted")
+  ) {
+    op.set(
+      keys.statEvent("accepted", now, after.id),
+      Math.round((now - after.createdAt) / 1000),
+      statDays,
+    );
+  }
+  if (before && before.status !== "closed" && after.status === "closed") {
+    op.set(keys.statEvent("closed", now, after.id), 0, statDays);
+  }
+}
+
+/** A new unassigned ticket holding one conversation. */
+export function newTicket(conversation: Conversation, customer: Customer, now: number): Ticket {
+  return {
+    id: newId(now),
+    customerId: customer.id,
+    channel: customer.channel,
+    from: customer.from,
+    name: customer.name,
+    department: conversation.department,
+    status: "unassigned",
+    createdAt: now,
+    lastMessageAt: now,
+    assignedTo: null,
+    assignedAt: null,
+    closedBy: null,
+    closedAt: null,
+    closeReason: null,
+    archivedAt: null,
+    preview: conversation.firstText,
+    conversationIds: [conversation.id],
+    history: [{ at: now, action: "created", by: null }],
+  };
+}
+
+/** Rule 6: a conversation's messages join the customer's open ticket instead of a second one. */
+export function mergeConversation(ticket: Ticket, conversation: Conversation, now: number): Ticket {
+  if (ticket.conversationIds.includes(conversation.id)) return { ...ticket, lastMessageAt: now };
+  return {
+    ...ticket,
+    lastMessageAt: now,
+    conversationIds: [...ticket.conversationIds, conversation.id],
+    history: [...ticket.history, { at: now, action: "merged", by: null }],
+  };
+}
+
+/** Rule 7 and 19: the closed ticket (the caller commits it with writeTicket). */
+export function closedTicket(
+  ticket: Ticket,
+  now: number,
+  by: string | null,
+  reason: CloseReason,
+): Ticket {
+  return {
+    ...ticket,
+    status: "closed",
+    closedAt: now,
+    closedBy: by,
+    closeReason: reason,
+    history: [...ticket.history, { at: now, action: "closed", by, to: reason }],
+  };
+}
+
+export async function getTicket(kv: Deno.Kv, id: string): Promise<Ticket> {
+  const entry = await kv.get<Ticket>(keys.ticket(id));
+  if (!entry.value) throw new NotFound("Ticket");
+  return entry.value;
+}
+
+/** Rule 23: who may read a ticket. */
+export function canRead(agent: Agent, ticket: Ticket, visible: string[]): boolean {
+  if (isStaff(agent)) return true;
+  switch (ticket.status) {
+    case "unassigned":
+      return visible.includes(dept(ticket));
+    case "assigned":
+      return ticket.assignedTo === agent.id;
+    default:
+      return true;
+  }
+}
+
+/** Reads a ticket the agent may see, or 404 (not 403, so ids of others' tickets reveal nothing). */
+export async function readTicket(kv: Deno.Kv, agent: Agent, id: string): Promise<Ticket> {
+  const ticket = await getTicket(kv, id);
+  if (!canRead(agent, ticket, await visibleDepartments(kv, agent))) throw new NotFound("Ticket");
+  return ticket;
+}
+
+/** All messages of a ticket's conversations, in order. */
+export async function ticketMessages(kv: Deno.Kv, ticket: Ticket): Promise<Message[]> {
+  const out: Message[] = [];
+  for (const conversationId of ticket.conversationIds) {
+    for await (const entry of kv.list<Message>({ prefix: keys.messages(conversationId) })) {
+      out.push(entry.value);
+    }
+  }
+  return out;
+}
+
+/** Rule 14: assigns one unassigned ticket the agent may see; a lost race is a 409. */
+export async function acceptTicket(desk: Desk, agent: Agent, id: string): Promise<Ticket> {
+  const visible = await visibleDepartments(desk.kv, agent);
+  const result = await tryAccept(desk, agent, id, visible);
+  if (result === "taken") {
+    throw new Conflict("ticket_taken", "Another agent accepted this ticket first.");
+  }
+  if (result === "closed") throw new Conflict("ticket_closed", "This ticket is closed.");
+  if (result === "hidden") throw new NotFound("Ticket");
+  return result;
+}
+
+async function tryAccept(
+  desk: Desk,
+  agent: Agent,
+  id: string,
+  visible: string[],
+): Promise<Ticket | "taken" | "closed" | "hidden"> {
+  return await retryCommit(async () => {
+    const entry = await desk.kv.get<Ticket>(keys.ticket(id));
+    const ticket = entry.value;
+    if (!ticket) return "hidden" as const;
+    if (ticket.status === "assigned") return "taken" as const;
+    if (ticket.status !== "unassigned") return "closed" as const;
+    if (!isStaff(agent) && !visible.includes(dept(ticket))) return "hidden" as const;
+    const now = desk.clock.now();
+    const accepted: Ticket = {
+      ...ticket,
+      status: "assigned",
+      assignedTo: agent.id,
+      assignedAt: now,
+      history: [...ticket.history, { at: now, action: "accepted", by: agent.id }],
+    };
+    const op = desk.kv.atomic().check(entry);
+    writeTicket(op, ticket, accepted, now);
+    // A failed check means another agent won: re-read, which then answers "taken".
+    return (await op.commit()).ok ? accepted : undefined;
+  });
+}
+
+export const QUICK_ACCEPT_MAX = 100;
+
+/**
+ * Rule 15: assigns the N oldest unassigned tickets the agent may see, whatever the list's filters.
+ * Each ticket is its own checked commit, so racing quick accepts never assign one ticket twice;
+ * a ticket lost to another agent is skipped and the walk goes on to the next oldest.
+ */
+export async function quickAccept(desk: Desk, agent: Agent, count: number): Promise<string[]> {
+  const visible = await visibleDepartments(desk.kv, agent);
+  const accepted: string[] = [];
+  if (count < 1) return accepted;
+  const prefixes = visible.map((d) => keys.unassigned(d));
+  for await (
+    const [, id] of mergeLists<string>(desk.kv, prefixes, { batchSize: Math.min(count + 5, 200) })
+  ) {
+    const result = await tryAccept(desk, agent, id, visible);
+    if (typeof result === "object") accepted.push(result.id);
+    if (accepted.length >= count) break;
+  }
+  return accepted;
+}
+
+/** How many unassigned tickets this agent may see (rule 15 offers buttons up to this). */
+export async function unassignedCount(kv: Deno.Kv, agent: Agent): Promise<number> {
+  const visible = await visibleDepartments(kv, agent);
+  const entries = await getAll<Deno.KvU64>(kv, visible.map((d) => keys.count("unassigned", d)));
+  return entries.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0);
+}
+
+export async function assignedCount(kv: Deno.Kv, agentId: string): Promise<number> {
+  const entry = await kv.get<Deno.KvU64>(keys.countAssigned(agentId));
+  return Number(entry.value?.value ?? 0n);
+}
+
+/** Rule 19: an agent closes its own assigned tickets; supervisors and admins close any open one. */
+export async function closeTicket(desk: Desk, agent: Agent, id: string): Promise<Ticket> {
+  return await retryCommit(async () => {
+    const entry = await desk.kv.get<Ticket>(keys.ticket(id));
+    const ticket = entry.value;
+    if (!ticket) throw new NotFound("Ticket");
+    const own = ticket.status === "assigned" && ticket.assignedTo === agent.id;
+    if (!isStaff(agent) && !own) {
+      if (ticket.status === "unassigned") {
+        throw new Forbidden("Accept the ticket before closing it.");
+      }
+      if (ticket.status === "assigned") throw new NotFound("Ticket");
+    }
+    if (!isOpen(ticket)) throw new Conflict("ticket_closed", "This ticket is closed already.");
+    const now = desk.clock.now();
+    const closed = closedTicket(ticket, now, agent.id, own ? "agent" : "admin");
+    const op = desk.kv.atomic().check(entry);
+    writeTicket(op, ticket, closed, now);
+    return (await op.commit()).ok ? closed : undefined;
+  });
+}
+
+/** Rule 11: only supervisors move a ticket to another agent or back to Unassigned; it is logged. */
+export async function reassignTicket(
+  desk: Desk,
+  by: Agent,
+  id: string,
+  agentId: string | null,
+): Promise<Ticket> {
+  if (!isStaff(by)) throw new Forbidden("Agents cannot transfer tickets.");
+  if (agentId !== null) {
+    const target = await desk.kv.get<Agent>(keys.agent(agentId));
+    if (!target.value || !target.value.active) throw new NotFound("Agent");
+  }
+  return await retryCommit(async () => {
+    const entry = await desk.kv.get<Ticket>(keys.ticket(id));
+    const ticket = entry.value;
+    if (!ticket) throw new NotFound("Ticket");
+    if (!isOpen(ticket)) {
+      throw new Conflict("ticket_closed", "A closed ticket cannot be reassigned.");
+    }
+    if (ticket.assignedTo === agentId) return ticket;
+    const now = desk.clock.now();
+    const next: Ticket = {
+      ...ticket,
+      status: agentId ? "assigned" : "unassigned",
+      assignedTo: agentId,
+      assignedAt: agentId ? now : null,
+      history: [...ticket.history, {
+        at: now,
+        action: "reassigned",
+        by: by.id,
+        from: ticket.assignedTo,
+        to: agentId,
+      }],
+    };
+    const op = desk.kv.atomic().check(entry);
+    writeTicket(op, ticket, next, now);
+    return (await op.commit()).ok ? next : undefined;
+  });
+}
+
+/** Rule 10: archives tickets closed before the cutoff; cost follows how many are due. */
+export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Promise<number> {
+  let archived = 0;
+  const due = desk.kv.list<string>({ prefix: keys.closed(), end: [...keys.closed(), cutoff] }, {
+    limit,
+  });
+  for await (const index of due) {
+    const done = await retryCommit(async () => {
+      const entry = await desk.kv.get<Ticket>(keys.ticket(index.value));
+      const ticket = entry.value;
+      if (!ticket || ticket.status !== "closed" || ticket.closedAt! >= cutoff) {
+        // A stale index entry: drop it only if it is still the one we read.
+        const op = desk.kv.atomic().check(index).delete(index.key);
+        return (await op.commit()).ok ? false : undefined;
+      }
+      const now = desk.clock.now();
+      const next: Ticket = {
+        ...ticket,
+        status: "archived",
+        archivedAt: now,
+        history: [...ticket.history, { at: now, action: "archived", by: null }],
+      };
+      const op = desk.kv.atomic().check(entry);
+      writeTicket(op, ticket, next, now);
+      return (await op.commit()).ok ? true : undefined;
+    });
+    if (done) archived++;
+  }
+  return archived;
+}

@@ -1,0 +1,66 @@
+/** Starts chatdesk: configuration, the one KV handle, timers, demo data, and the server. */
+import { ManualClock, systemClock } from "./domain/clock.ts";
+import { ConfigError, parseConfig } from "./domain/config.ts";
+import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
+import { seedDemo } from "./domain/demo.ts";
+import type { Desk } from "./domain/desk.ts";
+import { runDueSweeps } from "./domain/sweeps.ts";
+import { createApp } from "./routes/app.ts";
+
+let config;
+try {
+  config = parseConfig(Deno.env.toObject(), { demo: Deno.args.includes("--demo") });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`chatdesk cannot start:\n${error.message}`);
+  Deno.exit(2);
+}
+
+if (!config.kvPath.startsWith("https://") && config.kvPath !== ":memory:") {
+  const dir = config.kvPath.replace(/[^/]*$/, "") || ".";
+  await Deno.mkdir(dir, { recursive: true });
+}
+const kv = await Deno.openKv(config.kvPath);
+const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
+const desk: Desk = { kv, clock: manualClock ?? systemClock, wakeups: !manualClock };
+
+const admin = await ensureAdmin(
+  kv,
+  desk.clock,
+  config.adminEmail,
+  config.adminPassword,
+  config.demo,
+);
+const inboundToken = await ensureInboundToken(kv, config.inboundToken);
+if (config.demo && await seedDemo(desk)) {
+  console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");
+}
+
+let sweeping: Promise<unknown> = Promise.resolve();
+/** Sweeps run one at a time per process (they are idempotent anyway). */
+const sweep =
+  () => (sweeping = sweeping.then(() => runDueSweeps(desk)).catch((e) =>
+    console.error("sweep failed", e)
+  ));
+
+Deno.cron("chatdesk sweeps", "* * * * *", async () => {
+  await sweep();
+});
+kv.listenQueue(async (message) => {
+  if ((message as { kind?: string })?.kind === "due") await sweep();
+});
+
+const app = createApp({ desk, config, manualClock, inboundToken });
+Deno.serve({
+  port: config.port,
+  onListen: ({ hostname, port }) => {
+    const host = hostname === "0.0.0.0" ? "localhost" : hostname;
+    console.log(
+      `chatdesk on http://${host}:${port}/  (store: ${config.kvPath}, clock: ${config.clock})`,
+    );
+    console.log(
+      `Admin login: ${admin.email} / ${admin.password ?? "(the password you set at first start)"}`,
+    );
+    console.log(`Inbound token: ${inboundToken}`);
+  },
+}, app.fetch);

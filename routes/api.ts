@@ -1,0 +1,251 @@
+/** The JSON API (SPEC "JSON API"): every page action is also a call here. */
+import { Hono } from "hono";
+import { createAgent, getAgent, listAgents, setStatus, updateAgent } from "../domain/agents.ts";
+import {
+  acceptChat,
+  chatMessages,
+  endChat,
+  listChats,
+  replyToTicket,
+  sendChatMessage,
+} from "../domain/chats.ts";
+import { iso } from "../domain/clock.ts";
+import {
+  createDepartment,
+  deactivateDepartment,
+  listDepartments,
+  updateDepartment,
+} from "../domain/departments.ts";
+import { Invalid, NotFound } from "../domain/errors.ts";
+import { customerState } from "../domain/inbound.ts";
+import { signIn, signOut } from "../domain/sessions.ts";
+import { getSettings, updateSettings } from "../domain/settings.ts";
+import { deskStats } from "../domain/stats.ts";
+import { runDueSweeps } from "../domain/sweeps.ts";
+import {
+  createTemplate,
+  deleteTemplate,
+  listTemplates,
+  updateTemplate,
+} from "../domain/templates.ts";
+import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
+import {
+  acceptTicket,
+  closeTicket,
+  QUICK_ACCEPT_MAX,
+  quickAccept,
+  readTicket,
+  reassignTicket,
+  ticketMessages,
+} from "../domain/tickets.ts";
+import { asBody, int, oneOf } from "../domain/validate.ts";
+import { requireRole } from "./auth.ts";
+import type { AppDeps, DeskEnv } from "./context.ts";
+import { agentJson, chatJson, messageJson, ticketJson } from "./json.ts";
+import { clientAddress, readJson } from "./request.ts";
+
+export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
+  const { desk } = deps;
+  const { kv, clock } = desk;
+  const api = new Hono<DeskEnv>();
+  const agent = requireRole(deps, "agent");
+  const supervisor = requireRole(deps, "supervisor");
+  const admin = requireRole(deps, "admin");
+
+  api.post("/session", async (c) => {
+    const { token, agent, expiresAt } = await signIn(
+      kv,
+      clock,
+      await readJson(c),
+      clientAddress(c),
+    );
+    return c.json({ token, agent: agentJson(agent), expiresAt: iso(expiresAt) });
+  });
+  api.delete("/session", agent, async (c) => {
+    await signOut(kv, c.get("token"));
+    return c.body(null, 204);
+  });
+
+  api.get("/customers/:id", agent, async (c) => {
+    const state = await customerState(desk, c.req.param("id"));
+    if (!state) throw new NotFound("Customer");
+    const { customer } = state;
+    return c.json({
+      id: customer.id,
+      channel: customer.channel,
+      from: customer.from,
+      name: customer.name,
+      conversation: state.conversation,
+      openTicketId: state.openTicketId,
+    });
+  });
+
+  api.get("/tickets", agent, async (c) => {
+    const query = parseTicketQuery(new URL(c.req.url).searchParams);
+    const page = await listTickets(kv, c.get("agent"), query, clock.now());
+    return c.json({
+      tickets: page.tickets.map(ticketJson),
+      nextCursor: page.nextCursor,
+      truncated: page.truncated,
+    });
+  });
+  api.post("/tickets/quick-accept", agent, async (c) => {
+    const count = int(asBody(await readJson(c)), "count", 1, QUICK_ACCEPT_MAX);
+    return c.json({ accepted: await quickAccept(desk, c.get("agent"), count) });
+  });
+  api.get("/tickets/:id", agent, async (c) => {
+    const ticket = await readTicket(kv, c.get("agent"), c.req.param("id"));
+    return c.json({
+      ...ticketJson(ticket),
+      messages: (await ticketMessages(kv, ticket)).map(messageJson),
+    });
+  });
+  api.post(
+    "/tickets/:id/accept",
+    agent,
+    async (c) => c.json(ticketJson(await acceptTicket(desk, c.get("agent"), c.req.param("id")))),
+  );
+  api.post("/tickets/:id/reply", agent, async (c) => {
+    const message = await replyToTicket(desk, c.get("agent"), c.req.param("id"), await readJson(c));
+    return c.json(messageJson(message), 201);
+  });
+  api.post(
+    "/tickets/:id/close",
+    agent,
+    async (c) => c.json(ticketJson(await closeTicket(desk, c.get("agent"), c.req.param("id")))),
+  );
+  api.post("/tickets/:id/reassign", supervisor, async (c) => {
+    const body = asBody(await readJson(c));
+    if (!("agentId" in body) || (body.agentId !== null && typeof body.agentId !== "string")) {
+      throw new Invalid("invalid_field", '"agentId" must be an agent id or null.', {
+        agentId: "An agent id or null.",
+      });
+    }
+    return c.json(
+      ticketJson(
+        await reassignTicket(
+          desk,
+          c.get("agent"),
+          c.req.param("id"),
+          body.agentId as string | null,
+        ),
+      ),
+    );
+  });
+
+  api.get("/stats", supervisor, async (c) => {
+    const settings = await getSettings(kv);
+    const s = await deskStats(kv, settings.hours.timeZone, clock.now());
+    return c.json({
+      ...s,
+      oldestUnassignedAt: s.oldestUnassignedAt === null ? null : iso(s.oldestUnassignedAt),
+    });
+  });
+
+  api.get("/chats", agent, async (c) => {
+    const state = c.req.query("state") ?? "pending";
+    if (state !== "pending" && state !== "live") {
+      throw new Invalid("invalid_query", "state must be pending or live.");
+    }
+    return c.json({ chats: (await listChats(desk, c.get("agent"), state)).map(chatJson) });
+  });
+  api.get("/chats/:id", agent, async (c) => {
+    const { chat, messages } = await chatMessages(desk, c.get("agent"), c.req.param("id"));
+    return c.json({ ...chatJson(chat), messages: messages.map(messageJson) });
+  });
+  api.post(
+    "/chats/:id/accept",
+    agent,
+    async (c) => c.json(chatJson(await acceptChat(desk, c.get("agent"), c.req.param("id")))),
+  );
+  api.post("/chats/:id/messages", agent, async (c) => {
+    return c.json(
+      messageJson(
+        await sendChatMessage(desk, c.get("agent"), c.req.param("id"), await readJson(c)),
+      ),
+      201,
+    );
+  });
+  api.post(
+    "/chats/:id/end",
+    agent,
+    async (c) => c.json(chatJson(await endChat(desk, c.get("agent"), c.req.param("id")))),
+  );
+
+  api.get("/agents/me", agent, (c) => c.json(agentJson(c.get("agent"))));
+  api.put("/agents/me/status", agent, async (c) => {
+    const status = oneOf(asBody(await readJson(c)), "status", ["online", "offline"] as const);
+    return c.json(agentJson(await setStatus(kv, c.get("agent").id, status)));
+  });
+  api.get("/agents", admin, async (c) => c.json({ agents: (await listAgents(kv)).map(agentJson) }));
+  api.get(
+    "/agents/:id",
+    admin,
+    async (c) => c.json(agentJson(await getAgent(kv, c.req.param("id")))),
+  );
+  api.post(
+    "/agents",
+    admin,
+    async (c) => c.json(agentJson(await createAgent(kv, clock, await readJson(c))), 201),
+  );
+  api.put(
+    "/agents/:id",
+    admin,
+    async (c) => c.json(agentJson(await updateAgent(kv, c.req.param("id"), await readJson(c)))),
+  );
+  api.delete("/agents/:id", admin, async (c) => {
+    return c.json(agentJson(await updateAgent(kv, c.req.param("id"), { active: false })));
+  });
+
+  api.get("/departments", admin, async (c) => c.json({ departments: await listDepartments(kv) }));
+  api.post(
+    "/departments",
+    admin,
+    async (c) => c.json(await createDepartment(kv, clock, await readJson(c)), 201),
+  );
+  api.put(
+    "/departments/:id",
+    admin,
+    async (c) => c.json(await updateDepartment(kv, c.req.param("id"), await readJson(c))),
+  );
+  api.delete(
+    "/departments/:id",
+    admin,
+    async (c) => c.json(await deactivateDepartment(kv, c.req.param("id"))),
+  );
+
+  api.get("/templates", agent, async (c) => c.json({ templates: await listTemplates(kv) }));
+  api.post(
+    "/templates",
+    admin,
+    async (c) => c.json(await createTemplate(kv, clock, await readJson(c)), 201),
+  );
+  api.put(
+    "/templates/:id",
+    admin,
+    async (c) => c.json(await updateTemplate(kv, c.req.param("id"), await readJson(c))),
+  );
+  api.delete("/templates/:id", admin, async (c) => {
+    await deleteTemplate(kv, c.req.param("id"));
+    return c.body(null, 204);
+  });
+
+  api.get("/settings", admin, async (c) => c.json(await getSettings(kv)));
+  api.put("/settings", admin, async (c) => c.json(await updateSettings(kv, await readJson(c))));
+
+  api.post("/test/clock", admin, async (c) => {
+    const manual = deps.manualClock;
+    if (!manual) throw new NotFound("Route");
+    const body = asBody(await readJson(c));
+    if (
+      typeof body.advanceMs === "number" && Number.isFinite(body.advanceMs) && body.advanceMs >= 0
+    ) manual.advance(body.advanceMs);
+    else if (typeof body.now === "string" && !Number.isNaN(Date.parse(body.now))) {
+      manual.set(Date.parse(body.now));
+    } else throw new Invalid("invalid_field", 'Send {"advanceMs": n ≥ 0} or {"now": ISO time}.');
+    const swept = await runDueSweeps(desk);
+    return c.json({ now: iso(manual.now()), swept });
+  });
+
+  return api;
+}

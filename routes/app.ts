@@ -1,0 +1,50 @@
+/** Builds the whole web app from its parts; main.ts and tests both call this. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { TooLarge } from "../domain/errors.ts";
+import { apiRoutes } from "./api.ts";
+import type { AppDeps, DeskEnv } from "./context.ts";
+import { errorJson } from "./errors.ts";
+import { inboundRoutes } from "./inbound.ts";
+import { pageRoutes } from "./pages.ts";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function createApp(deps: AppDeps): Hono<DeskEnv> {
+  const app = new Hono<DeskEnv>();
+  app.use(secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  }));
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new TooLarge(
+        "body_too_large",
+        `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
+      );
+    },
+  }));
+  app.onError((error, c) => pageErrorOrJson(c, error));
+  app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route." } }, 404));
+  app.route("/api/inbound", inboundRoutes(deps));
+  app.route("/api", apiRoutes(deps));
+  app.route("/", pageRoutes(deps));
+  return app;
+}
+
+import type { Context } from "hono";
+import { renderErrorPage } from "./pages.ts";
+import { wantsHtml } from "./errors.ts";
+
+function pageErrorOrJson(c: Context, error: unknown): Response | Promise<Response> {
+  return wantsHtml(c) ? renderErrorPage(c, error) : errorJson(c, error);
+}
