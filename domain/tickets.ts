@@ -312,17 +312,17 @@ export async function reassignTicket(
   });
 }
 
-/** Rule 10: archives tickets closed before the cutoff; cost follows how many are due. */
+/** Rule 10: archives tickets closed at or before the cutoff; cost follows how many are due. */
 export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Promise<number> {
   let archived = 0;
-  const due = desk.kv.list<string>({ prefix: keys.closed(), end: [...keys.closed(), cutoff] }, {
+  const due = desk.kv.list<string>({ prefix: keys.closed(), end: [...keys.closed(), cutoff + 1] }, {
     limit,
   });
   for await (const index of due) {
     const done = await retryCommit(async () => {
       const entry = await desk.kv.get<Ticket>(keys.ticket(index.value));
       const ticket = entry.value;
-      if (!ticket || ticket.status !== "closed" || ticket.closedAt! >= cutoff) {
+      if (!ticket || ticket.status !== "closed" || ticket.closedAt! > cutoff) {
         // A stale index entry: drop it only if it is still the one we read.
         const op = desk.kv.atomic().check(index).delete(index.key);
         return (await op.commit()).ok ? false : undefined;

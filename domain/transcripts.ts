@@ -1,0 +1,208 @@
+/**
+ * Transcript downloads (SPEC `GET /api/transcripts`, rule 10): one row per message of every ticket,
+ * archived ones included, for a time range. Rows are produced by walking the tickets index and
+ * each ticket's conversations page by page, so a range of any size streams in constant memory.
+ */
+import { listAgents } from "./agents.ts";
+import { iso } from "./clock.ts";
+import { Invalid } from "./errors.ts";
+import { idTimePrefix } from "./id_time.ts";
+import { keys } from "./keys.ts";
+import type { Channel, Message, Ticket } from "./types.ts";
+
+export type TranscriptFormat = "csv" | "json";
+export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = ["csv", "json"];
+
+/** Inclusive range in epoch ms. */
+export interface TranscriptRange {
+  from: number;
+  to: number;
+}
+
+export interface TranscriptRow {
+  ticketId: string;
+  customer: string;
+  from: string;
+  channel: Channel;
+  direction: "in" | "out";
+  /** "customer", "system" or the agent's id, as in `GET /api/tickets/:id`. */
+  author: string;
+  /** The agent's name for agent messages; "customer" / "system" otherwise. */
+  authorName: string;
+  text: string;
+  at: string;
+}
+
+export const TRANSCRIPT_COLUMNS: readonly (keyof TranscriptRow)[] = [
+  "ticketId",
+  "customer",
+  "from",
+  "channel",
+  "direction",
+  "author",
+  "authorName",
+  "text",
+  "at",
+];
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const LOCAL_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/;
+const EXACT_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * One end of a range. A date means that whole day and a datetime without offset is a wall time,
+ * both in the business time zone; a datetime with `Z` or an offset is exact.
+ */
+function parseEnd(
+  value: string,
+  end: "from" | "to",
+  timeZone: string,
+): number | null {
+  const text = value.trim();
+  try {
+    if (DATE.test(text)) {
+      const day = Temporal.PlainDate.from(text, { overflow: "reject" });
+      return end === "from"
+        ? day.toZonedDateTime(timeZone).epochMilliseconds
+        : day.add({ days: 1 }).toZonedDateTime(timeZone).epochMilliseconds - 1;
+    }
+    if (EXACT_DATETIME.test(text)) return Temporal.Instant.from(text).epochMilliseconds;
+    if (LOCAL_DATETIME.test(text)) {
+      return Temporal.PlainDateTime.from(text, { overflow: "reject" })
+        .toZonedDateTime(timeZone).epochMilliseconds;
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}
+
+/** Validates `from`, `to` (both required, from ≤ to) and `format` (csv by default). */
+export function parseTranscriptQuery(
+  params: { from?: string | null; to?: string | null; format?: string | null },
+  timeZone: string,
+): { range: TranscriptRange; format: TranscriptFormat } {
+  const fields: Record<string, string> = {};
+  const ends: Partial<Record<"from" | "to", number>> = {};
+  for (const end of ["from", "to"] as const) {
+    const raw = params[end];
+    if (!raw?.trim()) fields[end] = "Required: a date (YYYY-MM-DD) or an ISO 8601 datetime.";
+    else if (raw.length > 40) fields[end] = "Too long for a date or datetime.";
+    else {
+      const at = parseEnd(raw, end, timeZone);
+      if (at === null) fields[end] = "Not a valid date (YYYY-MM-DD) or ISO 8601 datetime.";
+      else ends[end] = at;
+    }
+  }
+  const format = (params.format?.trim() || "csv").toLowerCase() as TranscriptFormat;
+  if (!TRANSCRIPT_FORMATS.includes(format)) fields.format = "Either csv or json.";
+  if (ends.from !== undefined && ends.to !== undefined && ends.from > ends.to) {
+    fields.to = "Must not be before from.";
+  }
+  if (Object.keys(fields).length) {
+    const [first, message] = Object.entries(fields)[0];
+    throw new Invalid("invalid_query", `${first}: ${message}`, fields);
+  }
+  return { range: { from: ends.from!, to: ends.to! }, format };
+}
+
+/**
+ * Every message whose time is within the range, ticket by ticket in creation order, each ticket's
+ * messages in conversation order. Ids are time-ordered, so the walk stops at the first ticket
+ * created after `to` and lists each conversation's messages by a key range, never whole.
+ */
+export async function* transcriptRows(
+  kv: Deno.Kv,
+  range: TranscriptRange,
+  opts: { batchSize?: number } = {},
+): AsyncGenerator<TranscriptRow> {
+  const batchSize = opts.batchSize ?? 100;
+  const names = new Map((await listAgents(kv)).map((a) => [a.id, a.name]));
+  const fromKey = idTimePrefix(range.from);
+  const toKey = idTimePrefix(range.to + 1);
+  const tickets = kv.list<Ticket>(
+    { prefix: keys.tickets(), end: [...keys.tickets(), toKey] },
+    { batchSize },
+  );
+  for await (const { value: ticket } of tickets) {
+    for (const conversationId of ticket.conversationIds) {
+      const messages = kv.list<Message>({
+        start: [...keys.messages(conversationId), fromKey],
+        end: [...keys.messages(conversationId), toKey],
+      }, { batchSize });
+      for await (const { value: m } of messages) {
+        if (m.at < range.from || m.at > range.to) continue;
+        yield {
+          ticketId: ticket.id,
+          customer: ticket.name,
+          from: ticket.from,
+          channel: ticket.channel,
+          direction: m.direction,
+          author: m.author,
+          authorName: names.get(m.author) ?? m.author,
+          text: m.text,
+          at: iso(m.at),
+        };
+      }
+    }
+  }
+}
+
+/**
+ * One CSV cell per RFC 4180, made safe to open in a spreadsheet: a cell starting with = + - @
+ * (or a tab / carriage return) would run as a formula, so it is prefixed with an apostrophe.
+ */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+export function csvLine(cells: readonly string[]): string {
+  return cells.map(csvCell).join(",") + "\r\n";
+}
+
+/** The download as text chunks: CSV with a header row, or one JSON array; about `chunkRows` rows a chunk. */
+export async function* transcriptChunks(
+  rows: AsyncIterable<TranscriptRow>,
+  format: TranscriptFormat,
+  chunkRows = 200,
+): AsyncGenerator<string> {
+  let chunk = format === "csv" ? csvLine(TRANSCRIPT_COLUMNS) : "[";
+  let count = 0;
+  for await (const row of rows) {
+    if (format === "csv") chunk += csvLine(TRANSCRIPT_COLUMNS.map((c) => row[c]));
+    else chunk += (count === 0 ? "\n" : ",\n") + JSON.stringify(row);
+    if (++count % chunkRows === 0) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (format === "json") chunk += count ? "\n]\n" : "]\n";
+  if (chunk) yield chunk;
+}
+
+/** A byte stream that produces the next chunk only when the reader asks (back-pressure). */
+export function transcriptStream(
+  kv: Deno.Kv,
+  range: TranscriptRange,
+  format: TranscriptFormat,
+): ReadableStream<Uint8Array> {
+  const chunks = transcriptChunks(transcriptRows(kv, range), format);
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  }, { highWaterMark: 1 });
+}
+
+/** "chatdesk-transcripts-2026-11-01_2026-11-30.csv", dates in UTC. */
+export function transcriptFileName(range: TranscriptRange, format: TranscriptFormat): string {
+  const day = (ms: number) => iso(ms).slice(0, 10);
+  return `chatdesk-transcripts-${day(range.from)}_${day(range.to)}.${format}`;
+}

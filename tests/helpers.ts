@@ -1,0 +1,119 @@
+/** A fresh desk per test: its own in-memory KV, a manual clock, the real app, and API shortcuts. */
+import { createAgent } from "../domain/agents.ts";
+import { ManualClock } from "../domain/clock.ts";
+import type { Config } from "../domain/config.ts";
+import { createDepartment } from "../domain/departments.ts";
+import type { Desk } from "../domain/desk.ts";
+import { signIn } from "../domain/sessions.ts";
+import { updateSettings } from "../domain/settings.ts";
+import type { Agent, Role } from "../domain/types.ts";
+import { createApp } from "../routes/app.ts";
+
+export const INBOUND_TOKEN = "test-inbound-token-0123456789";
+/** A Wednesday, 10:00 UTC: open under the default Mon–Fri 09:00–17:00 UTC hours. */
+export const OPEN_TIME = Date.parse("2026-11-25T10:00:00Z");
+/** The same Wednesday at 20:00 UTC: closed. */
+export const CLOSED_TIME = Date.parse("2026-11-25T20:00:00Z");
+
+export interface TestDesk {
+  kv: Deno.Kv;
+  clock: ManualClock;
+  desk: Desk;
+  app: ReturnType<typeof createApp>;
+  /** Calls the app like a client; `token` goes in Authorization: Bearer. */
+  call(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Response>;
+  /** Calls and parses JSON; asserts nothing. */
+  json<T = Record<string, unknown>>(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  inbound(body: Record<string, unknown>): Promise<InboundAnswer>;
+  /** Creates an agent (or supervisor/admin) and signs it in. */
+  person(role: Role, opts?: { departments?: string[]; name?: string }): Promise<{ agent: Agent; token: string }>;
+  department(name: string): Promise<string>;
+  /** A fresh token for an agent made by person() (sessions expire on the manual clock too). */
+  signIn(agent: Agent): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface InboundAnswer {
+  customerId: string;
+  conversation: { state: string };
+  ticketId: string | null;
+  replies: { text: string }[];
+}
+
+let people = 0;
+
+export async function testDesk(opts: { at?: number; path?: string; wakeups?: boolean } = {}): Promise<TestDesk> {
+  const kv = await Deno.openKv(opts.path ?? ":memory:");
+  const clock = new ManualClock(opts.at ?? OPEN_TIME);
+  const desk: Desk = { kv, clock, wakeups: opts.wakeups ?? false };
+  const config: Config = {
+    port: 0,
+    kvPath: ":memory:",
+    adminEmail: "admin@test.local",
+    adminPassword: null,
+    inboundToken: INBOUND_TOKEN,
+    clock: "manual",
+    demo: false,
+  };
+  const app = createApp({ desk, config, manualClock: clock, inboundToken: INBOUND_TOKEN });
+  const call: TestDesk["call"] = (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    const body = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+    if (body !== undefined) headers["content-type"] ??= "application/json";
+    return Promise.resolve(app.request(path, { method, headers, body }));
+  };
+  const json: TestDesk["json"] = async (method, path, o) => {
+    const res = await call(method, path, o);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    kv,
+    clock,
+    desk,
+    app,
+    call,
+    json,
+    async inbound(body) {
+      const res = await call("POST", "/api/inbound", { token: INBOUND_TOKEN, body });
+      if (res.status !== 200) throw new Error(`inbound refused ${res.status}: ${await res.text()}`);
+      return await res.json();
+    },
+    async person(role, o = {}) {
+      const n = ++people;
+      const email = `${role}${n}@test.local`;
+      const agent = await createAgent(kv, clock, {
+        name: o.name ?? `${role} ${n}`,
+        email,
+        password: "password-123",
+        role,
+        departments: o.departments ?? [],
+      });
+      const { token } = await signIn(kv, clock, { email, password: "password-123" }, `10.0.0.${n % 250}`);
+      return { agent, token };
+    },
+    async signIn(agent) {
+      return (await signIn(kv, clock, { email: agent.email, password: "password-123" }, "10.0.1.1")).token;
+    },
+    async department(name) {
+      return (await createDepartment(kv, clock, { name })).id;
+    },
+    close: () => Promise.resolve(kv.close()),
+  };
+}
+
+/** A customer leaves a message out of hours: first message, YES, extra messages, //end. Returns the ticket id. */
+export async function leaveMessage(t: TestDesk, from: string, texts: string[] = ["hello"], extra: Record<string, unknown> = {}) {
+  const base = { channel: "whatsapp", from, ...extra };
+  await t.inbound({ ...base, text: texts[0] });
+  const yes = await t.inbound({ ...base, text: "YES" });
+  for (const text of texts.slice(1)) await t.inbound({ ...base, text });
+  await t.inbound({ ...base, text: "//end" });
+  return yes.ticketId!;
+}
+
+/** Closes the business so every new conversation asks YES/NO. */
+export async function closeBusiness(t: TestDesk) {
+  await updateSettings(t.kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });
+}
