@@ -323,9 +323,9 @@ export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Pr
       const entry = await desk.kv.get<Ticket>(keys.ticket(index.value));
       const ticket = entry.value;
       if (!ticket || ticket.status !== "closed" || ticket.closedAt! > cutoff) {
-        // A stale index entry: drop it only if it is still the one we read.
-        const op = desk.kv.atomic().check(index).delete(index.key);
-        return (await op.commit()).ok ? false : undefined;
+        // Archived meanwhile by another sweep, or a stale entry: drop it if it is still there.
+        await desk.kv.atomic().check(index).delete(index.key).commit();
+        return false;
       }
       const now = desk.clock.now();
       const next: Ticket = {

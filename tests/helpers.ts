@@ -15,18 +15,32 @@ export const OPEN_TIME = Date.parse("2026-11-25T10:00:00Z");
 /** The same Wednesday at 20:00 UTC: closed. */
 export const CLOSED_TIME = Date.parse("2026-11-25T20:00:00Z");
 
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
 export interface TestDesk {
   kv: Deno.Kv;
   clock: ManualClock;
   desk: Desk;
   app: ReturnType<typeof createApp>;
   /** Calls the app like a client; `token` goes in Authorization: Bearer. */
-  call(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Response>;
+  call(method: string, path: string, opts?: CallOptions): Promise<Response>;
   /** Calls and parses JSON; asserts nothing. */
-  json<T = Record<string, unknown>>(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  json<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    opts?: CallOptions,
+  ): Promise<{ status: number; body: T }>;
   inbound(body: Record<string, unknown>): Promise<InboundAnswer>;
   /** Creates an agent (or supervisor/admin) and signs it in. */
-  person(role: Role, opts?: { departments?: string[]; name?: string }): Promise<{ agent: Agent; token: string }>;
+  person(
+    role: Role,
+    opts?: { departments?: string[]; name?: string },
+  ): Promise<{ agent: Agent; token: string }>;
   department(name: string): Promise<string>;
   /** A fresh token for an agent made by person() (sessions expire on the manual clock too). */
   signIn(agent: Agent): Promise<string>;
@@ -42,7 +56,9 @@ export interface InboundAnswer {
 
 let people = 0;
 
-export async function testDesk(opts: { at?: number; path?: string; wakeups?: boolean } = {}): Promise<TestDesk> {
+export async function testDesk(
+  opts: { at?: number; path?: string; wakeups?: boolean } = {},
+): Promise<TestDesk> {
   const kv = await Deno.openKv(opts.path ?? ":memory:");
   const clock = new ManualClock(opts.at ?? OPEN_TIME);
   const desk: Desk = { kv, clock, wakeups: opts.wakeups ?? false };
@@ -59,7 +75,9 @@ export async function testDesk(opts: { at?: number; path?: string; wakeups?: boo
   const call: TestDesk["call"] = (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const body = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+    const body = method === "GET"
+      ? undefined
+      : o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
     if (body !== undefined) headers["content-type"] ??= "application/json";
     return Promise.resolve(app.request(path, { method, headers, body }));
   };
@@ -90,11 +108,17 @@ export async function testDesk(opts: { at?: number; path?: string; wakeups?: boo
         role,
         departments: o.departments ?? [],
       });
-      const { token } = await signIn(kv, clock, { email, password: "password-123" }, `10.0.0.${n % 250}`);
+      const { token } = await signIn(
+        kv,
+        clock,
+        { email, password: "password-123" },
+        `10.0.0.${n % 250}`,
+      );
       return { agent, token };
     },
     async signIn(agent) {
-      return (await signIn(kv, clock, { email: agent.email, password: "password-123" }, "10.0.1.1")).token;
+      return (await signIn(kv, clock, { email: agent.email, password: "password-123" }, "10.0.1.1"))
+        .token;
     },
     async department(name) {
       return (await createDepartment(kv, clock, { name })).id;
@@ -104,7 +128,12 @@ export async function testDesk(opts: { at?: number; path?: string; wakeups?: boo
 }
 
 /** A customer leaves a message out of hours: first message, YES, extra messages, //end. Returns the ticket id. */
-export async function leaveMessage(t: TestDesk, from: string, texts: string[] = ["hello"], extra: Record<string, unknown> = {}) {
+export async function leaveMessage(
+  t: TestDesk,
+  from: string,
+  texts: string[] = ["hello"],
+  extra: Record<string, unknown> = {},
+) {
   const base = { channel: "whatsapp", from, ...extra };
   await t.inbound({ ...base, text: texts[0] });
   const yes = await t.inbound({ ...base, text: "YES" });
