@@ -90,8 +90,6 @@ export async function receiveInbound(desk: Desk, message: InboundMessage): Promi
     const seen = await kv.get<string>(keys.inboundSeen(message.channel, message.id));
     if (seen.value) return await repeatedResult(desk, seen.value);
   }
-  const known = await kv.get<string>(keys.customerByAddress(message.channel, message.from));
-  if (known.value) await settleConversation(desk, known.value);
   const settings = await getSettings(kv);
   return await retryCommit(() => attemptInbound(desk, message, settings));
 }
@@ -139,7 +137,10 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
 
   const before = conversationEntry.value;
   // A conversation past its deadline that no sweep has settled yet is treated as over.
-  if (before && before.state !== "ended" && !isCurrent(before, now)) return undefined;
+  if (before && before.state !== "ended" && !isCurrent(before, now)) {
+    await settleConversation(desk, customer.id, settings);
+    return undefined;
+  }
   let ticketEntry: Deno.KvEntryMaybe<Ticket> | null = null;
   const ticketId = before?.state === "leaving_message" || before?.state === "live"
     ? before.ticketId

@@ -8,15 +8,15 @@ import type { Desk } from "./desk.ts";
 import { addMessage } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { getSettings } from "./settings.ts";
+import { getSettings, type Settings } from "./settings.ts";
 import { archiveClosed, isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
 import type { Conversation, Customer, Ticket } from "./types.ts";
 import { DAY, MINUTE } from "./clock.ts";
 
 /** Applies the customer's due timeout, if any. Returns whether something changed. */
-export async function settleConversation(desk: Desk, customerId: string): Promise<boolean> {
+export async function settleConversation(desk: Desk, customerId: string, known?: Settings): Promise<boolean> {
   const { kv } = desk;
-  const settings = await getSettings(kv);
+  const settings = known ?? await getSettings(kv);
   return await retryCommit(async () => {
     const [entry, openPointer, customer] = await kv.getMany<[Conversation, string, Customer]>([
       keys.conversation(customerId),
@@ -64,6 +64,7 @@ export interface SweepReport {
 /** Every due sweep up to the clock's now; called by the cron, the queue listener and the test clock. */
 export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
   const report: SweepReport = { conversations: 0, archived: 0 };
+  const settings = await getSettings(desk.kv);
   // A transition can make another one due at once (a late pending → intake → ended): loop.
   for (let pass = 0; pass < 10; pass++) {
     const now = desk.clock.now();
@@ -71,17 +72,16 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
     for await (
       const due of desk.kv.list<string>({ prefix: keys.dueAll(), end: [...keys.dueAll(), now + 1] })
     ) {
-      if (await settleConversation(desk, due.value)) changed++;
+      if (await settleConversation(desk, due.value, settings)) changed++;
       // Settling removes the due entry in its own commit; a stale one is dropped if unchanged.
       await desk.kv.atomic().check(due).delete(due.key).commit();
     }
     report.conversations += changed;
     if (changed === 0) break;
   }
-  const settings = await getSettings(desk.kv);
-  report.archived = await archiveClosed(
-    desk,
-    desk.clock.now() - settings.timeouts.archiveDays * DAY,
-  );
+  const cutoff = desk.clock.now() - settings.timeouts.archiveDays * DAY;
+  for (let batch = await archiveClosed(desk, cutoff); batch > 0; batch = await archiveClosed(desk, cutoff)) {
+    report.archived += batch;
+  }
   return report;
 }
