@@ -1,6 +1,6 @@
 /** Starts chatdesk: configuration, the one KV handle, timers, demo data, and the server. */
 import { ManualClock, systemClock } from "./domain/clock.ts";
-import { ConfigError, parseConfig } from "./domain/config.ts";
+import { ConfigError, parseConfig, PLATFORM_KV } from "./domain/config.ts";
 import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
 import type { Desk } from "./domain/desk.ts";
@@ -16,11 +16,10 @@ try {
   Deno.exit(2);
 }
 
-if (!config.kvPath.startsWith("https://") && config.kvPath !== ":memory:") {
-  const dir = config.kvPath.replace(/[^/]*$/, "") || ".";
-  await Deno.mkdir(dir, { recursive: true });
-}
-const kv = await Deno.openKv(config.kvPath);
+const isFile = !config.kvPath.startsWith("https://") && config.kvPath !== ":memory:" &&
+  config.kvPath !== PLATFORM_KV;
+if (isFile) await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recursive: true });
+const kv = await Deno.openKv(config.kvPath === PLATFORM_KV ? undefined : config.kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
 const desk: Desk = { kv, clock: manualClock ?? systemClock, wakeups: !manualClock };
 

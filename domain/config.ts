@@ -1,6 +1,7 @@
 /** Start-up configuration from environment variables (SPEC); invalid values stop the server. */
 export interface Config {
   port: number;
+  /** A file path, ":memory:", an https:// KV Connect URL, or PLATFORM_KV. */
   kvPath: string;
   adminEmail: string;
   adminPassword: string | null;
@@ -10,6 +11,9 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** `CHATDESK_KV_PATH=platform`: `Deno.openKv()` with no path, as on Deno Deploy. */
+export const PLATFORM_KV = "platform";
 
 const KNOWN = [
   "PORT",
@@ -36,7 +40,9 @@ export function parseConfig(
   if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
     problems.push(`PORT must be a port number 1–65535, not "${portText}".`);
   }
-  const kvPath = get("CHATDESK_KV_PATH") ?? "./data/chatdesk.sqlite3";
+  // On Deno Deploy the platform's own KV is the default (a file path cannot be written there).
+  const onDeploy = get("DENO_DEPLOYMENT_ID") !== undefined;
+  const kvPath = get("CHATDESK_KV_PATH") ?? (onDeploy ? PLATFORM_KV : "./data/chatdesk.sqlite3");
   if (kvPath.startsWith("http://")) {
     problems.push(
       "CHATDESK_KV_PATH must be a file path or an https:// KV Connect URL, not http://.",

@@ -434,6 +434,7 @@ Deno.test("[domain] configuration: defaults, and bad values refused with the var
   assert.equal(config.clock, "system");
   assert.equal(config.demo, true);
   assert.equal(parseConfig({ CHATDESK_DEMO: "0" }, { demo: true }).demo, false);
+  assert.equal(parseConfig({ DENO_DEPLOYMENT_ID: "abc" }).kvPath, "platform");
   assert.equal(
     parseConfig({ CHATDESK_KV_PATH: "https://api.deno.com/databases/x/connect" }).kvPath.startsWith(
       "https://",
