@@ -1,0 +1,203 @@
+/**
+ * `GET /events`: server-sent events for the live lists (rule 12). One `kv.watch` per process and
+ * KV handle, on the "queue changed" keys every ticket and chat commit bumps, wakes every
+ * connected page; each re-renders only the fragments its agent may see and sends those whose
+ * HTML changed. A 2 s poll of the same keys covers writes from other processes, which
+ * `kv.watch` does not see on a local file.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { keys } from "../domain/keys.ts";
+import { authenticate } from "../domain/sessions.ts";
+import type { Agent } from "../domain/types.ts";
+import { LIST_QUEUES, type ListQueue } from "../views/tickets.tsx";
+import { renderChatParts } from "./chats.tsx";
+import type { AppDeps, DeskEnv } from "./context.ts";
+import { pageAuth } from "./page_auth.ts";
+import { fnv1a } from "./static.ts";
+import { loadQueueView, renderQueueParts } from "./tickets.tsx";
+
+const WATCHED: Deno.KvKey[] = [keys.ticketsChanged(), keys.chatsChanged()];
+export const POLL_MS = 2000;
+const KEEPALIVE_MS = 25_000;
+
+/** Wakes its subscribers whenever a watched key changes; runs only while someone listens. */
+export class QueueHub {
+  #listeners = new Set<() => void>();
+  #stamps: string | null = null;
+  #reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private kv: Deno.Kv) {}
+
+  get size(): number {
+    return this.#listeners.size;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#listeners.size === 1) this.#start();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stop();
+    };
+  }
+
+  #seen(entries: Deno.KvEntryMaybe<unknown>[]) {
+    const stamps = entries.map((e) => e.versionstamp ?? "-").join(",");
+    if (stamps === this.#stamps) return;
+    const first = this.#stamps === null;
+    this.#stamps = stamps;
+    if (first) return;
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  #start() {
+    const reader = this.kv.watch(WATCHED).getReader();
+    this.#reader = reader;
+    (async () => {
+      try {
+        while (true) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          this.#seen(value);
+        }
+      } catch (error) {
+        // The store closed (tests) or the watch broke: the poll keeps pages current.
+        if (this.#reader === reader && !(error instanceof Deno.errors.BadResource)) {
+          console.error("kv.watch stopped", error);
+        }
+      }
+    })();
+    this.#timer = setInterval(async () => {
+      try {
+        this.#seen(await this.kv.getMany(WATCHED));
+      } catch {
+        // Store closed between ticks; the next subscriber restarts us.
+      }
+    }, POLL_MS);
+  }
+
+  #stop() {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    const reader = this.#reader;
+    this.#reader = null;
+    this.#stamps = null;
+    reader?.cancel().catch(() => {});
+  }
+}
+
+// One hub per KV handle (not a global handle): tests with their own stores get their own hub.
+const hubs = new WeakMap<Deno.Kv, QueueHub>();
+export function hubFor(kv: Deno.Kv): QueueHub {
+  let hub = hubs.get(kv);
+  if (!hub) hubs.set(kv, hub = new QueueHub(kv));
+  return hub;
+}
+
+export interface LiveParts {
+  /** SSE event name → fragment HTML (the page's `sse-swap` names). */
+  parts: Record<string, string>;
+  version: string;
+}
+
+/** What one connected page shows: a ticket queue or the chats page. */
+async function renderView(
+  deps: AppDeps,
+  agent: Agent,
+  params: URLSearchParams,
+): Promise<LiveParts> {
+  const view = params.get("view") ?? "unassigned";
+  if (view === "chats") return await renderChatParts(deps, agent, params);
+  const queue: ListQueue = LIST_QUEUES.includes(view as ListQueue)
+    ? view as ListQueue
+    : "unassigned";
+  const parts = await renderQueueParts(await loadQueueView(deps, agent, queue, params));
+  return {
+    parts: { tabs: parts.tabs, quick: parts.quick, list: parts.list },
+    version: parts.version,
+  };
+}
+
+export function eventRoutes(deps: AppDeps): Hono<DeskEnv> {
+  const app = new Hono<DeskEnv>();
+  app.get("/", pageAuth(deps), (c) => liveStream(c, deps));
+  return app;
+}
+
+function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
+  const { kv, clock } = deps.desk;
+  const token = c.get("token");
+  const params = new URL(c.req.url).searchParams;
+  return streamSSE(c, async (stream) => {
+    const sent = new Map<string, string>();
+    let running = false;
+    let dirty = false;
+    let closed = false;
+
+    /** Renders this page's fragments and sends only those that changed since the last send. */
+    const refresh = async (initial = false) => {
+      if (running) {
+        dirty = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          dirty = false;
+          // Re-read the agent: a signed-out or re-departmented agent stops seeing old queues.
+          const agent = await authenticate(kv, clock, token);
+          if (!agent) {
+            closed = true;
+            await stream.writeSSE({ event: "signed-out", data: "" });
+            stream.abort();
+            return;
+          }
+          const live = await renderView(deps, agent, params);
+          const fresh = initial && live.version !== params.get("v");
+          for (const [event, html] of Object.entries(live.parts)) {
+            const hash = fnv1a(html);
+            if (sent.get(event) === hash) continue;
+            const firstTime = !sent.has(event);
+            sent.set(event, hash);
+            if (!firstTime || fresh) await stream.writeSSE({ event, data: html });
+          }
+          initial = false;
+        } while (dirty && !closed);
+      } catch (error) {
+        if (!stream.aborted) console.error("live refresh failed", error);
+      } finally {
+        running = false;
+      }
+    };
+
+    let wake = () => {};
+    const unsubscribe = hubFor(kv).subscribe(() => void refresh());
+    stream.onAbort(() => {
+      closed = true;
+      unsubscribe();
+      wake();
+    });
+    // Ask the browser to retry soon after a drop; then bring the page up to date.
+    await stream.write("retry: 2000\n\n");
+    await refresh(true);
+    while (!closed && !stream.aborted) {
+      // An abortable wait: a closed stream must not leave a 25 s timer behind.
+      await new Promise<void>((resolve) => {
+        const id = setTimeout(resolve, KEEPALIVE_MS);
+        wake = () => {
+          clearTimeout(id);
+          resolve();
+        };
+      });
+      if (closed || stream.aborted) break;
+      await stream.write(": keepalive\n\n");
+    }
+    unsubscribe();
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * Pages' side of auth: the session cookie, redirects to /login, CSRF on form posts, one-time
+ * flash messages, and the safe "where to go next" paths forms carry.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import { Forbidden } from "../domain/errors.ts";
+import { authenticate, SESSION_HOURS } from "../domain/sessions.ts";
+import type { Role } from "../domain/types.ts";
+import type { Flash } from "../views/components.tsx";
+import { SESSION_COOKIE } from "./auth.ts";
+import type { AppDeps, DeskEnv } from "./context.ts";
+
+const RANK: Record<Role, number> = { agent: 0, supervisor: 1, admin: 2 };
+const FLASH_COOKIE = "chatdesk_flash";
+
+export const isHtmx = (c: Context): boolean => c.req.header("hx-request") === "true";
+const isHttps = (c: Context): boolean =>
+  new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
+
+/**
+ * Form posts must come from our own pages: the browser's Origin (or Sec-Fetch-Site) has to
+ * match the host served, so a form on another site cannot act for a signed-in agent.
+ */
+export function pageCsrf(): MiddlewareHandler<DeskEnv> {
+  return csrf({
+    origin: (origin, c) => {
+      try {
+        return new URL(origin).host === new URL(c.req.url).host;
+      } catch {
+        return false;
+      }
+    },
+  });
+}
+
+/** A same-site path only (no scheme, no `//host`), else the fallback. */
+export function safeNext(value: unknown, fallback = "/tickets/unassigned"): string {
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) {
+    return fallback;
+  }
+  if (value.includes("\\") || /[\r\n]/.test(value) || value.startsWith("/login")) return fallback;
+  return value;
+}
+
+/** Where a header form (status switch) came from, if it was one of our pages. */
+export function backTo(c: Context, fallback = "/tickets/unassigned"): string {
+  const referer = c.req.header("referer");
+  if (!referer) return fallback;
+  try {
+    const url = new URL(referer);
+    if (url.host !== new URL(c.req.url).host) return fallback;
+    return safeNext(url.pathname + url.search, fallback);
+  } catch {
+    return fallback;
+  }
+}
+
+/** Signed-in pages: no session → /login?next=… (htmx: HX-Redirect); role too low → 403 page. */
+export function pageAuth(deps: AppDeps, role: Role = "agent"): MiddlewareHandler<DeskEnv> {
+  return async (c, next) => {
+    const token = getCookie(c, SESSION_COOKIE) ?? "";
+    const agent = await authenticate(deps.desk.kv, deps.desk.clock, token);
+    if (!agent) {
+      const url = new URL(c.req.url);
+      const back = c.req.method === "GET" && !url.searchParams.has("part")
+        ? url.pathname + url.search
+        : isHtmx(c)
+        ? new URL(c.req.header("hx-current-url") ?? url.href).pathname
+        : url.pathname;
+      const login = `/login?next=${encodeURIComponent(safeNext(back))}`;
+      if (isHtmx(c)) return c.body(null, 200, { "hx-redirect": login });
+      if (c.req.path === "/events") return c.body(null, 204);
+      return c.redirect(login, 303);
+    }
+    if (RANK[agent.role] < RANK[role]) throw new Forbidden(`This page needs the ${role} role.`);
+    c.set("agent", agent);
+    c.set("token", token);
+    await next();
+  };
+}
+
+export function setSessionCookie(c: Context, token: string) {
+  setCookie(c, SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: isHttps(c),
+    path: "/",
+    // Relative, so a manual test clock never makes the browser drop the cookie.
+    maxAge: SESSION_HOURS * 3600,
+  });
+}
+
+export function clearSessionCookie(c: Context) {
+  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: isHttps(c) });
+}
+
+/** Keeps a message for the next page this browser loads (POST → redirect → GET). */
+export function setFlash(c: Context, flash: Flash) {
+  setCookie(c, FLASH_COOKIE, encodeURIComponent(JSON.stringify(flash)), {
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: isHttps(c),
+    path: "/",
+    maxAge: 60,
+  });
+}
+
+/** Reads and forgets the flash message, if any. */
+export function takeFlash(c: Context): Flash | null {
+  const value = getCookie(c, FLASH_COOKIE);
+  if (!value) return null;
+  deleteCookie(c, FLASH_COOKIE, { path: "/", secure: isHttps(c) });
+  try {
+    const parsed = JSON.parse(decodeURIComponent(value));
+    if (
+      typeof parsed?.text !== "string" || !["ok", "error", "info"].includes(parsed.kind)
+    ) return null;
+    const href = typeof parsed.href === "string" ? safeNext(parsed.href, "") : "";
+    return {
+      kind: parsed.kind,
+      text: parsed.text.slice(0, 300),
+      ...(href && typeof parsed.link === "string" ? { href, link: parsed.link.slice(0, 60) } : {}),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Answers a form post: htmx gets the flash in place, a plain form a redirect with the flash. */
+export function redirectWithFlash(c: Context, to: string, flash: Flash | null): Response {
+  if (flash) setFlash(c, flash);
+  return c.redirect(to, 303);
+}
+
+/** Reads a urlencoded or multipart form into plain strings (repeated names: the last wins). */
+export async function formOf(c: Context): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+/** All values of a repeated form field, e.g. template parameters `p1, p2, …`. */
+export async function formAll(c: Context): Promise<Record<string, string | string[]>> {
+  const body = await c.req.parseBody({ all: true });
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === "string") out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === "string");
+  }
+  return out;
+}

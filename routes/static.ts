@@ -1,0 +1,105 @@
+/**
+ * `/static/*`: our CSS and htmx + its SSE extension straight from the npm packages (text imports,
+ * never copied). Each file is compressed once (brotli and gzip), versioned by content hash, and
+ * served with an ETag; a `?v=` URL from `assetUrl()` may be cached for a year.
+ */
+import { Hono } from "hono";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
+import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
+import deskCss from "../static/desk.css" with { type: "text" };
+import type { DeskEnv } from "./context.ts";
+
+interface Asset {
+  type: string;
+  raw: Uint8Array;
+  br: Uint8Array;
+  gzip: Uint8Array;
+  etag: string;
+  version: string;
+}
+
+const SOURCES: Record<string, [string, string]> = {
+  "htmx.min.js": [htmxJs, "text/javascript; charset=utf-8"],
+  "sse.js": [sseJs, "text/javascript; charset=utf-8"],
+  "desk.css": [deskCss, "text/css; charset=utf-8"],
+};
+
+/** FNV-1a, 32 bit: a cheap content hash for ETags and cache-busting versions. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+const assets = new Map<string, Asset>();
+function asset(name: string): Asset | undefined {
+  let found = assets.get(name);
+  if (!found && SOURCES[name]) {
+    const [text, type] = SOURCES[name];
+    const raw = new TextEncoder().encode(text);
+    const version = fnv1a(text);
+    found = {
+      type,
+      raw,
+      br: brotliCompressSync(raw, {
+        params: {
+          [constants.BROTLI_PARAM_QUALITY]: 11,
+          [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+        },
+      }),
+      gzip: gzipSync(raw, { level: 9 }),
+      etag: `"${version}"`,
+      version,
+    };
+    assets.set(name, found);
+  }
+  return found;
+}
+
+/** The cache-busting URL of a static file, e.g. `/static/desk.css?v=1x2y3z`. */
+export function assetUrl(name: keyof typeof SOURCES | string): string {
+  const a = asset(name);
+  return a ? `/static/${name}?v=${a.version}` : `/static/${name}`;
+}
+
+/** Bytes a browser downloads for a static file with `Accept-Encoding: br, gzip` (benchmarks). */
+export function assetBytes(name: string, encoding: "br" | "gzip" | "identity"): number {
+  const a = asset(name);
+  if (!a) return 0;
+  return encoding === "br" ? a.br.length : encoding === "gzip" ? a.gzip.length : a.raw.length;
+}
+
+export function staticRoutes(): Hono<DeskEnv> {
+  const app = new Hono<DeskEnv>();
+  app.get("/:name", (c) => {
+    const a = asset(c.req.param("name"));
+    if (!a) return c.text("Not found", 404);
+    const versioned = c.req.query("v") === a.version;
+    const headers: Record<string, string> = {
+      "content-type": a.type,
+      etag: a.etag,
+      vary: "Accept-Encoding",
+      "cache-control": versioned ? "public, max-age=31536000, immutable" : "public, max-age=300",
+    };
+    const match = c.req.header("if-none-match");
+    if (match && match.split(",").some((t) => t.trim().replace(/^W\//, "") === a.etag)) {
+      return c.body(null, 304, headers);
+    }
+    const accept = c.req.header("accept-encoding") ?? "";
+    let body = a.raw;
+    if (/\bbr\b/.test(accept)) {
+      body = a.br;
+      headers["content-encoding"] = "br";
+    } else if (/\bgzip\b/.test(accept)) {
+      body = a.gzip;
+      headers["content-encoding"] = "gzip";
+    }
+    headers["content-length"] = String(body.length);
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+  });
+  return app;
+}

@@ -1,0 +1,96 @@
+/**
+ * Shared helpers for browser tests (headless Debian Chromium driven by playwright-core).
+ *
+ * API:
+ * - `startServer(opts?)` → `{ url, t, close }`: a fresh `testDesk()` (in-memory KV, manual clock
+ *   at `OPEN_TIME`) served on 127.0.0.1, port 0. `url` has no trailing slash; `t` is the
+ *   TestDesk (use `t.person()`, `t.inbound()`, `t.clock`); `close()` stops the server and KV.
+ * - `launchBrowser()` → a playwright `Browser` with the PLATFORM.md flags. Each launch gets a
+ *   fresh temporary profile (user-data dir) that Playwright deletes on `browser.close()`; use
+ *   `browser.newContext()` per signed-in person (contexts share nothing, cookies included).
+ * - `signInPage(context, url, email, password?)` → a `Page` signed in through the /login form,
+ *   left on the page /login redirects to (the Unassigned tab). `password` defaults to
+ *   `PASSWORD`, the one `t.person()` gives everyone.
+ * - `screenshot(page, name)` saves `./.shots/<name>.png` (git-ignored) and returns its path.
+ *
+ * Deno.test options for tests using these: `{ sanitizeOps: false, sanitizeResources: false }`.
+ */
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type TestDesk, testDesk } from "./helpers.ts";
+
+export type { Browser, BrowserContext, Page };
+
+/** The password `t.person()` in tests/helpers.ts gives every person it creates. */
+export const PASSWORD = "password-123";
+export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+/** Generous timeouts: CI machines are small and loaded. */
+export const TIMEOUT = 10_000;
+
+export interface DeskServer {
+  url: string;
+  t: TestDesk;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: { at?: number } = {}): Promise<DeskServer> {
+  const t = await testDesk({ at: opts.at });
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    (request, info) => t.app.fetch(request, info),
+  );
+  const { port } = server.addr as Deno.NetAddr;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    t,
+    async close() {
+      ac.abort();
+      // Open SSE streams keep `finished` pending until the browser lets go; do not wait forever.
+      await Promise.race([server.finished, new Promise((r) => setTimeout(r, 2000))]);
+      await t.close();
+    },
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-dev-shm-usage",
+    ],
+    timeout: 30_000,
+  });
+}
+
+/** Signs in through the real form and waits for the desk to load. */
+export async function signInPage(
+  context: BrowserContext,
+  url: string,
+  email: string,
+  password = PASSWORD,
+): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  await page.goto(`${url}/login`);
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", password);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith("/login")),
+    page.click("button[type=submit]"),
+  ]);
+  return page;
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await Deno.mkdir("./.shots", { recursive: true });
+  const path = `./.shots/${name.replace(/[^a-z0-9_.-]+/gi, "-")}.png`;
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

@@ -1,0 +1,203 @@
+/** The Chats page: pending live chats to accept (rule 7), the agent's live chats, one thread. */
+import type { Chat } from "../domain/chats.ts";
+import type { Channel, Message } from "../domain/types.ts";
+import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
+import { MessageBubble } from "./tickets.tsx";
+
+export interface ChatItem {
+  chat: Chat;
+  name: string;
+  from: string;
+  channel: Channel;
+}
+
+export interface ChatsView {
+  pending: ChatItem[];
+  live: ChatItem[];
+  now: number;
+  selected?: string;
+}
+
+function ChatRow(
+  { item, now, selected, accept }: {
+    item: ChatItem;
+    now: number;
+    selected: boolean;
+    accept: boolean;
+  },
+) {
+  return (
+    <li class="row" data-chat={item.chat.id} aria-current={selected ? "true" : undefined}>
+      <div class="row-main">
+        <div class="row-title">
+          {accept
+            ? <strong>{item.name || item.from}</strong>
+            : <a href={`/chats/${item.chat.id}`}>{item.name || item.from}</a>}
+          {item.name ? <span class="row-from">{item.from}</span> : null}
+        </div>
+        {item.chat.ticketId ? <div class="row-preview">Has an open ticket</div> : null}
+      </div>
+      <div class="row-meta">
+        <ChannelBadge channel={item.channel} />
+        <TimeAgo at={item.chat.createdAt} now={now} />
+      </div>
+      {accept
+        ? (
+          <div class="row-actions">
+            <form method="post" action={`/chats/${item.chat.id}/accept`}>
+              <button
+                type="submit"
+                class="btn btn-primary btn-sm"
+                aria-label={`Accept chat with ${item.name || item.from}`}
+              >
+                Accept
+              </button>
+            </form>
+          </div>
+        )
+        : null}
+    </li>
+  );
+}
+
+/** Pending and live chat lists (fragment "chats"). */
+export function ChatLists({ view }: { view: ChatsView }) {
+  return (
+    <div class="stack">
+      <section aria-labelledby="pending-h">
+        <h2 id="pending-h" class="small muted">WAITING FOR AN AGENT ({view.pending.length})</h2>
+        {view.pending.length
+          ? (
+            <ul class="rows">
+              {view.pending.map((item) => (
+                <ChatRow item={item} now={view.now} selected={false} accept />
+              ))}
+            </ul>
+          )
+          : (
+            <div class="rows">
+              <Empty title="No chats waiting">
+                <p>Customers who write while you are online appear here.</p>
+              </Empty>
+            </div>
+          )}
+      </section>
+      <section aria-labelledby="live-h">
+        <h2 id="live-h" class="small muted">YOUR LIVE CHATS ({view.live.length})</h2>
+        {view.live.length
+          ? (
+            <ul class="rows">
+              {view.live.map((item) => (
+                <ChatRow
+                  item={item}
+                  now={view.now}
+                  selected={view.selected === item.chat.id}
+                  accept={false}
+                />
+              ))}
+            </ul>
+          )
+          : (
+            <div class="rows">
+              <Empty title="No live chats">
+                <p>Accept a waiting chat, or reply to a ticket with Start Chat.</p>
+              </Empty>
+            </div>
+          )}
+      </section>
+    </div>
+  );
+}
+
+export function ChatMessages(
+  { messages, names, me, pollUrl }: {
+    messages: Message[];
+    names: Map<string, string>;
+    me: string;
+    pollUrl: string;
+  },
+) {
+  return (
+    <>
+      {messages.length
+        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
+        : <p class="muted">No messages yet.</p>}
+      <div hx-get={pollUrl} hx-trigger="every 3s" hx-target="#chat-messages" hx-swap="innerHTML">
+      </div>
+    </>
+  );
+}
+
+export function ChatThread(
+  props: {
+    item: ChatItem;
+    messages: Message[];
+    names: Map<string, string>;
+    me: string;
+    pollUrl: string;
+    live: boolean;
+    windowOpen: boolean;
+  },
+) {
+  const { item } = props;
+  return (
+    <article class="card" aria-label="Chat">
+      <div class="card-head">
+        <div>
+          <h2>{item.name || item.from}</h2>
+          <div class="inline small muted">
+            <ChannelBadge channel={item.channel} />
+            <span>{item.from}</span>
+            {props.live
+              ? <span class="badge badge-ok">Live</span>
+              : <span class="badge badge-muted">Ended</span>}
+          </div>
+        </div>
+        {props.live
+          ? (
+            <form method="post" action={`/chats/${item.chat.id}/end`}>
+              <button type="submit" class="btn btn-danger">End chat</button>
+            </form>
+          )
+          : null}
+      </div>
+      <div class="conversation" id="chat-messages" aria-label="Messages">
+        <ChatMessages
+          messages={props.messages}
+          names={props.names}
+          me={props.me}
+          pollUrl={props.pollUrl}
+        />
+      </div>
+      {props.live
+        ? (
+          props.windowOpen
+            ? (
+              <form method="post" action={`/chats/${item.chat.id}/messages`} class="reply stack">
+                <div class="field">
+                  <label for="chat-text">Message</label>
+                  <textarea
+                    id="chat-text"
+                    name="text"
+                    required
+                    maxlength={4096}
+                    placeholder="Type a message…"
+                  >
+                  </textarea>
+                </div>
+                <div class="form-actions">
+                  <button type="submit" class="btn btn-primary">Send</button>
+                </div>
+              </form>
+            )
+            : (
+              <p class="reply small">
+                The WhatsApp window is closed: reply from the customer's ticket with an approved
+                template.
+              </p>
+            )
+        )
+        : <p class="reply muted small">This chat has ended.</p>}
+    </article>
+  );
+}

@@ -1,0 +1,145 @@
+/**
+ * The page shell every signed-in page uses: header (product name, nav, status switch, sign out)
+ * and main. Scripts are htmx and its SSE extension only, served from the npm packages.
+ */
+import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
+import type { Agent } from "../domain/types.ts";
+import { assetUrl } from "../routes/static.ts";
+import { type Flash, FlashMessage } from "./components.tsx";
+
+export type NavTab = "tickets" | "chats" | "supervisor" | "admin";
+
+export interface LayoutProps {
+  title: string;
+  /** The signed-in person; null renders a bare shell (sign-in, errors when signed out). */
+  agent: Agent | null;
+  active?: NavTab;
+  flash?: Flash | null;
+  /** Full-width main column (list + detail pages). */
+  wide?: boolean;
+  /** Pending live chats the agent could accept (a count in the Chats tab). */
+  pendingChats?: number;
+  children?: Child;
+}
+
+// No inline <style> from htmx (the CSP allows only our stylesheet); no eval.
+const HTMX_CONFIG = JSON.stringify({
+  includeIndicatorStyles: false,
+  allowEval: false,
+  allowScriptTags: false,
+  historyCacheSize: 0,
+});
+
+export function Layout(props: LayoutProps) {
+  const { agent } = props;
+  return (
+    <>
+      {raw("<!DOCTYPE html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="htmx-config" content={HTMX_CONFIG} />
+          <title>{props.title} · chatdesk</title>
+          <link rel="stylesheet" href={assetUrl("desk.css")} />
+          {agent
+            ? (
+              <>
+                <script src={assetUrl("htmx.min.js")} defer></script>
+                <script src={assetUrl("sse.js")} defer></script>
+              </>
+            )
+            : null}
+        </head>
+        <body>
+          {agent
+            ? <Header agent={agent} active={props.active} pending={props.pendingChats} />
+            : (
+              <header class="top">
+                <a class="brand" href="/">
+                  chat<span>desk</span>
+                </a>
+              </header>
+            )}
+          <main class={props.wide ? "main wide" : "main"} id="main">
+            <div id="flash">
+              <FlashMessage flash={props.flash} />
+            </div>
+            {props.children}
+          </main>
+        </body>
+      </html>
+    </>
+  );
+}
+
+function Header({ agent, active, pending }: { agent: Agent; active?: NavTab; pending?: number }) {
+  const tab = (id: NavTab, href: string, label: string, count?: number) => (
+    <a href={href} aria-current={active === id ? "page" : undefined}>
+      {label}
+      {count ? <span class="count">{count}</span> : null}
+    </a>
+  );
+  const online = agent.status === "online";
+  return (
+    <header class="top">
+      <a class="brand" href="/tickets/unassigned">
+        chat<span>desk</span>
+      </a>
+      <nav class="nav" aria-label="Desk">
+        {tab("tickets", "/tickets/unassigned", "Tickets")}
+        {tab("chats", "/chats", "Chats", pending)}
+        {agent.role !== "agent" ? tab("supervisor", "/supervisor", "Supervisor") : null}
+        {agent.role === "admin" ? tab("admin", "/admin", "Admin") : null}
+      </nav>
+      <div class="me">
+        <form method="post" action="/status" class="status-switch">
+          <input type="hidden" name="status" value={online ? "offline" : "online"} />
+          <button
+            type="submit"
+            class="btn btn-sm"
+            title={online ? "You get live chats. Click to go offline." : "Click to go online."}
+            aria-label={online ? "Status: online. Go offline" : "Status: offline. Go online"}
+          >
+            <span class={online ? "dot dot-online" : "dot"}></span>
+            {online ? "Online" : "Offline"}
+          </button>
+        </form>
+        <span class="who" title={agent.email}>{agent.name}</span>
+        <form method="post" action="/logout">
+          <button type="submit" class="btn btn-sm">Sign out</button>
+        </form>
+      </div>
+    </header>
+  );
+}
+
+const ERROR_TITLES: Record<number, string> = {
+  400: "That did not work",
+  403: "Not allowed",
+  404: "Not found",
+  409: "Already changed",
+  413: "Too large",
+  422: "Cannot do that",
+  429: "Too many attempts",
+};
+
+/** An error inside the desk's layout, with a way back. */
+export function ErrorPage(props: { status: number; message: string; agent: Agent | null }) {
+  const title = ERROR_TITLES[props.status] ?? "Something went wrong";
+  return (
+    <Layout title={title} agent={props.agent}>
+      <div class="card">
+        <div class="card-body stack">
+          <h1>{title}</h1>
+          <p>{props.message}</p>
+          <p class="muted small">Error {props.status}</p>
+          <div class="form-actions">
+            <a class="btn btn-primary" href="/tickets/unassigned">Go to the ticket queue</a>
+          </div>
+        </div>
+      </div>
+    </Layout>
+  );
+}
