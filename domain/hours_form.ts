@@ -222,3 +222,32 @@ export function hoursUpdate(hours: BusinessHours): { hours: Record<string, unkno
     },
   };
 }
+
+/** Current IANA names that ICU still lists under an older alias (Intl lists "Asia/Calcutta"). */
+const MODERN_NAMES: Record<string, string> = {
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Europe/Kiev": "Europe/Kyiv",
+  "America/Godthab": "America/Nuuk",
+  "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+  "America/Indianapolis": "America/Indiana/Indianapolis",
+  "America/Louisville": "America/Kentucky/Louisville",
+  "Africa/Asmera": "Africa/Asmara",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Pacific/Truk": "Pacific/Chuuk",
+  "Pacific/Ponape": "Pacific/Pohnpei",
+  "Pacific/Enderbury": "Pacific/Kanton",
+};
+
+/**
+ * The form's searchable zone list: every zone the runtime knows, plus the current names of the
+ * ones it lists under an old alias (so "Kolkata" is found), plus the stored zone if still missing.
+ */
+export function zoneChoices(zones: string[], stored: string): string[] {
+  const all = new Set(zones);
+  for (const z of zones) if (MODERN_NAMES[z]) all.add(MODERN_NAMES[z]);
+  if (stored) all.add(stored);
+  return [...all].sort();
+}

@@ -60,6 +60,7 @@ export const keys = {
 
   count: (queue: "unassigned", department: string) => ["counts", queue, department] as const,
   countAssigned: (agentId: string) => ["counts", "assigned", agentId] as const,
+  countClosed: () => ["counts", "closed"] as const,
   /** One entry per ticket event, by time: "today" counts and median accept time list a day of them. */
   statEvent: (kind: StatKind, at: number, ticketId: string) =>
     ["stat_events", kind, at, ticketId] as const,

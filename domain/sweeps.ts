@@ -14,7 +14,11 @@ import type { Conversation, Customer, Ticket } from "./types.ts";
 import { DAY, MINUTE } from "./clock.ts";
 
 /** Applies the customer's due timeout, if any. Returns whether something changed. */
-export async function settleConversation(desk: Desk, customerId: string, known?: Settings): Promise<boolean> {
+export async function settleConversation(
+  desk: Desk,
+  customerId: string,
+  known?: Settings,
+): Promise<boolean> {
   const { kv } = desk;
   const settings = known ?? await getSettings(kv);
   return await retryCommit(async () => {
@@ -80,7 +84,11 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
     if (changed === 0) break;
   }
   const cutoff = desk.clock.now() - settings.timeouts.archiveDays * DAY;
-  for (let batch = await archiveClosed(desk, cutoff); batch > 0; batch = await archiveClosed(desk, cutoff)) {
+  for (
+    let batch = await archiveClosed(desk, cutoff);
+    batch > 0;
+    batch = await archiveClosed(desk, cutoff)
+  ) {
     report.archived += batch;
   }
   return report;

@@ -65,6 +65,8 @@ export function writeTicket(
     if (wasAssigned) op.sum(keys.countAssigned(wasAssigned), MINUS_ONE);
     if (isAssigned) op.sum(keys.countAssigned(isAssigned), 1n);
   }
+  const wasClosed = before?.status === "closed", isClosed = after.status === "closed";
+  if (wasClosed !== isClosed) op.sum(keys.countClosed(), isClosed ? 1n : MINUS_ONE);
   op.sum(keys.ticketsChanged(), 1n);
 
   const statDays = { expireIn: 9 * 24 * 3600_000 };
@@ -243,6 +245,12 @@ export async function unassignedCount(kv: Deno.Kv, agent: Agent): Promise<number
   const visible = await visibleDepartments(kv, agent);
   const entries = await getAll<Deno.KvU64>(kv, visible.map((d) => keys.count("unassigned", d)));
   return entries.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0);
+}
+
+/** Tickets in the Closed tab (closed, not yet archived). */
+export async function closedCount(kv: Deno.Kv): Promise<number> {
+  const entry = await kv.get<Deno.KvU64>(keys.countClosed());
+  return Number(entry.value?.value ?? 0n);
 }
 
 export async function assignedCount(kv: Deno.Kv, agentId: string): Promise<number> {

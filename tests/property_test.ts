@@ -133,6 +133,25 @@ async function checkInvariants(kv: Deno.Kv, sent: Map<string, number>) {
       );
     }
   }
+  // Counters agree with the records.
+  const count = async (key: Deno.KvKey) =>
+    Number((await kv.get<Deno.KvU64>(key)).value?.value ?? 0n);
+  assert.equal(
+    await count(keys.count("unassigned", "none")),
+    tickets.filter((t) => t.status === "unassigned").length,
+    "unassigned count",
+  );
+  assert.equal(
+    await count(keys.countClosed()),
+    tickets.filter((t) => t.status === "closed").length,
+    "closed count",
+  );
+  for (const agentId of new Set(tickets.map((t) => t.assignedTo).filter((a) => a !== null))) {
+    assert.equal(
+      await count(keys.countAssigned(agentId)),
+      tickets.filter((t) => t.status === "assigned" && t.assignedTo === agentId).length,
+    );
+  }
   // At most one open ticket per customer, and the pointer names it.
   for (const [customerId, ids] of openByCustomer) {
     assert.equal(ids.length, 1, `customer ${customerId} has ${ids.length} open tickets`);
