@@ -8,6 +8,7 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
 import { inboundRoutes } from "./inbound.ts";
 import { pageRoutes } from "./pages.ts";
+import { transcriptRoutes } from "./transcripts.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
   app.onError((error, c) => pageErrorOrJson(c, error));
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route." } }, 404));
   app.route("/api/inbound", inboundRoutes(deps));
+  app.route("/api/transcripts", transcriptRoutes(deps));
   app.route("/api", apiRoutes(deps));
   app.route("/", pageRoutes(deps));
   return app;

@@ -1,0 +1,593 @@
+/**
+ * Admin pages (role admin): business hours, agents, departments, auto-responder texts and
+ * timeouts, message templates. Plain forms posting back here (CSRF-checked), redirect after a
+ * save, and the same page with messages next to the fields when a form is refused.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { Child } from "hono/jsx";
+import { createAgent, getAgent, listAgents, updateAgent } from "../domain/agents.ts";
+import { describeOpening, timeZones } from "../domain/business_hours.ts";
+import {
+  createDepartment,
+  getDepartment,
+  listDepartments,
+  updateDepartment,
+} from "../domain/departments.ts";
+import { Conflict, DeskError, Invalid, NotFound } from "../domain/errors.ts";
+import {
+  applyAction,
+  draftFromForm,
+  draftFromHours,
+  type HoursDraft,
+  hoursFromDraft,
+  hoursUpdate,
+} from "../domain/hours_form.ts";
+import {
+  getSettings,
+  parseSettingsUpdate,
+  TIMEOUT_BOUNDS,
+  updateSettings,
+} from "../domain/settings.ts";
+import {
+  createTemplate,
+  deleteTemplate,
+  listTemplates,
+  updateTemplate,
+} from "../domain/templates.ts";
+import { assignedCount } from "../domain/tickets.ts";
+import type { Agent, Template, Texts, Timeouts } from "../domain/types.ts";
+import { AreaPage, type Errors } from "../views/admin_shell.tsx";
+import { HoursForm } from "../views/admin_hours.tsx";
+import {
+  type AgentDraft,
+  AgentEdit,
+  AgentsTable,
+  DepartmentsPage,
+  emptyAgentDraft,
+  NewAgentForm,
+} from "../views/admin_people.tsx";
+import { TEXT_KEYS, TextsForm, TextsPreview, TimeoutsForm } from "../views/admin_texts.tsx";
+import {
+  emptyTemplateDraft,
+  type TemplateDraft,
+  TemplateForm,
+  TemplatesTable,
+} from "../views/admin_templates.tsx";
+import type { AppDeps, DeskEnv } from "./context.ts";
+import { pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
+import { fnv1a } from "./static.ts";
+import areaCss from "../static/admin.css" with { type: "text" };
+
+const CSS_VERSION = fnv1a(areaCss);
+
+/**
+ * Serves static/admin.css at `<mount>/style.css`, before the area's sign-in check. (The shared
+ * static route serves a fixed list of files; this keeps the Admin/Supervisor styles ours.)
+ */
+export function serveAreaCss(app: Hono<DeskEnv>, mount: string): string {
+  app.get("/style.css", (c) => {
+    const etag = `"${CSS_VERSION}"`;
+    const headers = {
+      "content-type": "text/css; charset=utf-8",
+      etag,
+      "cache-control": c.req.query("v") === CSS_VERSION
+        ? "public, max-age=31536000, immutable"
+        : "public, max-age=300",
+    };
+    if (c.req.header("if-none-match")?.includes(etag)) return c.body(null, 304, headers);
+    return c.body(areaCss, 200, headers);
+  });
+  return `${mount}/style.css?v=${CSS_VERSION}`;
+}
+
+/** A form's text field, trimmed ("" when missing). */
+export const field = (form: FormData, name: string): string => {
+  const v = form.get(name);
+  return typeof v === "string" ? v.trim() : "";
+};
+const fields = (form: FormData, name: string): string[] =>
+  form.getAll(name).filter((v): v is string => typeof v === "string");
+
+/**
+ * A refused form's messages by field. Domain `Invalid` errors name their fields; a conflict is
+ * put on the field it is about; anything else becomes a form-level message.
+ */
+export function formErrors(error: unknown, conflictField = "form"): Errors {
+  if (!(error instanceof DeskError)) throw error;
+  if (error instanceof Invalid && Object.keys(error.fields).length) {
+    const out: Errors = {};
+    for (const [k, v] of Object.entries(error.fields)) out[k] = v;
+    return out;
+  }
+  if (error instanceof Conflict) return { [conflictField]: error.message };
+  if (error.status === 404 || error.status === 403) throw error;
+  return { form: error.message };
+}
+
+const statusOf = (error: unknown): 400 | 409 =>
+  error instanceof DeskError && error.status === 409 ? 409 : 400;
+
+export function adminPages(deps: AppDeps): Hono<DeskEnv> {
+  const { kv, clock } = deps.desk;
+  const app = new Hono<DeskEnv>();
+  const css = serveAreaCss(app, "/admin");
+  app.use("*", pageCsrf(), pageAuth(deps, "admin"));
+
+  const page = (
+    c: Context<DeskEnv>,
+    title: string,
+    current: string,
+    body: Child,
+    status: 200 | 400 | 409 = 200,
+  ) =>
+    c.html(
+      <AreaPage
+        area="admin"
+        agent={c.get("agent")}
+        title={title}
+        current={current}
+        css={css}
+        flash={takeFlash(c)}
+      >
+        {body}
+      </AreaPage>,
+      status,
+    );
+
+  app.get("/", (c) => c.redirect("/admin/hours", 303));
+
+  // Business hours (rule 22).
+  const hoursPage = async (
+    c: Context<DeskEnv>,
+    draft: HoursDraft | null,
+    errors: Errors,
+    previewHours: Parameters<typeof describeOpening>[0] | null,
+    status: 200 | 400 = 200,
+  ) => {
+    const { hours } = await getSettings(kv);
+    const shown = previewHours ?? hours;
+    return page(
+      c,
+      "Business hours",
+      "/admin/hours",
+      <HoursForm
+        draft={draft ?? draftFromHours(hours)}
+        errors={errors}
+        preview={describeOpening(shown, clock.now())}
+        previewOf={previewHours ? "draft" : "saved"}
+        zones={timeZones()}
+      />,
+      status,
+    );
+  };
+  app.get("/hours", (c) => hoursPage(c, null, {}, null));
+  app.post("/hours", async (c) => {
+    const { hours } = await getSettings(kv);
+    const { draft, action } = draftFromForm(await c.req.formData());
+    if (action.kind !== "save" && action.kind !== "preview") {
+      return hoursPage(c, applyAction(draft, action), {}, null);
+    }
+    const parsed = hoursFromDraft(draft, hours);
+    if (!parsed.ok) return hoursPage(c, draft, parsed.errors, null, 400);
+    if (action.kind === "preview") return hoursPage(c, draft, {}, parsed.value);
+    try {
+      const saved = await updateSettings(kv, hoursUpdate(parsed.value));
+      return redirectWithFlash(c, "/admin/hours", {
+        kind: "ok",
+        text: `Business hours saved. ${describeOpening(saved.hours, clock.now())}.`,
+      });
+    } catch (error) {
+      return hoursPage(c, draft, formErrors(error), null, 400);
+    }
+  });
+
+  // Agents.
+  const agentsPage = async (
+    c: Context<DeskEnv>,
+    draft: AgentDraft,
+    errors: Errors,
+    status: 200 | 400 | 409 = 200,
+  ) => {
+    const [agents, departments] = await Promise.all([listAgents(kv), listDepartments(kv)]);
+    return page(
+      c,
+      "Agents",
+      "/admin/agents",
+      <div class="stack">
+        <AgentsTable agents={agents} departments={departments} me={c.get("agent")} />
+        <NewAgentForm draft={draft} errors={errors} departments={departments} />
+      </div>,
+      status,
+    );
+  };
+  const agentDraft = (form: FormData): AgentDraft => ({
+    name: field(form, "name"),
+    email: field(form, "email"),
+    role: field(form, "role"),
+    departments: fields(form, "departments"),
+  });
+  app.get("/agents", (c) => agentsPage(c, emptyAgentDraft(), {}));
+  app.post("/agents", async (c) => {
+    const form = await c.req.formData();
+    const draft = agentDraft(form);
+    try {
+      const agent = await createAgent(kv, clock, {
+        ...draft,
+        password: form.get("password") ?? "",
+      });
+      return redirectWithFlash(c, "/admin/agents", {
+        kind: "ok",
+        text: `${agent.name} can now sign in as ${agent.email}.`,
+        href: `/admin/agents/${agent.id}`,
+        link: "Edit",
+      });
+    } catch (error) {
+      return agentsPage(c, draft, formErrors(error, "email"), statusOf(error));
+    }
+  });
+
+  const agentPage = async (
+    c: Context<DeskEnv>,
+    agent: Agent,
+    opts: { draft?: AgentDraft; errors?: Errors; passwordErrors?: Errors; status?: 400 | 409 } = {},
+  ) => {
+    const [departments, assigned] = await Promise.all([
+      listDepartments(kv),
+      assignedCount(kv, agent.id),
+    ]);
+    return page(
+      c,
+      agent.name,
+      "/admin/agents",
+      <AgentEdit
+        agent={agent}
+        draft={opts.draft ??
+          {
+            name: agent.name,
+            email: agent.email,
+            role: agent.role,
+            departments: agent.departments,
+          }}
+        errors={opts.errors ?? {}}
+        passwordErrors={opts.passwordErrors ?? {}}
+        departments={departments}
+        assigned={assigned}
+        me={c.get("agent")}
+      />,
+      opts.status ?? 200,
+    );
+  };
+  app.get("/agents/:id", async (c) => agentPage(c, await getAgent(kv, c.req.param("id"))));
+  app.post("/agents/:id", async (c) => {
+    const agent = await getAgent(kv, c.req.param("id"));
+    const draft = agentDraft(await c.req.formData());
+    const me = c.get("agent");
+    if (agent.id === me.id && draft.role !== "admin") {
+      return agentPage(c, agent, {
+        draft,
+        errors: { role: "You cannot remove your own admin role." },
+        status: 400,
+      });
+    }
+    try {
+      const saved = await updateAgent(kv, agent.id, draft);
+      return redirectWithFlash(c, `/admin/agents/${agent.id}`, {
+        kind: "ok",
+        text: `Saved ${saved.name}.`,
+      });
+    } catch (error) {
+      return agentPage(c, agent, {
+        draft,
+        errors: formErrors(error, "email"),
+        status: statusOf(error),
+      });
+    }
+  });
+  app.post("/agents/:id/password", async (c) => {
+    const agent = await getAgent(kv, c.req.param("id"));
+    const form = await c.req.formData();
+    const password = form.get("password");
+    const confirm = form.get("confirm");
+    if (typeof password === "string" && password && password !== confirm) {
+      return agentPage(c, agent, {
+        passwordErrors: { confirm: "The two passwords differ." },
+        status: 400,
+      });
+    }
+    try {
+      await updateAgent(kv, agent.id, { password: password ?? "" });
+    } catch (error) {
+      return agentPage(c, agent, { passwordErrors: formErrors(error), status: 400 });
+    }
+    return redirectWithFlash(c, `/admin/agents/${agent.id}`, {
+      kind: "ok",
+      text: `New password set for ${agent.name}.`,
+    });
+  });
+  app.post("/agents/:id/active", async (c) => {
+    const agent = await getAgent(kv, c.req.param("id"));
+    const active = field(await c.req.formData(), "active") === "1";
+    if (agent.id === c.get("agent").id && !active) {
+      return redirectWithFlash(c, `/admin/agents/${agent.id}`, {
+        kind: "error",
+        text: "You cannot deactivate your own account.",
+      });
+    }
+    await updateAgent(kv, agent.id, { active });
+    return redirectWithFlash(c, `/admin/agents/${agent.id}`, {
+      kind: "ok",
+      text: active
+        ? `${agent.name} can sign in again.`
+        : `${agent.name} is deactivated and cannot sign in. Their assigned tickets stay with supervisors.`,
+    });
+  });
+
+  // Departments (rule 13).
+  const departmentsPage = async (
+    c: Context<DeskEnv>,
+    opts: {
+      newName?: string;
+      errors?: Errors;
+      rename?: { id: string; name: string; error: string };
+      status?: 400 | 409;
+    } = {},
+  ) => {
+    const [departments, agents] = await Promise.all([listDepartments(kv), listAgents(kv)]);
+    const members: Record<string, number> = {};
+    for (const a of agents) {
+      if (a.active) { for (const d of a.departments) members[d] = (members[d] ?? 0) + 1; }
+    }
+    return page(
+      c,
+      "Departments",
+      "/admin/departments",
+      <DepartmentsPage
+        departments={departments}
+        members={members}
+        newName={opts.newName ?? ""}
+        errors={opts.errors ?? {}}
+        rename={opts.rename}
+      />,
+      opts.status ?? 200,
+    );
+  };
+  app.get("/departments", (c) => departmentsPage(c));
+  app.post("/departments", async (c) => {
+    const name = field(await c.req.formData(), "name");
+    try {
+      const d = await createDepartment(kv, clock, { name });
+      return redirectWithFlash(c, "/admin/departments", {
+        kind: "ok",
+        text: `Department ${d.name} created. Add agents to it on their pages.`,
+      });
+    } catch (error) {
+      return departmentsPage(c, {
+        newName: name,
+        errors: formErrors(error, "name"),
+        status: statusOf(error),
+      });
+    }
+  });
+  app.post("/departments/:id", async (c) => {
+    const department = await getDepartment(kv, c.req.param("id"));
+    const name = field(await c.req.formData(), "name");
+    try {
+      const d = await updateDepartment(kv, department.id, { name });
+      return redirectWithFlash(c, "/admin/departments", {
+        kind: "ok",
+        text: d.name === department.name
+          ? `${d.name} is unchanged.`
+          : `Renamed ${department.name} to ${d.name}.`,
+      });
+    } catch (error) {
+      const errors = formErrors(error, "name");
+      return departmentsPage(c, {
+        rename: { id: department.id, name, error: errors.name ?? Object.values(errors)[0] },
+        status: statusOf(error),
+      });
+    }
+  });
+  app.post("/departments/:id/active", async (c) => {
+    const department = await getDepartment(kv, c.req.param("id"));
+    const active = field(await c.req.formData(), "active") === "1";
+    await updateDepartment(kv, department.id, { active });
+    return redirectWithFlash(c, "/admin/departments", {
+      kind: "ok",
+      text: active
+        ? `${department.name} is active again.`
+        : `${department.name} is inactive. Its tickets and agents keep it; new ones cannot pick it.`,
+    });
+  });
+
+  // Auto-responder texts and timeouts (SPEC "Defaults").
+  const textsPage = async (
+    c: Context<DeskEnv>,
+    opts: {
+      texts?: Texts;
+      textErrors?: Errors;
+      previewed?: boolean;
+      timeouts?: Record<keyof Timeouts, string>;
+      timeoutErrors?: Errors;
+      status?: 400;
+    } = {},
+  ) => {
+    const settings = await getSettings(kv);
+    const timeouts = opts.timeouts ??
+      Object.fromEntries(
+        Object.entries(settings.timeouts).map(([k, v]) => [k, String(v)]),
+      ) as Record<keyof Timeouts, string>;
+    return page(
+      c,
+      "Texts & timeouts",
+      "/admin/texts",
+      <div class="stack">
+        <TextsForm
+          texts={opts.texts ?? settings.texts}
+          errors={opts.textErrors ?? {}}
+          previewed={opts.previewed ?? false}
+        />
+        <TimeoutsForm values={timeouts} errors={opts.timeoutErrors ?? {}} />
+      </div>,
+      opts.status ?? 200,
+    );
+  };
+  const typedTexts = (form: FormData): Texts =>
+    Object.fromEntries(TEXT_KEYS.map((k) => [k, field(form, k)])) as unknown as Texts;
+  const prefixed = (errors: Errors, prefix: string): Errors =>
+    Object.fromEntries(
+      Object.entries(errors).map((
+        [k, v],
+      ) => [k.startsWith(prefix) ? k.slice(prefix.length) : k, v]),
+    );
+  app.get("/texts", (c) => textsPage(c));
+  app.post("/texts", async (c) => {
+    const form = await c.req.formData();
+    const texts = typedTexts(form);
+    const preview = field(form, "op") === "preview";
+    try {
+      if (preview) {
+        // Validate without saving, so the preview shows the same messages a save would.
+        parseSettingsUpdate({ texts }, await getSettings(kv));
+        return textsPage(c, { texts, previewed: true });
+      }
+      await updateSettings(kv, { texts });
+    } catch (error) {
+      return textsPage(c, {
+        texts,
+        textErrors: prefixed(formErrors(error), "texts."),
+        previewed: preview,
+        status: 400,
+      });
+    }
+    return redirectWithFlash(c, "/admin/texts", {
+      kind: "ok",
+      text: "Auto-responder texts saved.",
+    });
+  });
+  /** htmx live preview: the typed texts as the customer reads them; blanks show the saved text. */
+  app.post("/texts/preview", async (c) => {
+    const form = await c.req.formData();
+    const saved = (await getSettings(kv)).texts;
+    const typed = typedTexts(form);
+    const texts = Object.fromEntries(
+      TEXT_KEYS.map((k) => [k, typed[k] || saved[k]]),
+    ) as unknown as Texts;
+    return c.html(<TextsPreview texts={texts} />);
+  });
+  app.post("/timeouts", async (c) => {
+    const form = await c.req.formData();
+    const keysOf = Object.keys(TIMEOUT_BOUNDS) as (keyof Timeouts)[];
+    const typed = Object.fromEntries(keysOf.map((k) => [k, field(form, k)])) as Record<
+      keyof Timeouts,
+      string
+    >;
+    // Whole numbers become numbers; anything else is passed on for the domain to refuse by name.
+    const timeouts = Object.fromEntries(
+      keysOf.map((k) => [k, /^\d{1,7}$/.test(typed[k]) ? Number(typed[k]) : typed[k]]),
+    );
+    try {
+      await updateSettings(kv, { timeouts });
+    } catch (error) {
+      return textsPage(c, {
+        timeouts: typed,
+        timeoutErrors: prefixed(formErrors(error), "timeouts."),
+        status: 400,
+      });
+    }
+    return redirectWithFlash(c, "/admin/texts", { kind: "ok", text: "Timeouts saved." });
+  });
+
+  // Message templates (rule 18).
+  const templatesPage = async (
+    c: Context<DeskEnv>,
+    draft: TemplateDraft,
+    errors: Errors,
+    status: 200 | 400 | 409 = 200,
+  ) =>
+    page(
+      c,
+      "Message templates",
+      "/admin/templates",
+      <div class="stack">
+        <TemplatesTable templates={await listTemplates(kv)} />
+        <TemplateForm draft={draft} errors={errors} />
+      </div>,
+      status,
+    );
+  const templateDraft = (form: FormData): TemplateDraft => ({
+    name: field(form, "name"),
+    // The body keeps its line breaks and inner spacing; only the ends are trimmed.
+    body: field(form, "body"),
+    language: field(form, "language"),
+  });
+  const findTemplate = async (id: string): Promise<Template> => {
+    const t = (await listTemplates(kv)).find((t) => t.id === id);
+    if (!t) throw new NotFound("Template");
+    return t;
+  };
+  const templatePage = (
+    c: Context<DeskEnv>,
+    template: Template,
+    draft: TemplateDraft,
+    errors: Errors,
+    status: 200 | 400 | 409 = 200,
+  ) =>
+    page(
+      c,
+      `Template ${template.name}`,
+      "/admin/templates",
+      <div class="stack">
+        <TemplateForm draft={draft} errors={errors} id={template.id} />
+        <section class="card">
+          <div class="card-body inline">
+            <p class="grow">Agents can no longer pick a deleted template.</p>
+            <form method="post" action={`/admin/templates/${template.id}/delete`}>
+              <button type="submit" class="btn btn-danger">Delete template</button>
+            </form>
+          </div>
+        </section>
+      </div>,
+      status,
+    );
+  app.get("/templates", (c) => templatesPage(c, emptyTemplateDraft(), {}));
+  app.post("/templates", async (c) => {
+    const draft = templateDraft(await c.req.formData());
+    try {
+      const t = await createTemplate(kv, clock, draft);
+      return redirectWithFlash(c, "/admin/templates", {
+        kind: "ok",
+        text: `Template ${t.name} (${t.language}) created.`,
+      });
+    } catch (error) {
+      return templatesPage(c, draft, formErrors(error, "name"), statusOf(error));
+    }
+  });
+  app.get("/templates/:id", async (c) => {
+    const t = await findTemplate(c.req.param("id"));
+    return templatePage(c, t, { name: t.name, body: t.body, language: t.language }, {});
+  });
+  app.post("/templates/:id", async (c) => {
+    const t = await findTemplate(c.req.param("id"));
+    const draft = templateDraft(await c.req.formData());
+    try {
+      await updateTemplate(kv, t.id, draft);
+    } catch (error) {
+      return templatePage(c, t, draft, formErrors(error, "name"), statusOf(error));
+    }
+    return redirectWithFlash(c, "/admin/templates", {
+      kind: "ok",
+      text: `Template ${draft.name} saved.`,
+    });
+  });
+  app.post("/templates/:id/delete", async (c) => {
+    const t = await findTemplate(c.req.param("id"));
+    await deleteTemplate(kv, t.id);
+    return redirectWithFlash(c, "/admin/templates", {
+      kind: "ok",
+      text: `Template ${t.name} deleted.`,
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,441 @@
+/** Supervisor › Queues and Archive (every queue, any agent or department) and the ticket view. */
+import { AGES, type Queue } from "../domain/ticket_lists.ts";
+import { formatAge } from "../domain/supervision.ts";
+import {
+  type Agent,
+  CHANNELS,
+  type Department,
+  type Message,
+  type Ticket,
+  type TicketEvent,
+} from "../domain/types.ts";
+import { ChannelBadge, channelName, Empty, stamp, TimeAgo } from "./components.tsx";
+
+export const QUEUE_NAMES: Record<Queue, string> = {
+  unassigned: "Unassigned",
+  assigned: "Assigned",
+  closed: "Closed",
+  archived: "Archived",
+};
+
+export interface QueueFilter {
+  queue: Queue;
+  agent: string;
+  department: string;
+  channel: string;
+  q: string;
+  age: string;
+  sort: string;
+}
+
+/** The list's URL with some filters changed (the cursor is dropped unless given). */
+export function queueHref(base: string, f: QueueFilter, change: Partial<QueueFilter> & {
+  cursor?: string;
+} = {}): string {
+  const all = { ...f, ...change };
+  const params = new URLSearchParams();
+  if (base !== "/supervisor/archive") params.set("queue", all.queue);
+  for (const key of ["agent", "department", "channel", "q", "age", "sort", "cursor"] as const) {
+    const v = all[key];
+    if (v) params.set(key, v);
+  }
+  return `${base}?${params}`;
+}
+
+export function QueueTabs(
+  { filter, counts }: { filter: QueueFilter; counts: Partial<Record<Queue, number>> },
+) {
+  const queues: Queue[] = ["unassigned", "assigned", "closed"];
+  return (
+    <nav class="tabs sub-tabs" aria-label="Queue">
+      {queues.map((q) => (
+        <a
+          class="tab"
+          href={queueHref("/supervisor/queues", filter, {
+            queue: q,
+            agent: q === "assigned" && !filter.agent ? "all" : filter.agent,
+          })}
+          aria-current={filter.queue === q ? "page" : undefined}
+        >
+          {QUEUE_NAMES[q]}
+          {counts[q] !== undefined ? <span class="count">{counts[q]}</span> : null}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+export function QueueFilters(props: {
+  action: string;
+  filter: QueueFilter;
+  agents: Agent[];
+  departments: Department[];
+}) {
+  const { filter } = props;
+  const agentHint: Record<Queue, string> = {
+    unassigned: "Tickets this agent may see",
+    assigned: "Assigned to",
+    closed: "Closed by",
+    archived: "",
+  };
+  return (
+    <form method="get" action={props.action} class="filters supervisor-filters">
+      {props.action === "/supervisor/queues"
+        ? <input type="hidden" name="queue" value={filter.queue} />
+        : null}
+      <div class="q">
+        <label class="sr-only" for="f-q">Search</label>
+        <input
+          id="f-q"
+          type="search"
+          name="q"
+          value={filter.q}
+          placeholder="Search name, number, text or id"
+          maxlength={200}
+        />
+      </div>
+      {filter.queue !== "archived"
+        ? (
+          <div>
+            <label class="sr-only" for="f-agent">{agentHint[filter.queue]}</label>
+            <select id="f-agent" name="agent" title={agentHint[filter.queue]}>
+              <option value={filter.queue === "assigned" ? "all" : ""}>
+                {filter.queue === "assigned" ? "All agents" : "Any agent"}
+              </option>
+              {props.agents.map((a) => (
+                <option value={a.id} selected={filter.agent === a.id}>
+                  {a.name}
+                  {a.active ? "" : " (deactivated)"}
+                </option>
+              ))}
+            </select>
+          </div>
+        )
+        : null}
+      <div>
+        <label class="sr-only" for="f-department">Department</label>
+        <select id="f-department" name="department">
+          <option value="">All departments</option>
+          {props.departments.map((d) => (
+            <option value={d.id} selected={filter.department === d.id}>{d.name}</option>
+          ))}
+          <option value="none" selected={filter.department === "none"}>No department</option>
+        </select>
+      </div>
+      <div>
+        <label class="sr-only" for="f-channel">Channel</label>
+        <select id="f-channel" name="channel">
+          <option value="">All channels</option>
+          {CHANNELS.map((ch) => (
+            <option value={ch} selected={filter.channel === ch}>{channelName(ch)}</option>
+          ))}
+        </select>
+      </div>
+      <div>
+        <label class="sr-only" for="f-age">Age</label>
+        <select id="f-age" name="age">
+          <option value="">Any age</option>
+          {Object.entries(AGES).map(([v, label]) => (
+            <option value={v} selected={filter.age === v}>{label}</option>
+          ))}
+        </select>
+      </div>
+      <div class="actions">
+        <label class="sr-only" for="f-sort">Sort</label>
+        <select id="f-sort" name="sort">
+          <option value="newest">Newest first</option>
+          <option value="oldest" selected={filter.sort === "oldest"}>Oldest first</option>
+        </select>
+        <button type="submit" class="btn">Apply</button>
+      </div>
+    </form>
+  );
+}
+
+export function QueueTable(props: {
+  tickets: Ticket[];
+  queue: Queue;
+  names: Map<string, string>;
+  departments: Department[];
+  now: number;
+}) {
+  const { tickets, queue, names, now } = props;
+  if (!tickets.length) {
+    return (
+      <Empty title={`No ${QUEUE_NAMES[queue].toLowerCase()} tickets`}>
+        <p>Nothing matches these filters.</p>
+      </Empty>
+    );
+  }
+  const department = (id: string | null) =>
+    id ? props.departments.find((d) => d.id === id)?.name ?? "—" : "—";
+  return (
+    <div class="card table-wrap">
+      <table class="table queue-table">
+        <thead>
+          <tr>
+            <th scope="col">Customer</th>
+            <th scope="col">Channel</th>
+            <th scope="col">Department</th>
+            <th scope="col">
+              {queue === "assigned"
+                ? "Assigned to"
+                : queue === "unassigned"
+                ? "Waiting"
+                : "Closed by"}
+            </th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tickets.map((t) => (
+            <tr>
+              <td>
+                <a href={`/supervisor/tickets/${t.id}`} class="strong">{t.name}</a>
+                <div class="muted small">{t.from}</div>
+                <div class="muted small clip">{t.preview}</div>
+              </td>
+              <td>
+                <ChannelBadge channel={t.channel} />
+              </td>
+              <td>{department(t.department)}</td>
+              <td>
+                {queue === "assigned"
+                  ? (
+                    <>
+                      {names.get(t.assignedTo ?? "") ?? "—"}
+                      {t.assignedAt
+                        ? <div class="muted small">for {formatAge(now - t.assignedAt)}</div>
+                        : null}
+                    </>
+                  )
+                  : queue === "unassigned"
+                  ? formatAge(now - t.createdAt)
+                  : (
+                    <>
+                      {t.closedBy ? names.get(t.closedBy) ?? "—" : closeReason(t)}
+                      {t.closedAt ? <div class="muted small">{stamp(t.closedAt)}</div> : null}
+                    </>
+                  )}
+              </td>
+              <td>
+                <TimeAgo at={t.createdAt} now={now} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const closeReason = (t: Ticket) =>
+  t.closeReason === "live_chat" ? "Live chat started" : t.closeReason === "admin" ? "Admin" : "—";
+
+export function Pager(
+  { next, first, truncated }: { next: string | null; first: string | null; truncated: boolean },
+) {
+  if (!next && !first) return null;
+  return (
+    <div class="pager">
+      {first ? <a class="btn btn-sm" href={first}>← Back to start</a> : <span></span>}
+      {truncated
+        ? <span class="note">Searched 2,000 tickets without filling the page.</span>
+        : null}
+      {next ? <a class="btn btn-sm" href={next}>More →</a> : null}
+    </div>
+  );
+}
+
+function eventText(e: TicketEvent, name: (id: string | null | undefined) => string): string {
+  switch (e.action) {
+    case "created":
+      return "Created";
+    case "merged":
+      return "Another conversation was merged in";
+    case "accepted":
+      return `Accepted by ${name(e.by)}`;
+    case "reassigned":
+      return `Reassigned by ${name(e.by)} from ${e.from ? name(e.from) : "Unassigned"} to ${
+        e.to ? name(e.to) : "Unassigned"
+      }`;
+    case "replied":
+      return `${name(e.by)} replied`;
+    case "closed":
+      return e.to === "live_chat"
+        ? "Closed: the customer started a live chat"
+        : `Closed by ${name(e.by)}`;
+    case "archived":
+      return "Archived";
+  }
+}
+
+export function TicketHistory(
+  { history, names }: { history: TicketEvent[]; names: Map<string, string> },
+) {
+  const name = (id: string | null | undefined) => id ? names.get(id) ?? "a removed agent" : "—";
+  return (
+    <ol class="history">
+      {history.map((e) => (
+        <li class={e.action === "reassigned" ? "history-reassigned" : undefined}>
+          <span>{eventText(e, name)}</span>{" "}
+          <time class="muted small" datetime={new Date(e.at).toISOString()}>{stamp(e.at)}</time>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function ReassignForm(
+  { ticket, agents }: { ticket: Ticket; agents: Agent[] },
+) {
+  const choices = agents.filter((a) => a.active && a.id !== ticket.assignedTo);
+  // No `key`: hono/jsx would print it as an HTML attribute, and these lists render once.
+  // deno-lint-ignore jsx-key
+  const options = choices.map((a) => <option value={a.id}>{a.name} ({a.role})</option>);
+  return (
+    <form method="post" action={`/supervisor/tickets/${ticket.id}/reassign`} class="stack">
+      <div class="field">
+        <label for="reassign-to">
+          {ticket.status === "assigned" ? "Reassign to" : "Assign to"}
+        </label>
+        <select id="reassign-to" name="agentId" required>
+          {ticket.status === "assigned"
+            ? <option value="">Unassigned (back to the queue)</option>
+            : null}
+          {options}
+        </select>
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary">
+          {ticket.status === "assigned" ? "Reassign" : "Assign"}
+        </button>
+      </div>
+      <p class="hint">Recorded in the ticket's history with your name and the time.</p>
+    </form>
+  );
+}
+
+export function TicketView(props: {
+  ticket: Ticket;
+  messages: Message[];
+  names: Map<string, string>;
+  agents: Agent[];
+  departments: Department[];
+  now: number;
+  back: string;
+}) {
+  const { ticket: t, names } = props;
+  const name = (id: string | null) => id ? names.get(id) ?? "a removed agent" : "—";
+  const department = t.department
+    ? props.departments.find((d) => d.id === t.department)?.name ?? "—"
+    : "None";
+  const open = t.status === "unassigned" || t.status === "assigned";
+  return (
+    <div class="ticket-layout">
+      <section class="card conversation-card" aria-labelledby="conv-h">
+        <div class="card-head">
+          <h2 id="conv-h">Conversation</h2>
+          <span class="muted small">{props.messages.length} messages</span>
+        </div>
+        {props.messages.length
+          ? (
+            <div class="conversation">
+              {props.messages.map((m) => {
+                const system = m.author === "system";
+                return (
+                  <div
+                    class={`msg ${m.direction === "in" ? "msg-in" : "msg-out"}${
+                      system ? " msg-system" : ""
+                    }`}
+                  >
+                    {m.text}
+                    <span class="msg-meta">
+                      {m.author === "customer" ? t.name : system ? "Auto-reply" : name(m.author)}
+                      {m.template ? ` · template ${m.template}` : ""} · {stamp(m.at)}
+                    </span>
+                  </div>
+                );
+              })}
+            </div>
+          )
+          : <Empty title="No messages" />}
+      </section>
+      <div class="stack">
+        <section class="card" aria-labelledby="facts-h">
+          <div class="card-head">
+            <h2 id="facts-h">Ticket</h2>
+            <span class={`badge ${open ? "badge-ok" : "badge-muted"}`}>{t.status}</span>
+          </div>
+          <div class="card-body">
+            <dl class="facts">
+              <dt>Customer</dt>
+              <dd>{t.name}</dd>
+              <dt>From</dt>
+              <dd>
+                {t.from} <ChannelBadge channel={t.channel} />
+              </dd>
+              <dt>Department</dt>
+              <dd>{department}</dd>
+              <dt>Created</dt>
+              <dd>{stamp(t.createdAt)}</dd>
+              <dt>Last message</dt>
+              <dd>
+                <TimeAgo at={t.lastMessageAt} now={props.now} />
+              </dd>
+              {t.assignedTo
+                ? (
+                  <>
+                    <dt>Assigned to</dt>
+                    <dd>{name(t.assignedTo)}</dd>
+                  </>
+                )
+                : null}
+              {t.closedAt
+                ? (
+                  <>
+                    <dt>Closed</dt>
+                    <dd>
+                      {stamp(t.closedAt)} · {t.closedBy ? name(t.closedBy) : closeReason(t)}
+                    </dd>
+                  </>
+                )
+                : null}
+              {t.archivedAt
+                ? (
+                  <>
+                    <dt>Archived</dt>
+                    <dd>{stamp(t.archivedAt)}</dd>
+                  </>
+                )
+                : null}
+              <dt>Id</dt>
+              <dd class="small">{t.id}</dd>
+            </dl>
+          </div>
+        </section>
+        {open
+          ? (
+            <section class="card" aria-labelledby="reassign-h">
+              <div class="card-head">
+                <h2 id="reassign-h">{t.status === "assigned" ? "Reassign" : "Assign"}</h2>
+              </div>
+              <div class="card-body">
+                <ReassignForm ticket={t} agents={props.agents} />
+              </div>
+            </section>
+          )
+          : null}
+        <section class="card" aria-labelledby="history-h">
+          <div class="card-head">
+            <h2 id="history-h">History</h2>
+          </div>
+          <div class="card-body">
+            <TicketHistory history={t.history} names={names} />
+          </div>
+        </section>
+        <a href={props.back} class="small">← Back to the list</a>
+      </div>
+    </div>
+  );
+}

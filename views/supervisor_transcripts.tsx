@@ -1,0 +1,97 @@
+/** Supervisor › Transcripts: pick a date range and a format; the download streams. */
+import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+
+export interface TranscriptDraft {
+  from: string;
+  to: string;
+  format: string;
+}
+
+export function TranscriptsForm(
+  { draft, errors, timeZone }: { draft: TranscriptDraft; errors: Errors; timeZone: string },
+) {
+  const apiExample = `/api/transcripts?from=${draft.from || "2026-11-01"}&to=${
+    draft.to || "2026-11-30"
+  }&format=csv`;
+  return (
+    <div class="grid-2 align-start">
+      <section class="card" aria-labelledby="download-h">
+        <div class="card-head">
+          <h2 id="download-h">Download messages</h2>
+        </div>
+        <form
+          method="get"
+          action="/supervisor/transcripts/download"
+          class="card-body stack"
+          novalidate
+        >
+          <FormErrors errors={errors} />
+          <div class="field-row">
+            <div class="field">
+              <label for="t-from">From</label>
+              <input
+                id="t-from"
+                type="date"
+                name="from"
+                value={draft.from}
+                required
+                {...invalid("t-from", errors.from)}
+              />
+              <FieldError id="t-from" error={errors.from} />
+            </div>
+            <div class="field">
+              <label for="t-to">To (inclusive)</label>
+              <input
+                id="t-to"
+                type="date"
+                name="to"
+                value={draft.to}
+                required
+                {...invalid("t-to", errors.to)}
+              />
+              <FieldError id="t-to" error={errors.to} />
+            </div>
+          </div>
+          <fieldset class="field plain-fieldset">
+            <legend class="label">Format</legend>
+            <div class="inline">
+              <label class="check">
+                <input type="radio" name="format" value="csv" checked={draft.format !== "json"} />
+                CSV (spreadsheets)
+              </label>
+              <label class="check">
+                <input type="radio" name="format" value="json" checked={draft.format === "json"} />
+                JSON
+              </label>
+            </div>
+            <FieldError id="t-format" error={errors.format} />
+          </fieldset>
+          <div class="form-actions">
+            <button type="submit" class="btn btn-primary">Download</button>
+          </div>
+        </form>
+      </section>
+      <section class="card" aria-labelledby="about-h">
+        <div class="card-head">
+          <h2 id="about-h">What is in it</h2>
+        </div>
+        <div class="card-body stack">
+          <p>
+            One row per message sent or received in the range, of every ticket, archived ones
+            included: ticket id, customer, address, channel, direction, author, text and time (ISO
+            8601, UTC).
+          </p>
+          <p class="muted small">
+            Dates are whole days in the business time zone ({timeZone}). The file is written as it
+            downloads, so large ranges start at once. In spreadsheets, cells starting with = + - @
+            get a leading ' so they never run as formulas.
+          </p>
+          <p class="muted small">
+            For scripts: <code class="wrap-anywhere">GET {apiExample}</code>{" "}
+            with a supervisor's bearer token.
+          </p>
+        </div>
+      </section>
+    </div>
+  );
+}
