@@ -5,6 +5,8 @@
  */
 
 export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+const MAX_LABEL = 80;
+
 export const WEEKDAYS: readonly Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /** "HH:MM" local times, start < end; end may be "24:00" (the start of the next local day). */
 export type Interval = [string, string];
@@ -228,7 +230,9 @@ function parseClosures(
       if (typeof date !== "string" || !isRealDate(date)) {
         errors[`closures.${i}`] = "Not a valid date (YYYY-MM-DD)";
       } else if (typeof label !== "string") errors[`closures.${i}.label`] = "Expected text";
-      else {
+      else if (label.length > MAX_LABEL) {
+        errors[`closures.${i}.label`] = `At most ${MAX_LABEL} characters`;
+      } else {
         dates.add(date);
         if (label.trim() && !labels[date]) labels[date] = label.trim();
       }
@@ -239,7 +243,9 @@ function parseClosures(
   } else {
     for (const [date, label] of Object.entries(labelsRaw ?? {})) {
       if (typeof label !== "string") errors[`closureLabels.${date}`] = "Expected text";
-      else if (dates.has(date) && label.trim() && !labels[date]) labels[date] = label.trim();
+      else if (label.length > MAX_LABEL) {
+        errors[`closureLabels.${date}`] = `At most ${MAX_LABEL} characters`;
+      } else if (dates.has(date) && label.trim() && !labels[date]) labels[date] = label.trim();
     }
   }
   return { closures: [...dates].sort(), closureLabels: labels };

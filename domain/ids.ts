@@ -4,12 +4,7 @@ let lastRandom: number[] = [];
 
 /** ULID-style id: 10 time characters then 16 random ones, so key order is creation order. */
 export function newId(atMs: number): string {
-  let time = "";
-  let t = Math.max(0, Math.floor(atMs));
-  for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
+  const time = idTimePrefix(atMs);
   if (atMs === lastMs) {
     // Same millisecond: increment the random part so ids made in one ms stay ordered.
     for (let i = 15; i >= 0; i--) {
@@ -30,4 +25,32 @@ export function newId(atMs: number): string {
 
 export function isId(value: string): boolean {
   return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
+const TIME_CHARS = 10;
+
+/** Epoch ms encoded in an id's first 10 characters; NaN when it is not one of our ids. */
+export function idTime(id: string): number {
+  if (id.length < TIME_CHARS) return NaN;
+  let t = 0;
+  for (const ch of id.slice(0, TIME_CHARS)) {
+    const v = ALPHABET.indexOf(ch);
+    if (v < 0) return NaN;
+    t = t * 32 + v;
+  }
+  return t;
+}
+
+/**
+ * The 10-character time prefix of ids made at `atMs`: as a key part it sorts before every id made
+ * at or after `atMs` and after every id made before it, so it bounds a key range by time.
+ */
+export function idTimePrefix(atMs: number): string {
+  let t = Math.max(0, Math.floor(atMs));
+  let out = "";
+  for (let i = 0; i < TIME_CHARS; i++) {
+    out = ALPHABET[t % 32] + out;
+    t = Math.floor(t / 32);
+  }
+  return out;
 }

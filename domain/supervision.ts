@@ -5,7 +5,7 @@
 import { listAgents } from "./agents.ts";
 import { DAY, HOUR } from "./clock.ts";
 import { listDepartments } from "./departments.ts";
-import { idTime } from "./id_time.ts";
+import { idTime } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, mergeLists } from "./kv_util.ts";
 import type { Agent } from "./types.ts";

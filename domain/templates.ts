@@ -69,6 +69,15 @@ export async function updateTemplate(kv: Deno.Kv, id: string, input: unknown): P
   const entry = await kv.get<Template>(keys.template(id));
   if (!entry.value) throw new NotFound("Template");
   const next = { ...entry.value, ...parseTemplate(input, entry.value) };
+  const clash = (await listTemplates(kv)).some((t) =>
+    t.id !== id && t.name === next.name && t.language === next.language
+  );
+  if (clash) {
+    throw new Conflict(
+      "template_exists",
+      `A template "${next.name}" (${next.language}) exists already.`,
+    );
+  }
   if (!(await kv.atomic().check(entry).set(keys.template(id), next).commit()).ok) {
     throw new Conflict("edit_conflict", "The template changed meanwhile; try again.");
   }

@@ -6,7 +6,7 @@
 import { listAgents } from "./agents.ts";
 import { iso } from "./clock.ts";
 import { Invalid } from "./errors.ts";
-import { idTimePrefix } from "./id_time.ts";
+import { idTimePrefix } from "./ids.ts";
 import { keys } from "./keys.ts";
 import type { Channel, Message, Ticket } from "./types.ts";
 

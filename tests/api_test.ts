@@ -271,6 +271,21 @@ Deno.test("[routes] errors: 400 bad input, 404, 409, 413, and nothing half-store
       })).status,
       400,
     );
+    await d.call("POST", "/api/templates", {
+      token: admin.token,
+      body: { name: "first", body: "one" },
+    });
+    const second = await d.json<{ id: string }>("POST", "/api/templates", {
+      token: admin.token,
+      body: { name: "second", body: "two" },
+    });
+    const renamed = await d.json<{ error: { code: string } }>(
+      "PUT",
+      `/api/templates/${second.body.id}`,
+      { token: admin.token, body: { name: "first" } },
+    );
+    assert.equal(renamed.status, 409);
+    assert.equal(renamed.body.error.code, "template_exists");
   });
   await t.step("settings validate every field and keep the rest", async () => {
     const bad = await d.json<{ error: { code: string; fields: Record<string, string> } }>(

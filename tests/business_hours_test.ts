@@ -417,3 +417,10 @@ Deno.test("[domain] business hours: time zones", async (t) => {
     assert.deepEqual(zones, [...zones].sort());
   });
 });
+
+Deno.test("[domain] closure labels are capped at 80 characters", () => {
+  const long = parseBusinessHours({ closures: [{ date: "2026-12-25", label: "x".repeat(81) }] });
+  assert.equal(long.ok, false);
+  const fine = parseBusinessHours({ closures: [{ date: "2026-12-25", label: "x".repeat(80) }] });
+  assert.equal(fine.ok, true);
+});

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { DAY, HOUR, MINUTE } from "../domain/clock.ts";
 import { agentLoads, formatAge, queueAges } from "../domain/supervision.ts";
 import { archiveClosed, closeTicket, getTicket } from "../domain/tickets.ts";
-import { idTime, idTimePrefix } from "../domain/id_time.ts";
-import { newId } from "../domain/ids.ts";
+import { idTime, idTimePrefix, newId } from "../domain/ids.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
