@@ -5,7 +5,7 @@ import { isCurrent, writeConversation } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.ts";
-import { addMessage, MAX_MESSAGE_LENGTH } from "./inbound.ts";
+import { addMessage, latestInbound, MAX_MESSAGE_LENGTH } from "./inbound.ts";
 import { newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
@@ -139,12 +139,16 @@ export async function parseOutgoing(
 /** Rule 18: free text to a WhatsApp customer needs an inbound message within the window. */
 export function assertWindowOpen(
   customer: Customer,
+  conversation: Conversation | null,
   outgoing: { template?: string },
   settings: Settings,
   clock: Clock,
 ) {
   if (customer.channel !== "whatsapp" || outgoing.template) return;
-  if (clock.now() - customer.lastInboundAt > settings.timeouts.whatsappWindowHours * HOUR) {
+  if (
+    clock.now() - latestInbound(customer, conversation) >
+      settings.timeouts.whatsappWindowHours * HOUR
+  ) {
     throw new Unprocessable(
       "whatsapp_window_closed",
       `The customer's last WhatsApp message is older than ${settings.timeouts.whatsappWindowHours} hours: send an approved template.`,
@@ -181,7 +185,7 @@ export async function replyToTicket(
     ]);
     const customer = customerEntry.value;
     if (!customer) throw new NotFound("Customer");
-    assertWindowOpen(customer, outgoing, settings, desk.clock);
+    assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
     const before = isCurrent(convEntry.value, now) ? convEntry.value : null;
     if (before?.state === "live" && before.agentId !== agent.id) {
       throw new Conflict("customer_in_chat", "The customer is in a live chat with another agent.");
@@ -207,6 +211,8 @@ export async function replyToTicket(
         agentId: agent.id,
         fromTicket: true,
         firstText: "",
+        lastInboundAt: convEntry.value?.lastInboundAt ?? null,
+        dueAt: null,
       };
       next = { ...ticket, conversationIds: [...ticket.conversationIds, ...joined, chat.id] };
     }
@@ -247,7 +253,7 @@ export async function sendChatMessage(
       throw new Conflict("chat_ended", "This chat has ended.");
     }
     if (c.agentId !== agent.id) throw new Forbidden("This is another agent's chat.");
-    assertWindowOpen(customer.value!, outgoing, settings, desk.clock);
+    assertWindowOpen(customer.value!, c, outgoing, settings, desk.clock);
     const op = desk.kv.atomic().check(entry);
     const after = {
       ...c,

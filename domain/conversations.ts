@@ -39,21 +39,32 @@ export function isCurrent(conversation: Conversation | null, now: number): boole
     (conversation.deadline === null || conversation.deadline > now);
 }
 
-/** Writes the conversation record with its due entry and chat indexes kept in step. */
+/**
+ * Writes the conversation record with its due entry and chat indexes kept in step. A deadline
+ * that only moved later in the same state keeps its due entry: the sweep reschedules it when it
+ * fires early, so a message in an intake or a live chat costs no index churn.
+ */
 export function writeConversation(
   desk: Desk,
   op: Deno.AtomicOperation,
   before: Conversation | null,
   after: Conversation,
+  options: { reschedule?: boolean } = {},
 ) {
-  op.set(keys.conversation(after.customerId), after);
-  const sameTimer = before && before.id === after.id && before.deadline === after.deadline;
-  if (!sameTimer) {
-    if (before) unscheduleDue(op, before.deadline, "conversation", before.customerId);
+  // Records written before `dueAt` existed had their due entry at the deadline.
+  const beforeDue = before ? before.dueAt === undefined ? before.deadline : before.dueAt : null;
+  const keep = !options.reschedule && before !== null && before.id === after.id &&
+    before.state === after.state && beforeDue !== null &&
+    after.deadline !== null && beforeDue <= after.deadline;
+  if (keep) after.dueAt = beforeDue;
+  else {
+    if (before) unscheduleDue(op, beforeDue, "conversation", before.customerId);
     if (after.deadline !== null) {
       scheduleDue(desk, op, after.deadline, "conversation", after.customerId);
     }
+    after.dueAt = after.deadline;
   }
+  op.set(keys.conversation(after.customerId), after);
   const wasChat = before && (before.state === "pending" || before.state === "live") ? before : null;
   const isChat = after.state === "pending" || after.state === "live";
   if (wasChat && (wasChat.id !== after.id || wasChat.state !== after.state)) {

@@ -54,3 +54,14 @@ export function idTimePrefix(atMs: number): string {
   }
   return out;
 }
+
+/**
+ * A customer's id, derived from its channel address: the inbound path can read the customer,
+ * its conversation and its open ticket in one round trip, and one address is one customer.
+ */
+export async function customerIdFor(channel: string, from: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${channel}:${from}`)),
+  );
+  return "C" + Array.from(digest.slice(0, 25), (b) => ALPHABET[b % 32]).join("");
+}

@@ -2,12 +2,13 @@
 import { agentAvailable } from "./agents.ts";
 import { isOpenAt } from "./business_hours.ts";
 import { isCurrent, routeInbound, writeConversation } from "./conversations.ts";
+import { MINUTE } from "./clock.ts";
 import type { Desk } from "./desk.ts";
 import { Invalid } from "./errors.ts";
-import { newId } from "./ids.ts";
+import { customerIdFor, newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { getSettings, type Settings } from "./settings.ts";
+import { type Settings, withDefaults } from "./settings.ts";
 import { settleConversation } from "./sweeps.ts";
 import { isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
 import {
@@ -85,82 +86,64 @@ export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<Inbound
 
 /** Rules 1–4, 6: stores the message once and moves the customer's conversation on. */
 export async function receiveInbound(desk: Desk, message: InboundMessage): Promise<InboundResult> {
-  const { kv } = desk;
-  if (message.id) {
-    const seen = await kv.get<string>(keys.inboundSeen(message.channel, message.id));
-    if (seen.value) return await repeatedResult(desk, seen.value);
-  }
-  const settings = await getSettings(kv);
-  return await retryCommit(() => attemptInbound(desk, message, settings));
+  const customerId = await customerIdFor(message.channel, message.from);
+  return await retryCommit(() => attemptInbound(desk, message, customerId));
 }
 
-async function attemptInbound(desk: Desk, message: InboundMessage, settings: Settings) {
+async function attemptInbound(desk: Desk, message: InboundMessage, customerId: string) {
   const { kv } = desk;
   const now = desk.clock.now();
   const seenKey = message.id ? keys.inboundSeen(message.channel, message.id) : null;
-  const addressKey = keys.customerByAddress(message.channel, message.from);
-  const [address, seen] = await kv.getMany<[string, string]>([addressKey, seenKey ?? addressKey]);
+  // One round trip reads everything a message may need (the customer id comes from its address).
+  const [customerEntry, conversationEntry, openEntry, settingsEntry, seen] = await kv.getMany<
+    [Customer, Conversation, string, Partial<Settings>, string]
+  >([
+    keys.customer(customerId),
+    keys.conversation(customerId),
+    keys.openTicketByCustomer(customerId),
+    keys.settings(),
+    seenKey ?? keys.settings(),
+  ]);
   if (seenKey && seen.value) return await repeatedResult(desk, seen.value);
+  const settings = withDefaults(settingsEntry.value);
 
-  const op = kv.atomic().check(address);
-  if (seenKey) op.check({ key: seenKey, versionstamp: null });
-  let customer: Customer;
-  let conversationEntry: Deno.KvEntryMaybe<Conversation>;
-  let openEntry: Deno.KvEntryMaybe<string>;
-  if (address.value) {
-    const [c, conv, open] = await kv.getMany<[Customer, Conversation, string]>([
-      keys.customer(address.value),
-      keys.conversation(address.value),
-      keys.openTicketByCustomer(address.value),
-    ]);
-    if (!c.value) throw new Error(`customer ${address.value} is missing its record`);
-    customer = { ...c.value, lastInboundAt: now, name: message.name ?? c.value.name };
-    op.check(conv, open);
-    conversationEntry = conv;
-    openEntry = open;
-  } else {
-    customer = {
-      id: newId(now),
-      channel: message.channel,
-      from: message.from,
-      name: message.name ?? message.from,
-      createdAt: now,
-      lastInboundAt: now,
-    };
-    op.set(addressKey, customer.id);
-    conversationEntry = { key: keys.conversation(customer.id), value: null, versionstamp: null };
-    openEntry = { key: keys.openTicketByCustomer(customer.id), value: null, versionstamp: null };
-    op.check(conversationEntry, openEntry);
+  const op = kv.atomic().check(customerEntry, conversationEntry, openEntry);
+  if (seenKey) {
+    op.check({ key: seenKey, versionstamp: null }).set(seenKey, customerId, { expireIn: SEEN_FOR });
   }
-  op.set(keys.customer(customer.id), customer);
-  if (seenKey) op.set(seenKey, customer.id, { expireIn: SEEN_FOR });
+  const known = customerEntry.value;
+  const customer: Customer = known ?? {
+    id: customerId,
+    channel: message.channel,
+    from: message.from,
+    name: message.name ?? message.from,
+    createdAt: now,
+    lastInboundAt: now,
+  };
+  // The customer record changes only when new or renamed; the latest inbound time lives on the
+  // conversation, which every message rewrites anyway.
+  if (!known || (message.name && message.name !== known.name)) {
+    op.set(keys.customer(customerId), { ...customer, name: message.name ?? customer.name });
+  }
 
   const before = conversationEntry.value;
-  // A conversation past its deadline that no sweep has settled yet is treated as over.
+  // A conversation past its deadline that no sweep has settled yet is settled first (rules 5, 8, 9).
   if (before && before.state !== "ended" && !isCurrent(before, now)) {
-    await settleConversation(desk, customer.id, settings);
+    await settleConversation(desk, customerId, settings);
     return undefined;
   }
-  let ticketEntry: Deno.KvEntryMaybe<Ticket> | null = null;
-  const ticketId = before?.state === "leaving_message" || before?.state === "live"
-    ? before.ticketId
-    : openEntry.value;
-  if (ticketId) {
-    ticketEntry = await kv.get<Ticket>(keys.ticket(ticketId));
-    op.check(ticketEntry);
-  }
-  const openTicket = openEntry.value && ticketEntry?.value?.id === openEntry.value
-    ? ticketEntry as Deno.KvEntry<Ticket>
-    : openEntry.value
+  const current = before && isCurrent(before, now) ? before : null;
+  let route = routeInbound(current?.state ?? null, message.text);
+  // The open-ticket pointer (read and checked above) tells whether the intake's ticket is still
+  // open; an agent may have closed it meanwhile, and then the message starts afresh (rule 4).
+  const ticketStillOpen = current?.ticketId != null && current.ticketId === openEntry.value;
+  if (route.kind === "intake_message" && !ticketStillOpen) route = { kind: "start" };
+  // Only a YES that merges and a //end rewrite the ticket record: read it just for them.
+  const ticketEntry = openEntry.value &&
+      (route.kind === "open_intake" || (route.kind === "intake_message" && route.endsIntake))
     ? await kv.get<Ticket>(keys.ticket(openEntry.value))
     : null;
-  if (openTicket && openTicket !== ticketEntry) op.check(openTicket);
-
-  let route = routeInbound(before && isCurrent(before, now) ? before.state : null, message.text);
-  // Intake into a ticket an agent closed meanwhile: the message starts afresh (rule 4).
-  if (route.kind === "intake_message" && !(ticketEntry?.value && isOpen(ticketEntry.value))) {
-    route = { kind: "start" };
-  }
+  if (ticketEntry) op.check(ticketEntry);
 
   const replies: string[] = [];
   let conversation: Conversation;
@@ -170,17 +153,19 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
     const pending = open && await agentAvailable(kv, department);
     conversation = {
       id: newId(now),
-      customerId: customer.id,
+      customerId,
       state: pending ? "pending" : "awaiting_reply",
       department,
       startedAt: now,
       lastActivityAt: now,
       deadline: now +
-        (pending ? settings.timeouts.pendingMinutes : settings.timeouts.sessionMinutes) * 60_000,
+        (pending ? settings.timeouts.pendingMinutes : settings.timeouts.sessionMinutes) * MINUTE,
       ticketId: null,
       agentId: null,
       fromTicket: false,
       firstText: message.text.trim().slice(0, PREVIEW_LENGTH),
+      lastInboundAt: now,
+      dueAt: null,
     };
     if (!pending) {
       replies.push(
@@ -189,19 +174,23 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
       );
     }
   } else {
-    conversation = { ...before!, lastActivityAt: now };
+    conversation = { ...current!, lastActivityAt: now, lastInboundAt: now };
     switch (route.kind) {
       case "intake_message": {
-        const ticket = ticketEntry!.value!;
-        writeTicket(op, ticket, { ...ticket, lastMessageAt: now }, now);
         if (route.endsIntake) {
+          const ticket = ticketEntry!.value!;
+          writeTicket(op, ticket, { ...ticket, lastMessageAt: now }, now);
           conversation = { ...conversation, state: "ended", deadline: null };
           replies.push(settings.texts.endAck);
-        } else conversation.deadline = now + settings.timeouts.intakeMinutes * 60_000;
+        } else {
+          // The ticket's lastMessageAt catches up at //end or when intake times out.
+          op.sum(keys.ticketsChanged(), 1n);
+          conversation.deadline = now + settings.timeouts.intakeMinutes * MINUTE;
+        }
         break;
       }
       case "open_intake": {
-        const existing = openTicket?.value && isOpen(openTicket.value) ? openTicket.value : null;
+        const existing = ticketEntry?.value && isOpen(ticketEntry.value) ? ticketEntry.value : null;
         const ticket = existing
           ? mergeConversation(existing, conversation, now)
           : newTicket(conversation, customer, now);
@@ -210,7 +199,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
           ...conversation,
           state: "leaving_message",
           ticketId: ticket.id,
-          deadline: now + settings.timeouts.intakeMinutes * 60_000,
+          deadline: now + settings.timeouts.intakeMinutes * MINUTE,
         };
         replies.push(settings.texts.yesAck);
         break;
@@ -222,16 +211,12 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
       case "reprompt":
         replies.push(settings.texts.prompt);
         break;
-      case "chat_message": {
+      case "chat_message":
         if (conversation.state === "live") {
-          conversation.deadline = now + settings.timeouts.sessionMinutes * 60_000;
+          conversation.deadline = now + settings.timeouts.sessionMinutes * MINUTE;
         }
-        const ticket = ticketEntry?.value;
-        if (ticket && conversation.ticketId === ticket.id && isOpen(ticket)) {
-          writeTicket(op, ticket, { ...ticket, lastMessageAt: now }, now);
-        }
+        if (ticketStillOpen) op.sum(keys.ticketsChanged(), 1n);
         break;
-      }
     }
   }
   writeConversation(desk, op, before, conversation);
@@ -241,10 +226,9 @@ async function attemptInbound(desk: Desk, message: InboundMessage, settings: Set
   }
   if (!(await op.commit()).ok) return undefined;
   return {
-    customerId: customer.id,
+    customerId,
     conversation: { state: conversation.state },
-    ticketId: conversation.ticketId ??
-      (openTicket?.value && isOpen(openTicket.value) ? openTicket.value.id : null),
+    ticketId: conversation.ticketId ?? openEntry.value ?? null,
     replies: replies.map((text) => ({ text })),
   };
 }
@@ -275,6 +259,11 @@ export function addMessage(
   return message;
 }
 
+/** The customer's latest inbound message time (rule 18): the conversation carries it forward. */
+export function latestInbound(customer: Customer, conversation: Conversation | null): number {
+  return Math.max(customer.lastInboundAt, conversation?.lastInboundAt ?? 0);
+}
+
 /** `GET /api/customers/:id` and the answer to a repeated provider message. */
 export async function customerState(desk: Desk, customerId: string) {
   const [customer, conversation, open] = await desk.kv.getMany<[Customer, Conversation, string]>([
@@ -287,7 +276,10 @@ export async function customerState(desk: Desk, customerId: string) {
   const state = current?.state ?? "ended";
   return {
     customerId,
-    customer: customer.value,
+    customer: {
+      ...customer.value,
+      lastInboundAt: latestInbound(customer.value, conversation.value),
+    },
     conversation: {
       state,
       ...(state === "pending" || state === "live" ? { chatId: current!.id } : {}),

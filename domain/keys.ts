@@ -20,8 +20,6 @@ export const keys = {
   templates: () => ["templates"] as const,
 
   customer: (id: string) => ["customers", id] as const,
-  customerByAddress: (channel: Channel, from: string) =>
-    ["customer_by_address", channel, from] as const,
   conversation: (customerId: string) => ["conversations", customerId] as const,
   chat: (chatId: string) => ["chats", chatId] as const,
   chatsByState: (state: ConversationState, chatId?: string) =>

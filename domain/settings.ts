@@ -66,7 +66,8 @@ export async function getSettings(kv: Deno.Kv): Promise<Settings> {
   return withDefaults(entry.value);
 }
 
-function withDefaults(value: Partial<Settings> | null): Settings {
+/** Stored settings over the defaults (a missing part keeps its default). */
+export function withDefaults(value: Partial<Settings> | null): Settings {
   return {
     hours: { ...DEFAULT_HOURS, ...value?.hours },
     timeouts: { ...DEFAULT_TIMEOUTS, ...value?.timeouts },

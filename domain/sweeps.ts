@@ -28,10 +28,27 @@ export async function settleConversation(
       keys.customer(customerId),
     ]);
     const before = entry.value;
-    if (!before || before.state === "ended" || isCurrent(before, desk.clock.now())) return false;
+    const now = desk.clock.now();
+    if (!before || before.state === "ended") return false;
+    if (isCurrent(before, now)) {
+      // Its deadline moved later since the due entry was written: move the entry, nothing more.
+      if (before.dueAt === null || before.dueAt === undefined || before.dueAt > now) return false;
+      const op = kv.atomic().check(entry);
+      writeConversation(desk, op, before, { ...before }, { reschedule: true });
+      return (await op.commit()).ok ? false : undefined;
+    }
     const at = before.deadline!;
     const op = kv.atomic().check(entry, openPointer);
     let after: Conversation = { ...before, state: "ended", deadline: null };
+    if (before.ticketId && before.ticketId === openPointer.value && before.state !== "pending") {
+      // Intake or a chat from a ticket ends: the ticket's lastMessageAt catches up (rules 8, 17).
+      const ticketEntry = await kv.get<Ticket>(keys.ticket(before.ticketId));
+      const ticket = ticketEntry.value;
+      if (ticket && ticket.lastMessageAt < before.lastActivityAt) {
+        op.check(ticketEntry);
+        writeTicket(op, ticket, { ...ticket, lastMessageAt: before.lastActivityAt }, at);
+      }
+    }
     if (before.state === "pending" && customer.value) {
       // Rule 5 (and 6, 7): an unanswered pending chat becomes a ticket, or joins the open one.
       const openEntry = openPointer.value

@@ -36,6 +36,7 @@ export interface Customer {
   from: string;
   name: string;
   createdAt: number;
+  /** As stored, the time of the first contact; `customerState` adds the latest conversation's. */
   lastInboundAt: number;
 }
 
@@ -57,6 +58,11 @@ export interface Conversation {
   fromTicket: boolean;
   /** First words of the customer's first message: a ticket made from it shows these. */
   firstText: string;
+  /** The customer's latest inbound message (rule 18's window), carried into the next conversation. */
+  lastInboundAt: number | null;
+  /** When this conversation's entry in the due index fires; it may be earlier than `deadline`
+   * (a moved deadline is rescheduled by the sweep, not on every message). */
+  dueAt: number | null;
 }
 
 export type TicketStatus = "unassigned" | "assigned" | "closed" | "archived";

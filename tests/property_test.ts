@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { setStatus } from "../domain/agents.ts";
 import { keys } from "../domain/keys.ts";
 import { runDueSweeps } from "../domain/sweeps.ts";
-import type { Message, Ticket, TicketEvent } from "../domain/types.ts";
+import type { Conversation, Message, Ticket, TicketEvent } from "../domain/types.ts";
 import { OPEN_TIME, testDesk } from "./helpers.ts";
 
 const CUSTOMERS = ["+27820070001", "+27820070002", "+27820070003"];
@@ -157,6 +157,19 @@ async function checkInvariants(kv: Deno.Kv, sent: Map<string, number>) {
     assert.equal(ids.length, 1, `customer ${customerId} has ${ids.length} open tickets`);
     assert.equal((await kv.get<string>(keys.openTicketByCustomer(customerId))).value, ids[0]);
   }
+  // Every running timer has its entry in the due index, no later than its deadline.
+  for await (const e of kv.list<Conversation>({ prefix: ["conversations"] })) {
+    const c = e.value;
+    if (c.state === "ended" || c.deadline === null) continue;
+    assert.ok(
+      c.dueAt !== null && c.dueAt <= c.deadline,
+      `conversation ${c.id}: due ${c.dueAt} after deadline ${c.deadline}`,
+    );
+    assert.ok(
+      (await kv.get(keys.due(c.dueAt, "conversation", c.customerId))).value,
+      `conversation ${c.id} has no due entry`,
+    );
+  }
   // Every accepted inbound message is stored exactly once.
   const stored = new Map<string, number>();
   for await (const e of kv.list<Message>({ prefix: ["messages"] })) {
@@ -182,6 +195,8 @@ Deno.test("[property] random sequences keep one open ticket per customer, every 
           await d.person("agent"),
           await d.person("supervisor"),
         ];
+        // Start with one agent online so pending chats (rules 3, 5, 7) happen from the first message.
+        await setStatus(d.kv, people[0].agent.id, "online");
         const sent = new Map<string, number>();
         let n = 0;
         run++;
