@@ -1,9 +1,11 @@
 /**
- * `GET /events`: server-sent events for the live lists (rule 12). One `kv.watch` per process and
- * KV handle, on the "queue changed" keys every ticket and chat commit bumps, wakes every
- * connected page; each re-renders only the fragments its agent may see and sends those whose
- * HTML changed. A 2 s poll of the same keys covers writes from other processes, which
- * `kv.watch` does not see on a local file.
+ * `GET /events`: server-sent events for the live lists (rule 12) and the open ticket's
+ * conversation. One `kv.watch` per process and KV handle, on the "queue changed" keys every
+ * ticket and chat commit bumps, wakes every connected page; each sends the fragments its agent
+ * may see whose HTML changed. Pages woken together share the work: one session check per token,
+ * one render per agent and view, and one list render for all agents who see the same list (500
+ * pages of 50 agents cost about 50 small renders and one list, not 500 lists). A 2 s poll of the
+ * same keys covers writes from other processes, which `kv.watch` does not see on a local file.
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
@@ -16,15 +18,31 @@ import { renderChatParts } from "./chats.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { pageAuth } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
-import { loadQueueView, renderQueueParts } from "./tickets.tsx";
+import { liveVersion, loadConversationPart, loadQueueParts, type Share } from "./tickets.tsx";
 
 const WATCHED: Deno.KvKey[] = [keys.ticketsChanged(), keys.chatsChanged()];
 export const POLL_MS = 2000;
 const KEEPALIVE_MS = 25_000;
 
+/**
+ * One wake-up of every connected page. Work keyed the same within a wave runs once, so pages
+ * that show the same thing share it; the next change starts a new wave, so nothing goes stale.
+ */
+export class Wave {
+  #memo = new Map<string, Promise<unknown>>();
+  share: Share = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    let found = this.#memo.get(key) as Promise<T> | undefined;
+    if (!found) this.#memo.set(key, found = fn());
+    return found;
+  };
+}
+
+/** A page's own wave: its first render shares nothing with older waves. */
+const alone = (): Wave => new Wave();
+
 /** Wakes its subscribers whenever a watched key changes; runs only while someone listens. */
 export class QueueHub {
-  #listeners = new Set<() => void>();
+  #listeners = new Set<(wave: Wave) => void>();
   #stamps: string | null = null;
   #reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -35,7 +53,7 @@ export class QueueHub {
     return this.#listeners.size;
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: (wave: Wave) => void): () => void {
     this.#listeners.add(listener);
     if (this.#listeners.size === 1) this.#start();
     let done = false;
@@ -53,7 +71,8 @@ export class QueueHub {
     const first = this.#stamps === null;
     this.#stamps = stamps;
     if (first) return;
-    for (const listener of [...this.#listeners]) listener();
+    const wave = new Wave();
+    for (const listener of [...this.#listeners]) listener(wave);
   }
 
   #start() {
@@ -106,22 +125,64 @@ export interface LiveParts {
   version: string;
 }
 
-/** What one connected page shows: a ticket queue or the chats page. */
+/** A live part ready to send: its hash (to skip unchanged ones) and its SSE message bytes. */
+interface Encoded {
+  hash: string;
+  bytes: Uint8Array;
+}
+
+interface LiveView {
+  parts: Map<string, Encoded>;
+  version: string;
+}
+
+const encoder = new TextEncoder();
+
+/** One SSE message, as hono's writeSSE would write it, encoded once for every page it goes to. */
+function encodeEvent(event: string, data: string): Uint8Array {
+  const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join("\n");
+  return encoder.encode(`event: ${event}\n${lines}\n\n`);
+}
+
+/** What one connected page shows: a ticket queue (with its open ticket, if any) or the chats. */
 async function renderView(
   deps: AppDeps,
   agent: Agent,
   params: URLSearchParams,
+  share: Share,
 ): Promise<LiveParts> {
   const view = params.get("view") ?? "unassigned";
   if (view === "chats") return await renderChatParts(deps, agent, params);
   const queue: ListQueue = LIST_QUEUES.includes(view as ListQueue)
     ? view as ListQueue
     : "unassigned";
-  const parts = await renderQueueParts(await loadQueueView(deps, agent, queue, params));
+  const selected = params.get("selected");
+  const [{ parts }, conversation] = await Promise.all([
+    loadQueueParts(deps, agent, queue, params, share),
+    selected ? loadConversationPart(deps, agent, queue, selected, share) : null,
+  ]);
   return {
-    parts: { tabs: parts.tabs, quick: parts.quick, list: parts.list },
-    version: parts.version,
+    parts: {
+      tabs: parts.tabs,
+      quick: parts.quick,
+      list: parts.list,
+      ...(conversation ? { conversation: conversation.html } : {}),
+    },
+    version: liveVersion(parts.version, conversation?.version),
   };
+}
+
+/** Renders and encodes a view once per agent and page address within a wave. */
+function liveView(deps: AppDeps, agent: Agent, params: URLSearchParams, wave: Wave) {
+  const address = new URLSearchParams([...params].filter(([k]) => k !== "v").sort()).toString();
+  return wave.share(`view|${agent.id}|${address}`, async (): Promise<LiveView> => {
+    const live = await renderView(deps, agent, params, wave.share);
+    const parts = new Map<string, Encoded>();
+    for (const [event, html] of Object.entries(live.parts)) {
+      parts.set(event, { hash: fnv1a(html), bytes: encodeEvent(event, html) });
+    }
+    return { parts, version: live.version };
+  });
 }
 
 export function eventRoutes(deps: AppDeps): Hono<DeskEnv> {
@@ -140,32 +201,34 @@ function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
     let dirty = false;
     let closed = false;
 
-    /** Renders this page's fragments and sends only those that changed since the last send. */
-    const refresh = async (initial = false) => {
+    /** Sends this page's fragments that changed since the last send; one run at a time. */
+    let next: Wave | null = null;
+    const refresh = async (wave: Wave, initial = false) => {
       if (running) {
         dirty = true;
+        next = wave;
         return;
       }
       running = true;
       try {
         do {
+          if (dirty && next) wave = next;
           dirty = false;
           // Re-read the agent: a signed-out or re-departmented agent stops seeing old queues.
-          const agent = await authenticate(kv, clock, token);
+          const agent = await wave.share(`agent|${token}`, () => authenticate(kv, clock, token));
           if (!agent) {
             closed = true;
             await stream.writeSSE({ event: "signed-out", data: "" });
             stream.abort();
             return;
           }
-          const live = await renderView(deps, agent, params);
+          const live = await liveView(deps, agent, params, wave);
           const fresh = initial && live.version !== params.get("v");
-          for (const [event, html] of Object.entries(live.parts)) {
-            const hash = fnv1a(html);
-            if (sent.get(event) === hash) continue;
+          for (const [event, part] of live.parts) {
+            if (sent.get(event) === part.hash) continue;
             const firstTime = !sent.has(event);
-            sent.set(event, hash);
-            if (!firstTime || fresh) await stream.writeSSE({ event, data: html });
+            sent.set(event, part.hash);
+            if (!firstTime || fresh) await stream.write(part.bytes);
           }
           initial = false;
         } while (dirty && !closed);
@@ -177,7 +240,7 @@ function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
     };
 
     let wake = () => {};
-    const unsubscribe = hubFor(kv).subscribe(() => void refresh());
+    const unsubscribe = hubFor(kv).subscribe((wave) => void refresh(wave));
     stream.onAbort(() => {
       closed = true;
       unsubscribe();
@@ -185,7 +248,7 @@ function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
     });
     // Ask the browser to retry soon after a drop; then bring the page up to date.
     await stream.write("retry: 2000\n\n");
-    await refresh(true);
+    await refresh(alone(), true);
     while (!closed && !stream.aborted) {
       // An abortable wait: a closed stream must not leave a 25 s timer behind.
       await new Promise<void>((resolve) => {

@@ -5,10 +5,11 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { raw } from "hono/html";
 import { listAgents } from "../domain/agents.ts";
 import { listChats, replyToTicket } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
-import { listDepartments } from "../domain/departments.ts";
+import { listDepartments, visibleDepartments } from "../domain/departments.ts";
 import { Conflict, DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { getSettings } from "../domain/settings.ts";
@@ -17,6 +18,7 @@ import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
 import {
   acceptTicket,
   assignedCount,
+  closedCount,
   closeTicket,
   QUICK_ACCEPT_MAX,
   quickAccept,
@@ -29,16 +31,19 @@ import type { Flash } from "../views/components.tsx";
 import { FlashMessage } from "../views/components.tsx";
 import { Layout } from "../views/layout.tsx";
 import {
+  conversationPollUrl,
   Filters,
   LIST_QUEUES,
+  ListPoller,
   type ListQueue,
   NoSelection,
-  QueueList,
+  QueueListBody,
   QueueTabs,
   queueUrl,
   type QueueView,
   QuickAcceptBar,
   type ReplyState,
+  TicketConversation,
   TicketDetail,
   ticketUrl,
 } from "../views/tickets.tsx";
@@ -69,41 +74,12 @@ export function filtersOf(queue: ListQueue, params: URLSearchParams): URLSearchP
   return out;
 }
 
-/** Reads what one queue view shows for this agent (rules 12, 13, 16, 19, 20). */
-export async function loadQueueView(
-  deps: AppDeps,
-  agent: Agent,
-  queue: ListQueue,
-  params: URLSearchParams,
-): Promise<QueueView> {
-  const { kv, clock } = deps.desk;
-  const filters = filtersOf(queue, params);
-  const listParams = new URLSearchParams(filters);
-  listParams.set("queue", queue);
-  const cursor = params.get("cursor");
-  if (cursor) listParams.set("cursor", cursor);
-  const query = parseTicketQuery(listParams);
-  const now = clock.now();
-  const [page, unassigned, assigned, departments, agents] = await Promise.all([
-    listTickets(kv, agent, query, now),
-    unassignedCount(kv, agent),
-    assignedCount(kv, agent.id),
-    listDepartments(kv),
-    queue === "closed" ? listAgents(kv) : Promise.resolve([] as Agent[]),
-  ]);
-  return {
-    queue,
-    query,
-    filters,
-    page,
-    counts: { unassigned, assigned },
-    departments,
-    agentNames: new Map(agents.map((a) => [a.id, a.name])),
-    me: agent.id,
-    now,
-    selected: params.get("selected") ?? undefined,
-  };
-}
+/**
+ * Runs `fn` at most once per key among pages refreshed together (the live stream shares one
+ * render between agents who see the same list); a plain page load runs everything itself.
+ */
+export type Share = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+export const unshared: Share = (_key, fn) => fn();
 
 export interface QueueParts {
   tabs: string;
@@ -115,19 +91,110 @@ export interface QueueParts {
 
 const html = async (element: unknown): Promise<string> => String(await element);
 
-/** Renders the live fragments of a queue view: tab counts, Quick Accept bar, list. */
-export async function renderQueueParts(view: QueueView): Promise<QueueParts> {
-  const back = queueUrl(view.queue, view.filters);
-  const tabs = await html(<QueueTabs view={view} />);
-  const quick = view.queue === "unassigned"
-    ? await html(<QuickAcceptBar available={view.counts.unassigned} back={back} />)
-    : "";
-  // The version covers the list without its poller (which carries the version itself).
-  const listBody = await html(<QueueList view={view} version="" />);
-  const version = fnv1a(tabs + quick + listBody);
-  const list = await html(<QueueList view={view} version={version} />);
-  return { tabs, quick, list, version };
+/**
+ * Reads and renders what one queue view shows this agent (rules 12, 13, 16, 19, 20): the view,
+ * and its live fragments (tab counts, Quick Accept bar, list). The list is the same for every
+ * agent with the same visible departments (Unassigned) or for the agent itself (Assigned,
+ * Closed), so `share` renders it once for all of them; only tabs and the poller are per agent.
+ */
+export async function loadQueueParts(
+  deps: AppDeps,
+  agent: Agent,
+  queue: ListQueue,
+  params: URLSearchParams,
+  share: Share = unshared,
+): Promise<{ view: QueueView; parts: QueueParts }> {
+  const { kv, clock } = deps.desk;
+  const filters = filtersOf(queue, params);
+  const listParams = new URLSearchParams(filters);
+  listParams.set("queue", queue);
+  const cursor = params.get("cursor");
+  if (cursor) listParams.set("cursor", cursor);
+  const query = parseTicketQuery(listParams);
+  const selected = params.get("selected") ?? undefined;
+  const visible = (await share(`visible|${agent.id}`, () => visibleDepartments(kv, agent)))
+    .join(",");
+  const scope = queue === "unassigned" ? `departments:${visible}` : `agent:${agent.id}`;
+  const listKey = `${scope}|${listParams}|${selected ?? ""}`;
+  const now = clock.now();
+  const [page, unassigned, assigned, closed, departments, agents] = await Promise.all([
+    share(`page|${listKey}`, () => listTickets(kv, agent, query, now)),
+    share(`unassigned|${visible}`, () => unassignedCount(kv, agent)),
+    assignedCount(kv, agent.id),
+    share("closed", () => closedCount(kv)),
+    share("departments", () => listDepartments(kv)),
+    queue === "closed" ? share("agents", () => listAgents(kv)) : Promise.resolve([] as Agent[]),
+  ]);
+  const view: QueueView = {
+    queue,
+    query,
+    filters,
+    page,
+    counts: { unassigned, assigned, closed },
+    departments,
+    agentNames: new Map(agents.map((a) => [a.id, a.name])),
+    me: agent.id,
+    now,
+    selected,
+  };
+  const back = queueUrl(queue, filters);
+  const [tabs, quick, body] = await Promise.all([
+    html(<QueueTabs view={view} />),
+    queue === "unassigned"
+      ? share(
+        `quick|${visible}|${back}`,
+        () => html(<QuickAcceptBar available={unassigned} back={back} />),
+      )
+      : "",
+    share(`body|${listKey}`, async () => {
+      const text = await html(<QueueListBody view={view} />);
+      return { text, hash: fnv1a(text) };
+    }),
+  ]);
+  const version = fnv1a(tabs + quick + body.hash);
+  const list = body.text + await html(<ListPoller view={view} version={version} />);
+  return { view, parts: { tabs, quick, list, version } };
 }
+
+/**
+ * The open ticket's conversation (fragment "conversation"), if this agent may still read the
+ * ticket (rule 23): live updates reach only agents who can see it.
+ */
+export async function loadConversationPart(
+  deps: AppDeps,
+  agent: Agent,
+  queue: ListQueue,
+  id: string,
+  share: Share = unshared,
+): Promise<{ html: string; version: string } | null> {
+  const { kv } = deps.desk;
+  let ticket: Ticket;
+  try {
+    ticket = await readTicket(kv, agent, id);
+  } catch (error) {
+    if (error instanceof NotFound) return null;
+    throw error;
+  }
+  const [messages, agents] = await Promise.all([
+    share(`messages|${ticket.id}`, () => ticketMessages(kv, ticket)),
+    share("agents", () => listAgents(kv)),
+  ]);
+  const names = new Map(agents.map((a) => [a.id, a.name]));
+  const version = fnv1a(
+    await html(<TicketConversation messages={messages} names={names} me={agent.id} pollUrl="" />),
+  );
+  const pollUrl = conversationPollUrl(queue, ticket.id, version);
+  return {
+    html: await html(
+      <TicketConversation messages={messages} names={names} me={agent.id} pollUrl={pollUrl} />,
+    ),
+    version,
+  };
+}
+
+/** The version a live page starts from: its queue parts, and its open conversation if any. */
+export const liveVersion = (queueVersion: string, conversationVersion?: string): string =>
+  conversationVersion ? fnv1a(`${queueVersion}|${conversationVersion}`) : queueVersion;
 
 /** The fragments for an htmx swap: the list in place, tabs and Quick Accept out of band. */
 function oobParts(parts: QueueParts, withList: boolean): string {
@@ -156,18 +223,17 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     queue: ListQueue,
     detail: unknown,
     flash: Flash | null,
-    selected?: string,
+    selected?: { id: string; version: string },
   ) {
     const agent = c.get("agent");
     const params = new URL(c.req.url).searchParams;
-    if (selected) params.set("selected", selected);
-    const view = await loadQueueView(deps, agent, queue, params);
-    const parts = await renderQueueParts(view);
+    if (selected) params.set("selected", selected.id);
+    const { view, parts } = await loadQueueParts(deps, agent, queue, params);
     const events = new URLSearchParams(view.filters);
     events.set("view", queue);
     if (view.query.cursor) events.set("cursor", view.query.cursor);
-    if (selected) events.set("selected", selected);
-    events.set("v", parts.version);
+    if (selected) events.set("selected", selected.id);
+    events.set("v", liveVersion(parts.version, selected?.version));
     const split = queue !== "unassigned" || detail;
     return c.html(
       <Layout
@@ -178,6 +244,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         wide={!!split}
         pendingChats={await pendingChats(agent)}
       >
+        {/* The fragments are rendered once (escaped by their components) and reused as is. */}
         <div class="queue" hx-ext="sse" sse-connect={`/events?${events}`}>
           <nav
             id="queue-tabs"
@@ -185,15 +252,12 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
             sse-swap="tabs"
             aria-label="Ticket queues"
           >
-            <QueueTabs view={view} />
+            {raw(parts.tabs)}
           </nav>
           {queue === "unassigned"
             ? (
               <div id="quick" sse-swap="quick">
-                <QuickAcceptBar
-                  available={view.counts.unassigned}
-                  back={queueUrl(queue, view.filters)}
-                />
+                {raw(parts.quick)}
               </div>
             )
             : null}
@@ -204,7 +268,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
                 id="queue-list"
                 sse-swap="list"
               >
-                <QueueList view={view} version={parts.version} />
+                {raw(parts.list)}
               </div>
             </div>
             {detail
@@ -235,8 +299,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const params = new URL(c.req.url).searchParams;
     if (params.get("part") === "list") {
       // The 10 s poll (the SSE fallback): nothing changed → 204, which htmx leaves alone.
-      const view = await loadQueueView(deps, c.get("agent"), queue, params);
-      const parts = await renderQueueParts(view);
+      const { parts } = await loadQueueParts(deps, c.get("agent"), queue, params);
       if (params.get("v") === parts.version) return c.body(null, 204);
       return c.html(parts.list + oobParts(parts, false));
     }
@@ -247,7 +310,16 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const queue = asQueue(c.req.param("queue"));
     if (!queue) throw new NotFound("Page");
     const agent = c.get("agent");
-    const ticket = await readTicket(kv, agent, c.req.param("id"));
+    const id = c.req.param("id");
+    if (c.req.query("part") === "conversation") {
+      // The conversation's 10 s poll: 204 while unchanged; 286 (htmx stops polling) once the
+      // agent may no longer read the ticket.
+      const part = await loadConversationPart(deps, agent, queue, id);
+      if (!part) return new Response(null, { status: 286 });
+      if (c.req.query("v") === part.version) return c.body(null, 204);
+      return c.html(part.html);
+    }
+    const ticket = await readTicket(kv, agent, id);
     const filters = filtersOf(queue, new URL(c.req.url).searchParams);
     if (queueOf(ticket) !== queue) {
       return c.redirect(ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams()), 303);
@@ -257,13 +329,20 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       listAgents(kv),
       listDepartments(kv),
     ]);
+    const names = new Map(agents.map((a) => [a.id, a.name]));
     const mine = ticket.status === "assigned" && ticket.assignedTo === agent.id;
     const reply = mine ? await replyState(ticket, agent, c.req.query("template")) : null;
+    const version = fnv1a(
+      await html(
+        <TicketConversation messages={messages} names={names} me={agent.id} pollUrl="" />,
+      ),
+    );
     const detail = (
       <TicketDetail
         ticket={ticket}
         messages={messages}
-        names={new Map(agents.map((a) => [a.id, a.name]))}
+        pollUrl={conversationPollUrl(queue, ticket.id, version)}
+        names={names}
         department={departments.find((d) => d.id === ticket.department)?.name ?? null}
         now={clock.now()}
         me={agent.id}
@@ -272,7 +351,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         canAccept={ticket.status === "unassigned"}
       />
     );
-    return await queuePage(c, queue, detail, takeFlash(c), ticket.id);
+    return await queuePage(c, queue, detail, takeFlash(c), { id: ticket.id, version });
   });
 
   /** Rule 18: whether free text may go out, and the templates when it may not. */
@@ -307,8 +386,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     if (!isHtmx(c)) return redirectWithFlash(c, back, flash);
     const url = new URL(back, c.req.url);
     const queue = asQueue(url.pathname.split("/")[2]) ?? "unassigned";
-    const view = await loadQueueView(deps, c.get("agent"), queue, url.searchParams);
-    const parts = await renderQueueParts(view);
+    const { parts } = await loadQueueParts(deps, c.get("agent"), queue, url.searchParams);
     return c.html(String(await <FlashMessage flash={flash} />) + oobParts(parts, true));
   }
 

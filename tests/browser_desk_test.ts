@@ -19,6 +19,20 @@ function assert(ok: unknown, message = "assertion failed"): asserts ok {
   if (!ok) throw new Error(message);
 }
 
+/** One customer message through the real webhook over HTTP. */
+async function inboundHttp(
+  url: string,
+  body: { channel: string; from: string; text: string; name?: string },
+): Promise<{ ticketId: string | null }> {
+  const res = await fetch(`${url}/api/inbound`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${INBOUND_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`inbound ${res.status}: ${await res.text()}`);
+  return await res.json();
+}
+
 /** A customer leaves a message through the real webhook over HTTP; returns the ticket id. */
 async function leaveMessageHttp(
   url: string,
@@ -27,15 +41,8 @@ async function leaveMessageHttp(
   channel = "whatsapp",
   name?: string,
 ): Promise<string> {
-  const send = async (body: string) => {
-    const res = await fetch(`${url}/api/inbound`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${INBOUND_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ channel, from, text: body, ...(name ? { name } : {}) }),
-    });
-    if (!res.ok) throw new Error(`inbound ${res.status}: ${await res.text()}`);
-    return await res.json() as { ticketId: string | null };
-  };
+  const send = (body: string) =>
+    inboundHttp(url, { channel, from, text: body, ...(name ? { name } : {}) });
   await send(text);
   const yes = await send("YES");
   await send("//end");
@@ -105,7 +112,9 @@ Deno.test({
               "data-ticket",
             );
             assert(top === first, `the new ticket is on top (got ${top})`);
-            await page.waitForSelector('#queue-tabs a[data-count="2"]', { timeout: 5000 });
+            await page.waitForSelector('#queue-tabs a[data-queue="unassigned"][data-count="2"]', {
+              timeout: 5000,
+            });
           }
         },
       );
@@ -161,6 +170,10 @@ Deno.test({
           benPage.click("text=Close ticket"),
         ]);
         await benPage.waitForSelector("text=Ticket closed.");
+        // Ana, still on Unassigned, sees the Closed count go up without reloading.
+        await anaPage.waitForSelector('#queue-tabs a[data-queue="closed"][data-count="1"]', {
+          timeout: 10_000,
+        });
       });
 
       await s.step("Ana replies with Start Chat", async () => {
@@ -178,6 +191,33 @@ Deno.test({
         await anaPage.waitForSelector(".msg-out >> text=your parcel left our warehouse");
         await screenshot(anaPage, "assigned-detail-1280");
       });
+
+      await s.step(
+        "a new message from the customer appears in the open ticket without reload",
+        async () => {
+          // A draft and a marker on the page: a reload would lose both.
+          await anaPage.fill("textarea[name=text]", "Draft: let me check the courier");
+          await anaPage.evaluate(() => {
+            (globalThis as unknown as { deskMarker: number }).deskMarker = 42;
+          });
+          await inboundHttp(url, {
+            channel: "whatsapp",
+            from: "+27820000002",
+            text: "Thanks! Could you send me the tracking number?",
+          });
+          await anaPage.waitForSelector(
+            "#conversation .msg-in >> text=Could you send me the tracking number?",
+            { timeout: 10_000 },
+          );
+          const marker = await anaPage.evaluate(() =>
+            (globalThis as unknown as { deskMarker?: number }).deskMarker
+          );
+          assert(marker === 42, "the page was not reloaded");
+          const draft = await anaPage.inputValue("textarea[name=text]");
+          assert(draft === "Draft: let me check the courier", `the draft survives (${draft})`);
+          await screenshot(anaPage, "assigned-live-message-1280");
+        },
+      );
 
       await s.step("after 24 hours a WhatsApp ticket offers only templates", async () => {
         await t.json("POST", "/api/templates", {

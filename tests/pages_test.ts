@@ -441,6 +441,9 @@ Deno.test("[routes] the Closed tab: newest closed first, Closed by me", async ()
     const mine = await text(await visit(t, ana, "/tickets/closed?closedByMe=1"));
     assert(mine.includes("+27820000001") && !mine.includes("+27820000002"));
     assert(mine.includes('value="1" checked'));
+    assert(/Closed<span class="count">2<\/span>/.test(all), "the Closed tab shows its count");
+    const unassigned = await text(await visit(t, ben, "/tickets/unassigned"));
+    assert(/Closed<span class="count">2<\/span>/.test(unassigned), "on every tab");
   });
 });
 
@@ -490,6 +493,127 @@ Deno.test("[routes] chats: accept a pending chat (rule 7), talk, end; status swi
       assert((await follow(t, me, ended)).includes("Chat ended."));
     });
     await setStatus(t.kv, me.agent.id, "offline");
+  });
+});
+
+/** Opens a page's own live stream (its sse-connect address) and reads it like the browser. */
+async function liveStream(t: TestDesk, who: Browserish, pageHtml: string) {
+  const address = pageHtml.match(/sse-connect="([^"]+)"/)?.[1]?.replaceAll("&amp;", "&");
+  assert(address, "the page connects to /events");
+  return await openStream(t, who, address);
+}
+
+async function openStream(t: TestDesk, who: Browserish, address: string) {
+  const res = await visit(t, who, address);
+  assertEquals(res.headers.get("content-type"), "text/event-stream");
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  // A read left pending by a quiet timeout is kept for the next call, so no chunk is lost.
+  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
+  return {
+    /** Reads until `needle` arrives (true) or the stream is quiet for `quietMs` (false). */
+    async until(needle: string, quietMs = 5000): Promise<boolean> {
+      while (!seen.includes(needle)) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
+        pending ??= reader.read();
+        const chunk = await Promise.race([pending, quiet]);
+        clearTimeout(timer);
+        if (chunk === null) return false;
+        pending = null;
+        if (chunk.done) return false;
+        seen += chunk.value;
+      }
+      return true;
+    },
+    get seen() {
+      return seen;
+    },
+    clear() {
+      seen = "";
+    },
+    close: () => reader.cancel(),
+  };
+}
+
+Deno.test("[routes] live counts and the open ticket's conversation, only for who may read it", async (s) => {
+  await withDesk(async (t) => {
+    await closeBusiness(t);
+    const ana = await person(t);
+    const ben = await person(t);
+    const id = await leaveMessage(t, "+27820000001", ["where is my order?"]);
+    await visit(t, ana, `/tickets/${id}/accept`, { form: { next: "/tickets/unassigned" } });
+    const page = await text(await visit(t, ana, `/tickets/assigned/${id}`));
+    await s.step("the open ticket's conversation is a live fragment with a poller", () => {
+      assert(page.includes('id="conversation" sse-swap="conversation"'), "conversation target");
+      assert(/selected=[0-9A-Z]+/.test(page.match(/sse-connect="([^"]+)"/)?.[1] ?? ""));
+      assert(page.includes(`/tickets/assigned/${id}?part=conversation&amp;v=`), "its poller");
+    });
+    const anaLive = await liveStream(t, ana, page);
+    const benPage = await text(await visit(t, ben, "/tickets/unassigned"));
+    const benLive = await liveStream(t, ben, benPage);
+    // A stream whose page is current sends nothing until something changes.
+    await anaLive.until("event:", 300);
+    anaLive.clear();
+    await s.step(
+      "a new message from the ticket's customer reaches the assignee's open ticket",
+      async () => {
+        await t.inbound({ channel: "whatsapp", from: "+27820000001", text: "any news? <b>" });
+        await t.inbound({ channel: "whatsapp", from: "+27820000001", text: "YES" });
+        assert(await anaLive.until("any news? &lt;b&gt;"), "the new message arrives, escaped");
+        assert(anaLive.seen.includes("event: conversation"), `conversation event: ${anaLive.seen}`);
+      },
+    );
+    await s.step("another agent's stream never carries that conversation", async () => {
+      await benLive.until("any news?", 500);
+      assert(
+        !benLive.seen.includes("event: conversation") && !benLive.seen.includes("any news?"),
+        `Ben's stream: ${benLive.seen.slice(0, 300)}`,
+      );
+      // A stale version makes the stream send every part it has at once.
+      const sneaky = await openStream(t, ben, `/events?view=assigned&selected=${id}&v=x`);
+      assert(await sneaky.until("event: list"), "the stream's parts arrive");
+      await sneaky.until("event: conversation", 300);
+      assert(!sneaky.seen.includes("event: conversation"), "no conversation for a stranger");
+      await sneaky.close();
+    });
+    await s.step("pages woken together still get their own agent's counts", async () => {
+      anaLive.clear();
+      benLive.clear();
+      await leaveMessage(t, "+27820000003", ["a new one"]);
+      assert(await benLive.until("a new one"), "Ben's Unassigned list gets the new ticket");
+      assert(benLive.seen.includes('data-queue="assigned" data-count="0"'), "Ben has none");
+      assert(await anaLive.until('data-queue="unassigned" data-count="1"'), "Ana's tabs");
+      assert(anaLive.seen.includes('data-queue="assigned" data-count="1"'), "Ana has one");
+    });
+    await s.step("closing a ticket updates the Closed count on connected pages", async () => {
+      benLive.clear();
+      await visit(t, ana, `/tickets/${id}/close`, { form: {} });
+      assert(await benLive.until('data-queue="closed" data-count="1"'), "live Closed count");
+    });
+    await anaLive.close();
+    await benLive.close();
+    await s.step(
+      "the conversation's poll: 204 unchanged, the messages when changed, 286 for others",
+      async () => {
+        const other = await leaveMessage(t, "+27820000002", ["first words"]);
+        await visit(t, ana, `/tickets/${other}/accept`, { form: {} });
+        const html = await text(await visit(t, ana, `/tickets/assigned/${other}`));
+        const poll = html.match(/hx-get="([^"]+part=conversation[^"]+)"/)?.[1]?.replaceAll(
+          "&amp;",
+          "&",
+        );
+        assert(poll, "conversation poller");
+        assertEquals((await visit(t, ana, poll)).status, 204);
+        await t.inbound({ channel: "whatsapp", from: "+27820000002", text: "second words" });
+        await t.inbound({ channel: "whatsapp", from: "+27820000002", text: "YES" });
+        const changed = await visit(t, ana, poll);
+        assertEquals(changed.status, 200);
+        const body = await changed.text();
+        assert(body.includes("second words") && !body.includes("<html"), "only the fragment");
+        assertEquals((await visit(t, ben, poll)).status, 286);
+      },
+    );
   });
 });
 

@@ -22,7 +22,7 @@ export interface QueueView {
   /** The list's filters as a query string (no cursor): kept in links and forms. */
   filters: URLSearchParams;
   page: TicketPage;
-  counts: { unassigned: number; assigned: number };
+  counts: Record<ListQueue, number>;
   departments: Department[];
   /** Agent id → name, for "closed by". */
   agentNames: Map<string, string>;
@@ -53,24 +53,22 @@ const QUEUE_NAMES: Record<ListQueue, string> = {
   closed: "Closed",
 };
 
-/** The three queue tabs; Unassigned and Assigned carry live counts. (fragment "tabs") */
+/** The three queue tabs, each with its live count. (fragment "tabs") */
 export function QueueTabs({ view }: { view: QueueView }) {
   return (
     <>
-      {LIST_QUEUES.map((q) => {
-        const count = q === "closed" ? null : view.counts[q];
-        return (
-          <a
-            class="tab"
-            href={`/tickets/${q}`}
-            aria-current={view.queue === q ? "page" : undefined}
-            data-count={count ?? undefined}
-          >
-            {QUEUE_NAMES[q]}
-            {count === null ? null : <span class="count">{count}</span>}
-          </a>
-        );
-      })}
+      {LIST_QUEUES.map((q) => (
+        <a
+          class="tab"
+          href={`/tickets/${q}`}
+          aria-current={view.queue === q ? "page" : undefined}
+          data-queue={q}
+          data-count={view.counts[q]}
+        >
+          {QUEUE_NAMES[q]}
+          <span class="count">{view.counts[q]}</span>
+        </a>
+      ))}
     </>
   );
 }
@@ -284,10 +282,10 @@ const EMPTY_TEXT: Record<ListQueue, [string, string]> = {
 };
 
 /**
- * The list with its pager (fragment "list"). `version` is the hash of what the page shows: the
- * 10 s poller (the fallback when SSE is down) sends it, and gets 204 when nothing changed.
+ * The list and pager (fragment "list", followed by its ListPoller): the same for every agent
+ * who sees the same tickets.
  */
-export function QueueList({ view, version }: { view: QueueView; version: string }) {
+export function QueueListBody({ view }: { view: QueueView }) {
   const { page } = view;
   const filtered = view.filters.toString() !== "";
   const [emptyTitle, emptyText] = filtered
@@ -334,14 +332,23 @@ export function QueueList({ view, version }: { view: QueueView; version: string 
           </nav>
         )
         : null}
-      <div
-        hx-get={pollUrl(view, version)}
-        hx-trigger="every 10s"
-        hx-target="#queue-list"
-        hx-swap="innerHTML"
-      >
-      </div>
     </>
+  );
+}
+
+/**
+ * The list's 10 s poll, the fallback when SSE is down. `version` is the hash of what the page
+ * shows; an unchanged one gets 204.
+ */
+export function ListPoller({ view, version }: { view: QueueView; version: string }) {
+  return (
+    <div
+      hx-get={pollUrl(view, version)}
+      hx-trigger="every 10s"
+      hx-target="#queue-list"
+      hx-swap="innerHTML"
+    >
+    </div>
   );
 }
 
@@ -379,9 +386,48 @@ export function MessageBubble(
   );
 }
 
+/**
+ * A ticket's messages with their 10 s poller (fragment "conversation"): new customer messages
+ * reach the open ticket through SSE, or this poll when the stream is down (204: no change).
+ */
+export function TicketConversation(
+  { messages, names, me, pollUrl }: {
+    messages: Message[];
+    names: Map<string, string>;
+    me: string;
+    /** Empty: no poller (the hash of the messages alone is taken without it). */
+    pollUrl: string;
+  },
+) {
+  return (
+    <>
+      {messages.length
+        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
+        : <p class="muted">No messages.</p>}
+      {pollUrl
+        ? (
+          <div
+            hx-get={pollUrl}
+            hx-trigger="every 10s"
+            hx-target="#conversation"
+            hx-swap="innerHTML"
+          >
+          </div>
+        )
+        : null}
+    </>
+  );
+}
+
+export function conversationPollUrl(queue: ListQueue, id: string, version: string): string {
+  return `/tickets/${queue}/${id}?part=conversation&v=${version}`;
+}
+
 export interface TicketDetailProps {
   ticket: Ticket;
   messages: Message[];
+  /** The conversation's poller (conversationPollUrl). */
+  pollUrl: string;
   names: Map<string, string>;
   department: string | null;
   now: number;
@@ -448,12 +494,19 @@ export function TicketDetail(props: TicketDetailProps) {
           <TimeAgo at={t.lastMessageAt} now={props.now} />
         </dd>
       </dl>
-      <div class="conversation" aria-label="Conversation">
-        {props.messages.length
-          ? props.messages.map((m) => (
-            <MessageBubble key={m.id} message={m} names={props.names} agentId={props.me} />
-          ))
-          : <p class="muted">No messages.</p>}
+      <div
+        class="conversation"
+        id="conversation"
+        sse-swap="conversation"
+        aria-label="Conversation"
+        aria-live="polite"
+      >
+        <TicketConversation
+          messages={props.messages}
+          names={props.names}
+          me={props.me}
+          pollUrl={props.pollUrl}
+        />
       </div>
       {!readOnly && props.reply ? <ReplyBox ticket={t} state={props.reply} /> : null}
       {readOnly && t.status === "closed"
