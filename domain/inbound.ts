@@ -107,7 +107,9 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   if (seenKey && seen.value) return await repeatedResult(desk, seen.value);
   const settings = withDefaults(settingsEntry.value);
 
-  const op = kv.atomic().check(customerEntry, conversationEntry, openEntry);
+  // The conversation check serializes one customer's messages; the customer record is checked
+  // only when this commit writes it (a new customer, or a new name).
+  const op = kv.atomic().check(conversationEntry, openEntry);
   if (seenKey) {
     op.check({ key: seenKey, versionstamp: null }).set(seenKey, customerId, { expireIn: SEEN_FOR });
   }
@@ -123,7 +125,10 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   // The customer record changes only when new or renamed; the latest inbound time lives on the
   // conversation, which every message rewrites anyway.
   if (!known || (message.name && message.name !== known.name)) {
-    op.set(keys.customer(customerId), { ...customer, name: message.name ?? customer.name });
+    op.check(customerEntry).set(keys.customer(customerId), {
+      ...customer,
+      name: message.name ?? customer.name,
+    });
   }
 
   const before = conversationEntry.value;

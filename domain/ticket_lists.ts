@@ -154,7 +154,8 @@ export async function listTickets(
     batch.push(pair);
     lastSeen = pair[0];
     scanned++;
-    if (batch.length === 10) await flush();
+    // Read tickets a page at a time (the first batch is the page itself when no filter drops any).
+    if (batch.length === Math.min(limit, 50)) await flush();
     if (tickets.length >= limit || scanned >= SCAN_BUDGET) {
       walkedAll = false;
       break;
