@@ -1,15 +1,19 @@
 /** Supervisor › Queues and Archive (every queue, any agent or department) and the ticket view. */
-import { AGES, type Queue } from "../domain/ticket_lists.ts";
+import type { Queue } from "../domain/ticket_lists.ts";
 import { formatAge } from "../domain/supervision.ts";
+import type { Agent, Department, Message, Ticket, TicketEvent } from "../domain/types.ts";
 import {
-  type Agent,
-  CHANNELS,
-  type Department,
-  type Message,
-  type Ticket,
-  type TicketEvent,
-} from "../domain/types.ts";
-import { ChannelBadge, channelName, Empty, stamp, TimeAgo } from "./components.tsx";
+  AgeFilter,
+  ChannelBadge,
+  ChannelFilter,
+  DepartmentFilter,
+  Empty,
+  FilterSelect,
+  SearchFilter,
+  SortFilter,
+  stamp,
+  TimeAgo,
+} from "./components.tsx";
 
 export const QUEUE_NAMES: Record<Queue, string> = {
   unassigned: "Unassigned",
@@ -83,71 +87,37 @@ export function QueueFilters(props: {
       {props.action === "/supervisor/queues"
         ? <input type="hidden" name="queue" value={filter.queue} />
         : null}
-      <div class="q">
-        <label class="sr-only" for="f-q">Search</label>
-        <input
-          id="f-q"
-          type="search"
-          name="q"
-          value={filter.q}
-          placeholder="Search name, number, text or id"
-          maxlength={200}
-        />
-      </div>
+      <SearchFilter
+        label="Search"
+        placeholder="Search name, number, text or id"
+        value={filter.q}
+        maxlength={200}
+      />
       {filter.queue !== "archived"
         ? (
-          <div>
-            <label class="sr-only" for="f-agent">{agentHint[filter.queue]}</label>
-            <select id="f-agent" name="agent" title={agentHint[filter.queue]}>
-              <option value={filter.queue === "assigned" ? "all" : ""}>
-                {filter.queue === "assigned" ? "All agents" : "Any agent"}
-              </option>
-              {props.agents.map((a) => (
-                <option value={a.id} selected={filter.agent === a.id}>
-                  {a.name}
-                  {a.active ? "" : " (deactivated)"}
-                </option>
-              ))}
-            </select>
-          </div>
+          <FilterSelect
+            id="f-agent"
+            name="agent"
+            label={agentHint[filter.queue]}
+            title={agentHint[filter.queue]}
+            value={filter.agent}
+            any={filter.queue === "assigned" ? ["all", "All agents"] : ["", "Any agent"]}
+            options={props.agents.map((
+              a,
+            ) => [a.id, `${a.name}${a.active ? "" : " (deactivated)"}`])}
+          />
         )
         : null}
-      <div>
-        <label class="sr-only" for="f-department">Department</label>
-        <select id="f-department" name="department">
-          <option value="">All departments</option>
-          {props.departments.map((d) => (
-            <option value={d.id} selected={filter.department === d.id}>{d.name}</option>
-          ))}
-          <option value="none" selected={filter.department === "none"}>No department</option>
-        </select>
-      </div>
-      <div>
-        <label class="sr-only" for="f-channel">Channel</label>
-        <select id="f-channel" name="channel">
-          <option value="">All channels</option>
-          {CHANNELS.map((ch) => (
-            <option value={ch} selected={filter.channel === ch}>{channelName(ch)}</option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label class="sr-only" for="f-age">Age</label>
-        <select id="f-age" name="age">
-          <option value="">Any age</option>
-          {Object.entries(AGES).map(([v, label]) => (
-            <option value={v} selected={filter.age === v}>{label}</option>
-          ))}
-        </select>
-      </div>
-      <div class="actions">
-        <label class="sr-only" for="f-sort">Sort</label>
-        <select id="f-sort" name="sort">
-          <option value="newest">Newest first</option>
-          <option value="oldest" selected={filter.sort === "oldest"}>Oldest first</option>
-        </select>
+      <DepartmentFilter
+        id="f-department"
+        value={filter.department}
+        departments={props.departments}
+      />
+      <ChannelFilter value={filter.channel} />
+      <AgeFilter value={filter.age} />
+      <SortFilter value={filter.sort} newest="Newest first" class="actions">
         <button type="submit" class="btn">Apply</button>
-      </div>
+      </SortFilter>
     </form>
   );
 }

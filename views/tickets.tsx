@@ -6,10 +6,18 @@
 import type { Child } from "hono/jsx";
 import { parameterCount } from "../domain/templates.ts";
 import type { TicketPage, TicketQuery } from "../domain/ticket_lists.ts";
-import { AGES } from "../domain/ticket_lists.ts";
 import type { Department, Message, Template, Ticket } from "../domain/types.ts";
-import { CHANNELS } from "../domain/types.ts";
-import { ChannelBadge, channelName, Empty, stamp, TimeAgo } from "./components.tsx";
+import {
+  AgeFilter,
+  ChannelBadge,
+  ChannelFilter,
+  DepartmentFilter,
+  Empty,
+  SearchFilter,
+  SortFilter,
+  stamp,
+  TimeAgo,
+} from "./components.tsx";
 
 export type ListQueue = "unassigned" | "assigned" | "closed";
 export const LIST_QUEUES: readonly ListQueue[] = ["unassigned", "assigned", "closed"];
@@ -143,53 +151,18 @@ export function Filters({ view }: { view: QueueView }) {
   const q = view.query;
   return (
     <form method="get" action={`/tickets/${view.queue}`} class="filters" role="search">
-      <div class="q">
-        <label class="sr-only" for="f-q">Search customer or text</label>
-        <input
-          id="f-q"
-          type="search"
-          name="q"
-          value={q.q ?? ""}
-          placeholder="Search customer or text"
-        />
-      </div>
-      <div>
-        <label class="sr-only" for="f-channel">Channel</label>
-        <select id="f-channel" name="channel">
-          <option value="">All channels</option>
-          {CHANNELS.map((ch) => (
-            <option value={ch} selected={q.channel === ch}>{channelName(ch)}</option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label class="sr-only" for="f-dept">Department</label>
-        <select id="f-dept" name="department">
-          <option value="">All departments</option>
-          {view.departments.map((d) => (
-            <option value={d.id} selected={q.department === d.id}>{d.name}</option>
-          ))}
-          <option value="none" selected={q.department === "none"}>No department</option>
-        </select>
-      </div>
-      <div>
-        <label class="sr-only" for="f-age">Age</label>
-        <select id="f-age" name="age">
-          <option value="">Any age</option>
-          {Object.entries(AGES).map(([value, label]) => (
-            <option value={value} selected={q.age === value}>{label}</option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label class="sr-only" for="f-sort">Sort</label>
-        <select id="f-sort" name="sort">
-          <option value="newest" selected={q.sort !== "oldest"}>
-            {view.queue === "closed" ? "Newest closed first" : "Newest first"}
-          </option>
-          <option value="oldest" selected={q.sort === "oldest"}>Oldest first</option>
-        </select>
-      </div>
+      <SearchFilter
+        label="Search customer or text"
+        placeholder="Search customer or text"
+        value={q.q ?? ""}
+      />
+      <ChannelFilter value={q.channel} />
+      <DepartmentFilter id="f-dept" value={q.department} departments={view.departments} />
+      <AgeFilter value={q.age} />
+      <SortFilter
+        value={q.sort}
+        newest={view.queue === "closed" ? "Newest closed first" : "Newest first"}
+      />
       <div class="actions">
         {view.queue === "closed"
           ? (
