@@ -94,8 +94,8 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
       const due of desk.kv.list<string>({ prefix: keys.dueAll(), end: [...keys.dueAll(), now + 1] })
     ) {
       if (await settleConversation(desk, due.value, settings)) changed++;
-      // Settling removes the due entry in its own commit; a stale one is dropped if unchanged.
-      await desk.kv.atomic().check(due).delete(due.key).commit();
+      // Settling removed this entry in its own commit; one it left is stale: drop it if unchanged.
+      else await desk.kv.atomic().check(due).delete(due.key).commit();
     }
     report.conversations += changed;
     if (changed === 0) break;
