@@ -2,7 +2,7 @@
 import type { Chat } from "../domain/chats.ts";
 import type { Channel, Message } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
-import { MessageBubble } from "./tickets.tsx";
+import { MessageThread } from "./tickets.tsx";
 
 export interface ChatItem {
   chat: Chat;
@@ -109,6 +109,7 @@ export function ChatLists({ view }: { view: ChatsView }) {
   );
 }
 
+/** A chat's messages with their 3 s poller (fragment "messages"). */
 export function ChatMessages(
   { messages, names, me, pollUrl }: {
     messages: Message[];
@@ -118,13 +119,13 @@ export function ChatMessages(
   },
 ) {
   return (
-    <>
-      {messages.length
-        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
-        : <p class="muted">No messages yet.</p>}
-      <div hx-get={pollUrl} hx-trigger="every 3s" hx-target="#chat-messages" hx-swap="innerHTML">
-      </div>
-    </>
+    <MessageThread
+      messages={messages}
+      names={names}
+      me={me}
+      empty="No messages yet."
+      poll={{ url: pollUrl, every: "3s", target: "#chat-messages" }}
+    />
   );
 }
 

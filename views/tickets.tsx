@@ -360,9 +360,39 @@ export function MessageBubble(
 }
 
 /**
- * A ticket's messages with their 10 s poller (fragment "conversation"): new customer messages
- * reach the open ticket through SSE, or this poll when the stream is down (204: no change).
+ * A thread of message bubbles and, given `poll`, its poller: new messages arrive through SSE or
+ * this poll when the stream is down (204: no change). Used by tickets and chats.
  */
+export function MessageThread(
+  { messages, names, me, empty, poll }: {
+    messages: Message[];
+    names: Map<string, string>;
+    me: string;
+    empty: string;
+    poll: { url: string; every: string; target: string } | null;
+  },
+) {
+  return (
+    <>
+      {messages.length
+        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
+        : <p class="muted">{empty}</p>}
+      {poll
+        ? (
+          <div
+            hx-get={poll.url}
+            hx-trigger={`every ${poll.every}`}
+            hx-target={poll.target}
+            hx-swap="innerHTML"
+          >
+          </div>
+        )
+        : null}
+    </>
+  );
+}
+
+/** A ticket's messages with their 10 s poller (fragment "conversation"). */
 export function TicketConversation(
   { messages, names, me, pollUrl }: {
     messages: Message[];
@@ -373,22 +403,13 @@ export function TicketConversation(
   },
 ) {
   return (
-    <>
-      {messages.length
-        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
-        : <p class="muted">No messages.</p>}
-      {pollUrl
-        ? (
-          <div
-            hx-get={pollUrl}
-            hx-trigger="every 10s"
-            hx-target="#conversation"
-            hx-swap="innerHTML"
-          >
-          </div>
-        )
-        : null}
-    </>
+    <MessageThread
+      messages={messages}
+      names={names}
+      me={me}
+      empty="No messages."
+      poll={pollUrl ? { url: pollUrl, every: "10s", target: "#conversation" } : null}
+    />
   );
 }
 
