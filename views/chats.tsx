@@ -2,7 +2,7 @@
 import type { Chat } from "../domain/chats.ts";
 import type { Channel, Message } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
-import { MessageThread } from "./tickets.tsx";
+import { MessageThread, type ThreadProps } from "./tickets.tsx";
 
 export interface ChatItem {
   chat: Chat;
@@ -110,19 +110,10 @@ export function ChatLists({ view }: { view: ChatsView }) {
 }
 
 /** A chat's messages with their 3 s poller (fragment "messages"). */
-export function ChatMessages(
-  { messages, names, me, pollUrl }: {
-    messages: Message[];
-    names: Map<string, string>;
-    me: string;
-    pollUrl: string;
-  },
-) {
+export function ChatMessages({ pollUrl, ...thread }: ThreadProps & { pollUrl: string }) {
   return (
     <MessageThread
-      messages={messages}
-      names={names}
-      me={me}
+      {...thread}
       empty="No messages yet."
       poll={{ url: pollUrl, every: "3s", target: "#chat-messages" }}
     />

@@ -363,11 +363,14 @@ export function MessageBubble(
  * A thread of message bubbles and, given `poll`, its poller: new messages arrive through SSE or
  * this poll when the stream is down (204: no change). Used by tickets and chats.
  */
+export interface ThreadProps {
+  messages: Message[];
+  names: Map<string, string>;
+  me: string;
+}
+
 export function MessageThread(
-  { messages, names, me, empty, poll }: {
-    messages: Message[];
-    names: Map<string, string>;
-    me: string;
+  { messages, names, me, empty, poll }: ThreadProps & {
     empty: string;
     poll: { url: string; every: string; target: string } | null;
   },
@@ -394,19 +397,14 @@ export function MessageThread(
 
 /** A ticket's messages with their 10 s poller (fragment "conversation"). */
 export function TicketConversation(
-  { messages, names, me, pollUrl }: {
-    messages: Message[];
-    names: Map<string, string>;
-    me: string;
+  { pollUrl, ...thread }: ThreadProps & {
     /** Empty: no poller (the hash of the messages alone is taken without it). */
     pollUrl: string;
   },
 ) {
   return (
     <MessageThread
-      messages={messages}
-      names={names}
-      me={me}
+      {...thread}
       empty="No messages."
       poll={pollUrl ? { url: pollUrl, every: "10s", target: "#conversation" } : null}
     />
