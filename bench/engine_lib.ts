@@ -225,6 +225,37 @@ export function benchAgent(at: number, label: string): Agent {
   };
 }
 
+/**
+ * A customer and their conversation as inbound leaves them at `at`: ended by default, so the
+ * caller can open a ticket on it; `state` and `deadline` make one that a sweep still settles.
+ */
+export function seededCustomer(
+  at: number,
+  who: Pick<Customer, "id" | "channel" | "from" | "name">,
+  firstText: string,
+  conversation: Pick<Partial<Conversation>, "state" | "deadline"> = {},
+): { customer: Customer; conversation: Conversation } {
+  const customer: Customer = { ...who, createdAt: at, lastInboundAt: at };
+  return {
+    customer,
+    conversation: {
+      id: newId(at),
+      customerId: customer.id,
+      state: conversation.state ?? "ended",
+      department: null,
+      startedAt: at,
+      lastActivityAt: at,
+      deadline: conversation.deadline ?? null,
+      ticketId: null,
+      agentId: null,
+      fromTicket: false,
+      firstText,
+      lastInboundAt: at,
+      dueAt: null,
+    },
+  };
+}
+
 /** Mutations one seeded ticket costs: writeTicket (8) + customer, address, conversation, 3 messages. */
 const MUTATIONS_PER_TICKET = 14;
 const TICKETS_PER_COMMIT = Math.floor(1000 / MUTATIONS_PER_TICKET);
@@ -250,29 +281,11 @@ export async function seedTickets(
       const addr = channel === "webchat"
         ? `visitor-seed-${i}`
         : `+2783${String(i).padStart(8, "0")}`;
-      const customer: Customer = {
-        id: await customerIdFor(channel, addr),
-        channel,
-        from: addr,
-        name: `Customer ${i}`,
-        createdAt: at,
-        lastInboundAt: at,
-      };
-      const conversation: Conversation = {
-        id: newId(at),
-        customerId: customer.id,
-        state: "ended",
-        department: null,
-        startedAt: at,
-        lastActivityAt: at,
-        deadline: null,
-        ticketId: null,
-        agentId: null,
-        fromTicket: false,
-        firstText: `Seeded message ${i}: my parcel has not arrived, please help`,
-        lastInboundAt: at,
-        dueAt: null,
-      };
+      const { customer, conversation } = seededCustomer(
+        at,
+        { id: await customerIdFor(channel, addr), channel, from: addr, name: `Customer ${i}` },
+        `Seeded message ${i}: my parcel has not arrived, please help`,
+      );
       let ticket: Ticket = newTicket(conversation, customer, at);
       conversation.ticketId = ticket.id;
       const agent = agents[i % agents.length];
@@ -334,30 +347,18 @@ export async function seedConversations(
     for (let i = start; i < Math.min(count, start + perCommit); i++) {
       const at = deadline - 10 * MINUTE + i;
       const addr = `+2784${label}${String(i).padStart(6, "0")}`;
-      const customer: Customer = {
-        id: await customerIdFor("whatsapp", addr),
-        channel: "whatsapp",
-        from: addr,
-        name: `Due ${label} ${i}`,
-        createdAt: at,
-        lastInboundAt: at,
-      };
       const intake = i % 2 === 1;
-      const conversation: Conversation = {
-        id: newId(at),
-        customerId: customer.id,
-        state: intake ? "leaving_message" : "awaiting_reply",
-        department: null,
-        startedAt: at,
-        lastActivityAt: at,
-        deadline: deadline + i,
-        ticketId: null,
-        agentId: null,
-        fromTicket: false,
-        firstText: "Hello, anyone there?",
-        lastInboundAt: at,
-        dueAt: null,
-      };
+      const { customer, conversation } = seededCustomer(
+        at,
+        {
+          id: await customerIdFor("whatsapp", addr),
+          channel: "whatsapp",
+          from: addr,
+          name: `Due ${label} ${i}`,
+        },
+        "Hello, anyone there?",
+        { state: intake ? "leaving_message" : "awaiting_reply", deadline: deadline + i },
+      );
       if (intake) {
         const ticket = newTicket(conversation, customer, at);
         conversation.ticketId = ticket.id;

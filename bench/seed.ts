@@ -10,8 +10,9 @@ import { newId } from "../domain/ids.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import { newTicket, writeTicket } from "../domain/tickets.ts";
-import type { Agent, Channel, Conversation, Customer } from "../domain/types.ts";
+import type { Agent, Channel } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
+import { seededCustomer } from "./engine_lib.ts";
 
 export const INBOUND_TOKEN = "bench-inbound-token-0123456789";
 
@@ -73,29 +74,11 @@ export async function seedTickets(kv: Deno.Kv, count: number, end = Date.now()) 
       const at = end - (count - i) * 60_000;
       const channel = CHANNELS[i % CHANNELS.length];
       const from = channel === "webchat" ? `visitor-${100000 + i}` : `+2782${1000000 + i}`;
-      const customer: Customer = {
-        id: newId(at),
-        channel,
-        from,
-        name: `Customer ${i + 1}`,
-        createdAt: at,
-        lastInboundAt: at,
-      };
-      const conversation: Conversation = {
-        id: newId(at),
-        customerId: customer.id,
-        state: "ended",
-        department: null,
-        startedAt: at,
-        lastActivityAt: at,
-        deadline: null,
-        ticketId: null,
-        agentId: null,
-        fromTicket: false,
-        firstText: TEXTS[i % TEXTS.length],
-        lastInboundAt: at,
-        dueAt: null,
-      };
+      const { customer, conversation } = seededCustomer(
+        at,
+        { id: newId(at), channel, from, name: `Customer ${i + 1}` },
+        TEXTS[i % TEXTS.length],
+      );
       writeTicket(op, null, newTicket(conversation, customer, at), at);
     }
     const result = await op.commit();
