@@ -31,8 +31,8 @@ const HTMX_CONFIG = JSON.stringify({
   historyCacheSize: 0,
 });
 
-export function Layout(props: LayoutProps) {
-  const { agent } = props;
+/** The HTML document of every page, signed in or not: our stylesheet, then `head`, then the body. */
+export function Document(props: { title: string; head?: Child; children?: Child }) {
   return (
     <>
       {raw("<!DOCTYPE html>")}
@@ -40,9 +40,24 @@ export function Layout(props: LayoutProps) {
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <meta name="htmx-config" content={HTMX_CONFIG} />
           <title>{props.title} · chatdesk</title>
           <link rel="stylesheet" href={assetUrl("desk.css")} />
+          {props.head}
+        </head>
+        <body>{props.children}</body>
+      </html>
+    </>
+  );
+}
+
+export function Layout(props: LayoutProps) {
+  const { agent } = props;
+  return (
+    <Document
+      title={props.title}
+      head={
+        <>
+          <meta name="htmx-config" content={HTMX_CONFIG} />
           {agent
             ? (
               <>
@@ -51,26 +66,25 @@ export function Layout(props: LayoutProps) {
               </>
             )
             : null}
-        </head>
-        <body>
-          {agent
-            ? <Header agent={agent} active={props.active} pending={props.pendingChats} />
-            : (
-              <header class="top">
-                <a class="brand" href="/">
-                  chat<span>desk</span>
-                </a>
-              </header>
-            )}
-          <main class={props.wide ? "main wide" : "main"} id="main">
-            <div id="flash">
-              <FlashMessage flash={props.flash} />
-            </div>
-            {props.children}
-          </main>
-        </body>
-      </html>
-    </>
+        </>
+      }
+    >
+      {agent
+        ? <Header agent={agent} active={props.active} pending={props.pendingChats} />
+        : (
+          <header class="top">
+            <a class="brand" href="/">
+              chat<span>desk</span>
+            </a>
+          </header>
+        )}
+      <main class={props.wide ? "main wide" : "main"} id="main">
+        <div id="flash">
+          <FlashMessage flash={props.flash} />
+        </div>
+        {props.children}
+      </main>
+    </Document>
   );
 }
 
