@@ -108,32 +108,41 @@ export function formErrors(error: unknown, conflictField = "form"): Errors {
 const statusOf = (error: unknown): 400 | 409 =>
   error instanceof DeskError && error.status === 409 ? 409 : 400;
 
-export function adminPages(deps: AppDeps): Hono<DeskEnv> {
-  const { kv, clock } = deps.desk;
+/**
+ * The Admin or Supervisor sub-app: its stylesheet, the CSRF and role checks, and `page`, which
+ * draws a body inside the area's tabs.
+ */
+export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
   const app = new Hono<DeskEnv>();
-  const css = serveAreaCss(app, "/admin");
-  app.use("*", pageCsrf(), pageAuth(deps, "admin"));
-
+  const css = serveAreaCss(app, `/${area}`);
+  app.use("*", pageCsrf(), pageAuth(deps, area));
   const page = (
     c: Context<DeskEnv>,
     title: string,
     current: string,
     body: Child,
-    status: 200 | 400 | 409 = 200,
+    opts: { status?: 200 | 400 | 409; wide?: boolean } = {},
   ) =>
     c.html(
       <AreaPage
-        area="admin"
+        area={area}
         agent={c.get("agent")}
         title={title}
         current={current}
         css={css}
         flash={takeFlash(c)}
+        wide={opts.wide}
       >
         {body}
       </AreaPage>,
-      status,
+      opts.status ?? 200,
     );
+  return { app, page };
+}
+
+export function adminPages(deps: AppDeps): Hono<DeskEnv> {
+  const { kv, clock } = deps.desk;
+  const { app, page } = areaApp(deps, "admin");
 
   app.get("/", (c) => c.redirect("/admin/hours", 303));
 
@@ -158,7 +167,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         previewOf={previewHours ? "draft" : "saved"}
         zones={timeZones()}
       />,
-      status,
+      { status },
     );
   };
   app.get("/hours", (c) => hoursPage(c, null, {}, null));
@@ -198,7 +207,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         <AgentsTable agents={agents} departments={departments} me={c.get("agent")} />
         <NewAgentForm draft={draft} errors={errors} departments={departments} />
       </div>,
-      status,
+      { status },
     );
   };
   const agentDraft = (form: FormData): AgentDraft => ({
@@ -255,7 +264,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         assigned={assigned}
         me={c.get("agent")}
       />,
-      opts.status ?? 200,
+      { status: opts.status },
     );
   };
   app.get("/agents/:id", async (c) => agentPage(c, await getAgent(kv, c.req.param("id"))));
@@ -349,7 +358,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         errors={opts.errors ?? {}}
         rename={opts.rename}
       />,
-      opts.status ?? 200,
+      { status: opts.status },
     );
   };
   app.get("/departments", (c) => departmentsPage(c));
@@ -429,7 +438,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         />
         <TimeoutsForm values={timeouts} errors={opts.timeoutErrors ?? {}} />
       </div>,
-      opts.status ?? 200,
+      { status: opts.status },
     );
   };
   const typedTexts = (form: FormData): Texts =>
@@ -513,7 +522,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         <TemplatesTable templates={await listTemplates(kv)} />
         <TemplateForm draft={draft} errors={errors} />
       </div>,
-      status,
+      { status },
     );
   const templateDraft = (form: FormData): TemplateDraft => ({
     name: field(form, "name"),
@@ -548,7 +557,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
           </div>
         </section>
       </div>,
-      status,
+      { status },
     );
   app.get("/templates", (c) => templatesPage(c, emptyTemplateDraft(), {}));
   app.post("/templates", async (c) => {

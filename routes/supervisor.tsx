@@ -5,7 +5,6 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import type { Child } from "hono/jsx";
 import { getAgent, listAgents } from "../domain/agents.ts";
 import { DAY, HOUR } from "../domain/clock.ts";
 import { listDepartments } from "../domain/departments.ts";
@@ -18,7 +17,6 @@ import { getTicket, reassignTicket, ticketMessages } from "../domain/tickets.ts"
 import { parseTranscriptQuery } from "../domain/transcripts.ts";
 import { localDate } from "../domain/business_hours.ts";
 import type { Agent } from "../domain/types.ts";
-import { AreaPage } from "../views/admin_shell.tsx";
 import { Dashboard } from "../views/supervisor_dashboard.tsx";
 import {
   Pager,
@@ -31,39 +29,15 @@ import {
   TicketView,
 } from "../views/supervisor_queues.tsx";
 import { TranscriptsForm } from "../views/supervisor_transcripts.tsx";
-import { formErrors, serveAreaCss } from "./admin.tsx";
+import { areaApp, formErrors } from "./admin.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
-import { pageAuth, pageCsrf, redirectWithFlash, safeNext, takeFlash } from "./page_auth.ts";
+import { redirectWithFlash, safeNext } from "./page_auth.ts";
 import { transcriptResponse } from "./transcripts.ts";
 
 export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
   const { kv, clock } = desk;
-  const app = new Hono<DeskEnv>();
-  const css = serveAreaCss(app, "/supervisor");
-  app.use("*", pageCsrf(), pageAuth(deps, "supervisor"));
-
-  const page = (
-    c: Context<DeskEnv>,
-    title: string,
-    current: string,
-    body: Child,
-    opts: { status?: 200 | 400; wide?: boolean } = {},
-  ) =>
-    c.html(
-      <AreaPage
-        area="supervisor"
-        agent={c.get("agent")}
-        title={title}
-        current={current}
-        css={css}
-        flash={takeFlash(c)}
-        wide={opts.wide}
-      >
-        {body}
-      </AreaPage>,
-      opts.status ?? 200,
-    );
+  const { app, page } = areaApp(deps, "supervisor");
 
   app.get("/", async (c) => {
     const now = clock.now();
