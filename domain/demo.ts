@@ -35,8 +35,9 @@ const CUSTOMERS: [Channel, string, string, string[]][] = [
 
 /** Seeds departments, agents, a template and a dozen tickets into an empty store. Returns whether it did. */
 export async function seedDemo(real: Desk): Promise<boolean> {
-  // Tickets of different ages look like a real queue: replay the demo over the last 30 hours.
-  let at = real.clock.now() - 30 * 3600_000;
+  // Tickets of different ages look like a real queue: replay the demo over the last day and a
+  // half (the steps below add up to about 34 hours, so the newest is still in the past).
+  let at = real.clock.now() - 36 * 3600_000;
   const clock = { now: () => at };
   const desk: Desk = { ...real, clock, wakeups: false };
   const { kv } = desk;

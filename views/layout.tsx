@@ -32,6 +32,12 @@ const HTMX_CONFIG = JSON.stringify({
 });
 
 /** The HTML document of every page, signed in or not: our stylesheet, then `head`, then the body. */
+/** A speech bubble, inline so no page costs an extra request (img-src allows data:). */
+const FAVICON = "data:image/svg+xml," +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path fill="#1d5bbf" d="M2 2h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H7l-4 3v-3H2a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1z"/></svg>',
+  );
+
 export function Document(props: { title: string; head?: Child; children?: Child }) {
   return (
     <>
@@ -42,6 +48,7 @@ export function Document(props: { title: string; head?: Child; children?: Child 
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{props.title} · chatdesk</title>
           <link rel="stylesheet" href={assetUrl("desk.css")} />
+          <link rel="icon" href={FAVICON} />
           {props.head}
         </head>
         <body>{props.children}</body>
