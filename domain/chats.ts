@@ -173,7 +173,12 @@ export async function replyToTicket(
     const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(ticketId));
     const ticket = ticketEntry.value;
     if (!ticket) throw new NotFound("Ticket");
-    if (ticket.status === "unassigned") throw new Forbidden("Accept the ticket before replying.");
+    if (ticket.status === "unassigned") {
+      const hidden = agent.role === "agent" &&
+        !(await visibleDepartments(desk.kv, agent)).includes(ticket.department ?? NO_DEPARTMENT);
+      if (hidden) throw new NotFound("Ticket");
+      throw new Forbidden("Accept the ticket before replying.");
+    }
     if (!isOpen(ticket)) throw new Conflict("ticket_closed", "This ticket is closed.");
     if (ticket.assignedTo !== agent.id) {
       if (agent.role === "agent") throw new NotFound("Ticket");

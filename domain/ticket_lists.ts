@@ -40,6 +40,15 @@ export interface TicketPage {
 
 export const SCAN_BUDGET = 2000;
 
+/** A paging cursor is an id or "closedAt.id": anything longer is not one of ours. */
+function cursorOf(params: URLSearchParams): string | undefined {
+  const cursor = params.get("cursor") || undefined;
+  if (cursor && (cursor.length > 64 || !/^[0-9A-Za-z.]+$/.test(cursor))) {
+    throw new Invalid("invalid_query", "cursor is not valid.");
+  }
+  return cursor;
+}
+
 /** Reads and validates list parameters from a URL query. */
 export function parseTicketQuery(params: URLSearchParams): TicketQuery {
   const queue = (params.get("queue") ?? "unassigned") as Queue;
@@ -73,7 +82,7 @@ export function parseTicketQuery(params: URLSearchParams): TicketQuery {
     q,
     age: age as Age | undefined,
     sort: sort as "newest" | "oldest" | undefined,
-    cursor: params.get("cursor") || undefined,
+    cursor: cursorOf(params),
     limit,
     agent: params.get("agent") || undefined,
   };

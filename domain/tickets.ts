@@ -199,10 +199,10 @@ async function tryAccept(
   return await retryCommit(async () => {
     const entry = await desk.kv.get<Ticket>(keys.ticket(id));
     const ticket = entry.value;
-    if (!ticket) return "hidden" as const;
+    // A ticket outside the agent's departments is not found, whatever its state (rule 13).
+    if (!ticket || (!isStaff(agent) && !visible.includes(dept(ticket)))) return "hidden" as const;
     if (ticket.status === "assigned") return "taken" as const;
     if (ticket.status !== "unassigned") return "closed" as const;
-    if (!isStaff(agent) && !visible.includes(dept(ticket))) return "hidden" as const;
     const now = desk.clock.now();
     const accepted: Ticket = {
       ...ticket,
@@ -267,6 +267,8 @@ export async function closeTicket(desk: Desk, agent: Agent, id: string): Promise
     const own = ticket.status === "assigned" && ticket.assignedTo === agent.id;
     if (!isStaff(agent) && !own) {
       if (ticket.status === "unassigned") {
+        const visible = await visibleDepartments(desk.kv, agent);
+        if (!visible.includes(dept(ticket))) throw new NotFound("Ticket");
         throw new Forbidden("Accept the ticket before closing it.");
       }
       if (ticket.status === "assigned") throw new NotFound("Ticket");

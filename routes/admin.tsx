@@ -55,7 +55,7 @@ import {
   TemplatesTable,
 } from "../views/admin_templates.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
-import { pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
+import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
 import areaCss from "../static/admin.css" with { type: "text" };
 
@@ -173,7 +173,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   app.get("/hours", (c) => hoursPage(c, null, {}, null));
   app.post("/hours", async (c) => {
     const { hours } = await getSettings(kv);
-    const { draft, action } = draftFromForm(await c.req.formData());
+    const { draft, action } = draftFromForm(await formData(c));
     if (action.kind !== "save" && action.kind !== "preview") {
       return hoursPage(c, applyAction(draft, action), {}, null);
     }
@@ -218,7 +218,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.get("/agents", (c) => agentsPage(c, emptyAgentDraft(), {}));
   app.post("/agents", async (c) => {
-    const form = await c.req.formData();
+    const form = await formData(c);
     const draft = agentDraft(form);
     try {
       const agent = await createAgent(kv, clock, {
@@ -270,7 +270,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   app.get("/agents/:id", async (c) => agentPage(c, await getAgent(kv, c.req.param("id"))));
   app.post("/agents/:id", async (c) => {
     const agent = await getAgent(kv, c.req.param("id"));
-    const draft = agentDraft(await c.req.formData());
+    const draft = agentDraft(await formData(c));
     const me = c.get("agent");
     if (agent.id === me.id && draft.role !== "admin") {
       return agentPage(c, agent, {
@@ -295,7 +295,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.post("/agents/:id/password", async (c) => {
     const agent = await getAgent(kv, c.req.param("id"));
-    const form = await c.req.formData();
+    const form = await formData(c);
     const password = form.get("password");
     const confirm = form.get("confirm");
     if (typeof password === "string" && password && password !== confirm) {
@@ -316,7 +316,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.post("/agents/:id/active", async (c) => {
     const agent = await getAgent(kv, c.req.param("id"));
-    const active = field(await c.req.formData(), "active") === "1";
+    const active = field(await formData(c), "active") === "1";
     if (agent.id === c.get("agent").id && !active) {
       return redirectWithFlash(c, `/admin/agents/${agent.id}`, {
         kind: "error",
@@ -363,7 +363,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   };
   app.get("/departments", (c) => departmentsPage(c));
   app.post("/departments", async (c) => {
-    const name = field(await c.req.formData(), "name");
+    const name = field(await formData(c), "name");
     try {
       const d = await createDepartment(kv, clock, { name });
       return redirectWithFlash(c, "/admin/departments", {
@@ -380,7 +380,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.post("/departments/:id", async (c) => {
     const department = await getDepartment(kv, c.req.param("id"));
-    const name = field(await c.req.formData(), "name");
+    const name = field(await formData(c), "name");
     try {
       const d = await updateDepartment(kv, department.id, { name });
       return redirectWithFlash(c, "/admin/departments", {
@@ -399,7 +399,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.post("/departments/:id/active", async (c) => {
     const department = await getDepartment(kv, c.req.param("id"));
-    const active = field(await c.req.formData(), "active") === "1";
+    const active = field(await formData(c), "active") === "1";
     await updateDepartment(kv, department.id, { active });
     return redirectWithFlash(c, "/admin/departments", {
       kind: "ok",
@@ -451,7 +451,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
     );
   app.get("/texts", (c) => textsPage(c));
   app.post("/texts", async (c) => {
-    const form = await c.req.formData();
+    const form = await formData(c);
     const texts = typedTexts(form);
     const preview = field(form, "op") === "preview";
     try {
@@ -476,7 +476,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   /** htmx live preview: the typed texts as the customer reads them; blanks show the saved text. */
   app.post("/texts/preview", async (c) => {
-    const form = await c.req.formData();
+    const form = await formData(c);
     const saved = (await getSettings(kv)).texts;
     const typed = typedTexts(form);
     const texts = Object.fromEntries(
@@ -485,7 +485,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
     return c.html(<TextsPreview texts={texts} />);
   });
   app.post("/timeouts", async (c) => {
-    const form = await c.req.formData();
+    const form = await formData(c);
     const keysOf = Object.keys(TIMEOUT_BOUNDS) as (keyof Timeouts)[];
     const typed = Object.fromEntries(keysOf.map((k) => [k, field(form, k)])) as Record<
       keyof Timeouts,
@@ -561,7 +561,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
     );
   app.get("/templates", (c) => templatesPage(c, emptyTemplateDraft(), {}));
   app.post("/templates", async (c) => {
-    const draft = templateDraft(await c.req.formData());
+    const draft = templateDraft(await formData(c));
     try {
       const t = await createTemplate(kv, clock, draft);
       return redirectWithFlash(c, "/admin/templates", {
@@ -578,7 +578,7 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
   });
   app.post("/templates/:id", async (c) => {
     const t = await findTemplate(c.req.param("id"));
-    const draft = templateDraft(await c.req.formData());
+    const draft = templateDraft(await formData(c));
     try {
       await updateTemplate(kv, t.id, draft);
     } catch (error) {

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import { TooLarge } from "../domain/errors.ts";
+import { NotFound, TooLarge } from "../domain/errors.ts";
 import { apiRoutes } from "./api.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
@@ -11,6 +11,7 @@ import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_SEGMENT = 128;
 
 export function createApp(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
@@ -35,6 +36,13 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
     },
   }));
   app.onError((error, c) => pageErrorOrJson(c, error));
+  // Ids are 26 characters: a path segment far longer names nothing (and would exceed KV's key size).
+  app.use(async (c, next) => {
+    if (c.req.path.split("/").some((segment) => segment.length > MAX_SEGMENT)) {
+      throw new NotFound("Page");
+    }
+    await next();
+  });
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route." } }, 404));
   app.route("/api/inbound", inboundRoutes(deps));
   app.route("/api/transcripts", transcriptRoutes(deps));

@@ -1,6 +1,5 @@
-/** Who is calling: a bearer token (API) or the session cookie (pages); roles checked per route. */
+/** Who is calling the JSON API: a bearer token only; roles checked per route. Pages sign in with the cookie in page_auth.ts. */
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
 import { Forbidden, Unauthorized } from "../domain/errors.ts";
 import { authenticate } from "../domain/sessions.ts";
 import type { Role } from "../domain/types.ts";
@@ -9,10 +8,13 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 export const SESSION_COOKIE = "chatdesk_session";
 const RANK: Record<Role, number> = { agent: 0, supervisor: 1, admin: 2 };
 
+/**
+ * The API's bearer token. The API never reads the session cookie: a cookie rides along on
+ * cross-site form posts, and the API has no CSRF check (pages do, in page_auth.ts).
+ */
 export function tokenOf(c: Context): string {
   const header = c.req.header("authorization");
-  if (header?.startsWith("Bearer ")) return header.slice(7).trim();
-  return getCookie(c, SESSION_COOKIE) ?? "";
+  return header?.startsWith("Bearer ") ? header.slice(7).trim() : "";
 }
 
 /** Requires a signed-in agent of at least `role`; 401 when signed out, 403 when the role is short. */

@@ -9,6 +9,7 @@ import { Forbidden } from "../domain/errors.ts";
 import { authenticate, SESSION_HOURS } from "../domain/sessions.ts";
 import type { Role } from "../domain/types.ts";
 import type { Flash } from "../views/components.tsx";
+import { Invalid } from "../domain/errors.ts";
 import { SESSION_COOKIE } from "./auth.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 
@@ -40,8 +41,19 @@ export function safeNext(value: unknown, fallback = "/tickets/unassigned"): stri
   if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) {
     return fallback;
   }
-  if (value.includes("\\") || /[\r\n]/.test(value) || value.startsWith("/login")) return fallback;
-  return value;
+  // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"): refuse every control
+  // character, then make sure the path resolves on our own origin.
+  const control = [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+  if (value.includes("\\") || control || value.startsWith("/login")) {
+    return fallback;
+  }
+  try {
+    const url = new URL(value, "http://desk.invalid");
+    if (url.origin !== "http://desk.invalid") return fallback;
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return fallback;
+  }
 }
 
 /** Where a header form (status switch) came from, if it was one of our pages. */
@@ -134,9 +146,26 @@ export function redirectWithFlash(c: Context, to: string, flash: Flash | null): 
   return c.redirect(to, 303);
 }
 
+/** The posted form; a body that is not a form is a 400, not a crash. */
+export async function formData(c: Context): Promise<FormData> {
+  try {
+    return await c.req.formData();
+  } catch {
+    throw new Invalid("invalid_form", "The request body is not a form.");
+  }
+}
+
+async function parsedBody<T extends Record<string, unknown>>(c: Context, all: boolean): Promise<T> {
+  try {
+    return await c.req.parseBody({ all }) as T;
+  } catch {
+    throw new Invalid("invalid_form", "The request body is not a form.");
+  }
+}
+
 /** Reads a urlencoded or multipart form into plain strings (repeated names: the last wins). */
 export async function formOf(c: Context): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const body = await parsedBody<Record<string, unknown>>(c, false);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === "string") out[k] = v;
   return out;
@@ -144,7 +173,7 @@ export async function formOf(c: Context): Promise<Record<string, string>> {
 
 /** All values of a repeated form field, e.g. template parameters `p1, p2, …`. */
 export async function formAll(c: Context): Promise<Record<string, string | string[]>> {
-  const body = await c.req.parseBody({ all: true });
+  const body = await parsedBody<Record<string, unknown>>(c, true);
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(body)) {
     if (typeof v === "string") out[k] = v;

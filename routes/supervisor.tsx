@@ -31,7 +31,7 @@ import {
 import { TranscriptsForm } from "../views/supervisor_transcripts.tsx";
 import { areaApp, formErrors } from "./admin.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
-import { redirectWithFlash, safeNext } from "./page_auth.ts";
+import { formData, redirectWithFlash, safeNext } from "./page_auth.ts";
 import { transcriptResponse } from "./transcripts.ts";
 
 export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
@@ -180,7 +180,7 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
 
   app.post("/tickets/:id/reassign", async (c) => {
     const id = c.req.param("id");
-    const form = await c.req.formData();
+    const form = await formData(c);
     const raw = form.get("agentId");
     const agentId = typeof raw === "string" && raw.trim() ? raw.trim() : null;
     const to = `/supervisor/tickets/${id}`;
