@@ -3,6 +3,7 @@ import type { Clock } from "./clock.ts";
 import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
 import { hashPassword } from "./passwords.ts";
 import { type Agent, type AgentStatus, ROLES } from "./types.ts";
 import { asBody, EMAIL, oneOf, str, strList } from "./validate.ts";
@@ -125,16 +126,15 @@ export async function updateAgent(kv: Deno.Kv, id: string, input: unknown): Prom
 
 /** Rule 23: status only decides live-chat routing (rule 4). */
 export async function setStatus(kv: Deno.Kv, id: string, status: AgentStatus): Promise<Agent> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  return await retryCommit(async () => {
     const entry = await kv.get<Agent>(keys.agent(id));
     if (!entry.value) throw new NotFound("Agent");
     const next = { ...entry.value, status };
     const op = kv.atomic().check(entry).set(keys.agent(id), next);
     if (status === "online") op.set(keys.agentOnline(id), next.departments);
     else op.delete(keys.agentOnline(id));
-    if ((await op.commit()).ok) return next;
-  }
-  throw new Conflict("edit_conflict", "Status kept changing; try again.");
+    return (await op.commit()).ok ? next : undefined;
+  });
 }
 
 /** Rule 4: is an agent who serves this department online? (no department: any online agent) */

@@ -6,6 +6,9 @@
 
 export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 const MAX_LABEL = 80;
+const MAX_INTERVALS = 12;
+/** About three years of public holidays and shutdowns; keeps the settings value far below 64 KiB. */
+const MAX_CLOSURES = 400;
 
 export const WEEKDAYS: readonly Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /** "HH:MM" local times, start < end; end may be "24:00" (the start of the next local day). */
@@ -200,6 +203,10 @@ function parseDay(path: string, v: unknown, errors: FieldErrors): Interval[] {
     errors[path] = "Expected a list of intervals";
     return [];
   }
+  if (v.length > MAX_INTERVALS) {
+    errors[path] = `At most ${MAX_INTERVALS} intervals a day`;
+    return [];
+  }
   const valid: { i: number; iv: Interval }[] = [];
   v.forEach((raw, i) => {
     const iv = parseInterval(raw);
@@ -223,6 +230,7 @@ function parseClosures(
   const labels: Record<string, string> = {};
   const dates = new Set<string>();
   if (!Array.isArray(raw)) errors.closures = "Expected a list of dates";
+  else if (raw.length > MAX_CLOSURES) errors.closures = `At most ${MAX_CLOSURES} closure dates`;
   else {
     raw.forEach((item, i) => {
       const date = isRecord(item) ? item.date : item;

@@ -11,7 +11,8 @@ import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
 import { renderTemplate } from "./templates.ts";
-import { closedTicket, isOpen, writeTicket } from "./tickets.ts";
+import { catchUpLastMessage, closedTicket, isOpen, withEvent, writeTicket } from "./tickets.ts";
+import { settleConversation } from "./sweeps.ts";
 import type { Agent, Conversation, Customer, Message, Ticket } from "./types.ts";
 import { asBody } from "./validate.ts";
 
@@ -191,7 +192,14 @@ export async function replyToTicket(
     const customer = customerEntry.value;
     if (!customer) throw new NotFound("Customer");
     assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
-    const before = isCurrent(convEntry.value, now) ? convEntry.value : null;
+    const stored = convEntry.value;
+    // A timed-out conversation no sweep has settled yet (a pending chat due to become a ticket)
+    // is settled first, so its messages land where the rules put them (rules 5, 6, 21).
+    if (stored && stored.state !== "ended" && !isCurrent(stored, now)) {
+      await settleConversation(desk, ticket.customerId, settings);
+      return undefined;
+    }
+    const before = stored && isCurrent(stored, now) ? stored : null;
     if (before?.state === "live" && before.agentId !== agent.id) {
       throw new Conflict("customer_in_chat", "The customer is in a live chat with another agent.");
     }
@@ -219,13 +227,14 @@ export async function replyToTicket(
         lastInboundAt: convEntry.value?.lastInboundAt ?? null,
         dueAt: null,
       };
-      next = { ...ticket, conversationIds: [...ticket.conversationIds, ...joined, chat.id] };
+      // Logged once per chat started from the ticket, not per message (the record stays small).
+      next = {
+        ...ticket,
+        conversationIds: [...ticket.conversationIds, ...joined, chat.id],
+        history: withEvent(ticket.history, { at: now, action: "replied", by: agent.id }),
+      };
     }
-    next = {
-      ...next,
-      lastMessageAt: now,
-      history: [...next.history, { at: now, action: "replied", by: agent.id }],
-    };
+    next = { ...next, lastMessageAt: now };
     writeTicket(op, ticket, next, now);
     writeConversation(desk, op, convEntry.value, chat);
     const message = addMessage(op, chat.id, now, {
@@ -279,7 +288,10 @@ export async function sendChatMessage(
 export async function endChat(desk: Desk, agent: Agent, chatId: string): Promise<Chat> {
   const customerId = await chatConversation(desk, chatId);
   return await retryCommit(async () => {
-    const entry = await desk.kv.get<Conversation>(keys.conversation(customerId));
+    const [entry, open] = await desk.kv.getMany<[Conversation, string]>([
+      keys.conversation(customerId),
+      keys.openTicketByCustomer(customerId),
+    ]);
     const c = entry.value;
     if (!c || c.id !== chatId || !isCurrent(c, desk.clock.now())) {
       throw new Conflict("chat_ended", "This chat has ended.");
@@ -287,7 +299,8 @@ export async function endChat(desk: Desk, agent: Agent, chatId: string): Promise
     if (c.agentId !== agent.id && agent.role === "agent") {
       throw new Forbidden("This is another agent's chat.");
     }
-    const op = desk.kv.atomic().check(entry);
+    const op = desk.kv.atomic().check(entry, open);
+    await catchUpLastMessage(desk.kv, op, c, open.value, desk.clock.now());
     writeConversation(desk, op, c, { ...c, state: "ended", deadline: null });
     return (await op.commit()).ok ? asChat(c) : undefined;
   });

@@ -93,7 +93,7 @@ export async function receiveInbound(desk: Desk, message: InboundMessage): Promi
 async function attemptInbound(desk: Desk, message: InboundMessage, customerId: string) {
   const { kv } = desk;
   const now = desk.clock.now();
-  const seenKey = message.id ? keys.inboundSeen(message.channel, message.id) : null;
+  const seenKey = message.id ? keys.inboundSeen(message.channel, customerId, message.id) : null;
   // One round trip reads everything a message may need (the customer id comes from its address).
   const [customerEntry, conversationEntry, openEntry, settingsEntry, seen] = await kv.getMany<
     [Customer, Conversation, string, Partial<Settings>, string]
@@ -214,6 +214,8 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
         replies.push(settings.texts.noGoodbye);
         break;
       case "reprompt":
+        // The prompt is asked again, so its timeout starts again (rule 9).
+        conversation.deadline = now + settings.timeouts.sessionMinutes * MINUTE;
         replies.push(settings.texts.prompt);
         break;
       case "chat_message":

@@ -27,8 +27,9 @@ export const keys = {
   message: (conversationId: string, messageId: string) =>
     ["messages", conversationId, messageId] as const,
   messages: (conversationId: string) => ["messages", conversationId] as const,
-  inboundSeen: (channel: Channel, providerId: string) =>
-    ["inbound_seen", channel, providerId] as const,
+  /** A provider message id, per customer: two web-chat visitors may both send id "1". */
+  inboundSeen: (channel: Channel, customerId: string, providerId: string) =>
+    ["inbound_seen", channel, customerId, providerId] as const,
 
   ticket: (id: string) => ["tickets", id] as const,
   tickets: () => ["tickets"] as const,

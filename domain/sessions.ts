@@ -3,6 +3,7 @@ import { findAgentByEmail } from "./agents.ts";
 import { type Clock, HOUR, MINUTE } from "./clock.ts";
 import { TooManyRequests, Unauthorized } from "./errors.ts";
 import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
 import { hashToken, newToken, verifyPassword } from "./passwords.ts";
 import type { Agent } from "./types.ts";
 import { asBody, str } from "./validate.ts";
@@ -32,38 +33,43 @@ export async function signIn(
   const password = str(body, "password", { max: 200 });
   const now = clock.now();
   const counters = [keys.loginAttempts("email", email), keys.loginAttempts("ip", address)] as const;
-  const [byEmail, byIp] = await kv.getMany<[Attempts, Attempts]>(counters);
-  for (const [entry, limit] of [[byEmail, LIMITS.email], [byIp, LIMITS.ip]] as const) {
-    if (entry.value && now - entry.value.since < WINDOW && entry.value.count >= limit) {
-      const retry = Math.ceil((entry.value.since + WINDOW - now) / 1000);
-      throw new TooManyRequests(
-        `Too many failed sign-ins; try again in ${Math.ceil(retry / 60)} minute(s).`,
-        retry,
-      );
+  // The attempt is counted before the password is checked, in a checked commit, so parallel
+  // guesses cannot all slip in under the limit; a successful sign-in gives its count back.
+  await retryCommit(async () => {
+    const entries = await kv.getMany<[Attempts, Attempts]>(counters);
+    const op = kv.atomic().check(...entries);
+    for (const [i, limit] of [LIMITS.email, LIMITS.ip].entries()) {
+      const entry = entries[i];
+      const fresh = entry.value && now - entry.value.since < WINDOW ? entry.value : null;
+      if (fresh && fresh.count >= limit) {
+        const retry = Math.ceil((fresh.since + WINDOW - now) / 1000);
+        throw new TooManyRequests(
+          `Too many failed sign-ins; try again in ${Math.ceil(retry / 60)} minute(s).`,
+          retry,
+        );
+      }
+      const next = fresh
+        ? { count: fresh.count + 1, since: fresh.since }
+        : { count: 1, since: now };
+      op.set(counters[i], next, { expireIn: WINDOW });
     }
-  }
+    return (await op.commit()).ok ? true : undefined;
+  });
   const agent = await findAgentByEmail(kv, email);
   const ok = agent !== null && agent.active && await verifyPassword(password, agent.passwordHash);
   if (!ok || !agent) {
-    const op = kv.atomic();
-    for (const [key, entry] of [[counters[0], byEmail], [counters[1], byIp]] as const) {
-      const fresh = entry.value && now - entry.value.since < WINDOW;
-      op.set(
-        key,
-        fresh
-          ? { count: entry.value!.count + 1, since: entry.value!.since }
-          : { count: 1, since: now },
-        {
-          expireIn: WINDOW,
-        },
-      );
-    }
-    await op.commit();
     throw new Unauthorized(
       agent && !agent.active ? "This account is deactivated." : "Wrong e-mail or password.",
     );
   }
-  await kv.delete(counters[0]);
+  await retryCommit(async () => {
+    const byIp = await kv.get<Attempts>(counters[1]);
+    const op = kv.atomic().check(byIp).delete(counters[0]);
+    if (byIp.value && byIp.value.count > 1) {
+      op.set(counters[1], { ...byIp.value, count: byIp.value.count - 1 }, { expireIn: WINDOW });
+    } else op.delete(counters[1]);
+    return (await op.commit()).ok ? true : undefined;
+  });
   const token = newToken();
   const expiresAt = now + SESSION_HOURS * HOUR;
   await kv.set(

@@ -7,6 +7,7 @@ import {
 } from "./business_hours.ts";
 import { Invalid } from "./errors.ts";
 import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
 import type { Texts, Timeouts } from "./types.ts";
 
 export interface Settings {
@@ -129,11 +130,11 @@ export function parseSettingsUpdate(input: unknown, current: Settings): Settings
 
 /** Applies a validated update atomically (a concurrent edit makes the later one retry on fresh data). */
 export async function updateSettings(kv: Deno.Kv, input: unknown): Promise<Settings> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  return await retryCommit(async () => {
     const entry = await kv.get<Settings>(keys.settings());
     const next = parseSettingsUpdate(input, withDefaults(entry.value));
-    const result = await kv.atomic().check(entry).set(keys.settings(), next).commit();
-    if (result.ok) return next;
-  }
-  throw new Error("settings update kept conflicting");
+    return (await kv.atomic().check(entry).set(keys.settings(), next).commit()).ok
+      ? next
+      : undefined;
+  });
 }

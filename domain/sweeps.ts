@@ -9,7 +9,14 @@ import { addMessage } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
-import { archiveClosed, isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
+import {
+  archiveClosed,
+  catchUpLastMessage,
+  isOpen,
+  mergeConversation,
+  newTicket,
+  writeTicket,
+} from "./tickets.ts";
 import type { Conversation, Customer, Ticket } from "./types.ts";
 import { DAY, MINUTE } from "./clock.ts";
 
@@ -40,15 +47,8 @@ export async function settleConversation(
     const at = before.deadline!;
     const op = kv.atomic().check(entry, openPointer);
     let after: Conversation = { ...before, state: "ended", deadline: null };
-    if (before.ticketId && before.ticketId === openPointer.value && before.state !== "pending") {
-      // Intake or a chat from a ticket ends: the ticket's lastMessageAt catches up (rules 8, 17).
-      const ticketEntry = await kv.get<Ticket>(keys.ticket(before.ticketId));
-      const ticket = ticketEntry.value;
-      if (ticket && ticket.lastMessageAt < before.lastActivityAt) {
-        op.check(ticketEntry);
-        writeTicket(op, ticket, { ...ticket, lastMessageAt: before.lastActivityAt }, at);
-      }
-    }
+    // Intake or a chat from a ticket ends: the ticket's lastMessageAt catches up (rules 8, 17).
+    if (before.state !== "pending") await catchUpLastMessage(kv, op, before, openPointer.value, at);
     if (before.state === "pending" && customer.value) {
       // Rule 5 (and 6, 7): an unanswered pending chat becomes a ticket, or joins the open one.
       const openEntry = openPointer.value
@@ -80,11 +80,13 @@ export async function settleConversation(
 export interface SweepReport {
   conversations: number;
   archived: number;
+  /** Items that threw; they are logged and retried by the next sweep. */
+  failed: number;
 }
 
 /** Every due sweep up to the clock's now; called by the cron, the queue listener and the test clock. */
 export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
-  const report: SweepReport = { conversations: 0, archived: 0 };
+  const report: SweepReport = { conversations: 0, archived: 0, failed: 0 };
   const settings = await getSettings(desk.kv);
   // A transition can make another one due at once (a late pending → intake → ended): loop.
   for (let pass = 0; pass < 10; pass++) {
@@ -93,9 +95,17 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
     for await (
       const due of desk.kv.list<string>({ prefix: keys.dueAll(), end: [...keys.dueAll(), now + 1] })
     ) {
-      if (await settleConversation(desk, due.value, settings)) changed++;
-      // Settling removed this entry in its own commit; one it left is stale: drop it if unchanged.
-      else await desk.kv.atomic().check(due).delete(due.key).commit();
+      try {
+        if (await settleConversation(desk, due.value, settings)) changed++;
+        // Settling removed this entry in its own commit; one it left is stale: drop it if unchanged.
+        else {await retryCommit(
+            async () => (await desk.kv.atomic().check(due).delete(due.key).commit(), true),
+          );}
+      } catch (error) {
+        // One customer's failure must not stop every other timer: report it and go on.
+        report.failed++;
+        console.error(`sweep: conversation of ${due.value} failed`, error);
+      }
     }
     report.conversations += changed;
     if (changed === 0) break;

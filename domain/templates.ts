@@ -4,6 +4,7 @@ import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import type { Template } from "./types.ts";
+import { MAX_MESSAGE_LENGTH } from "./inbound.ts";
 import { asBody, str } from "./validate.ts";
 
 const PARAM = /\{\{(\d+)\}\}/g;
@@ -114,5 +115,12 @@ export async function renderTemplate(
   if (values.some((v) => v.trim() === "")) {
     throw new Invalid("invalid_field", "Every template parameter needs a value.");
   }
-  return { template, text: template.body.replace(PARAM, (_, n) => values[Number(n) - 1]) };
+  const text = template.body.replace(PARAM, (_, n) => values[Number(n) - 1]);
+  if (text.length > MAX_MESSAGE_LENGTH) {
+    throw new Invalid(
+      "text_too_long",
+      `The filled template has over ${MAX_MESSAGE_LENGTH} characters.`,
+    );
+  }
+  return { template, text };
 }

@@ -49,6 +49,15 @@ function cursorOf(params: URLSearchParams): string | undefined {
   return cursor;
 }
 
+/** A supervisor's "whose Assigned queue": an agent id or "all". */
+function agentOf(params: URLSearchParams): string | undefined {
+  const agent = params.get("agent") || undefined;
+  if (agent && (agent.length > 64 || !/^[0-9A-Za-z]+$/.test(agent))) {
+    throw new Invalid("invalid_query", "agent must be an agent id or all.");
+  }
+  return agent;
+}
+
 /** Reads and validates list parameters from a URL query. */
 export function parseTicketQuery(params: URLSearchParams): TicketQuery {
   const queue = (params.get("queue") ?? "unassigned") as Queue;
@@ -84,7 +93,7 @@ export function parseTicketQuery(params: URLSearchParams): TicketQuery {
     sort: sort as "newest" | "oldest" | undefined,
     cursor: cursorOf(params),
     limit,
-    agent: params.get("agent") || undefined,
+    agent: agentOf(params),
   };
 }
 

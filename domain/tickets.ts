@@ -5,7 +5,26 @@ import { Conflict, Forbidden, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys, MINUS_ONE, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, mergeLists, retryCommit } from "./kv_util.ts";
-import type { Agent, CloseReason, Conversation, Customer, Message, Ticket } from "./types.ts";
+import type {
+  Agent,
+  CloseReason,
+  Conversation,
+  Customer,
+  Message,
+  Ticket,
+  TicketEvent,
+} from "./types.ts";
+
+/** Events kept on a ticket record: the first and the latest ones (values must stay < 64 KiB). */
+export const HISTORY_LIMIT = 200;
+
+/** Appends an event; a ticket that has lived very long keeps its creation and its latest events. */
+export function withEvent(history: TicketEvent[], event: TicketEvent): TicketEvent[] {
+  const next = [...history, event];
+  return next.length <= HISTORY_LIMIT
+    ? next
+    : [next[0], ...next.slice(next.length - HISTORY_LIMIT + 1)];
+}
 
 export const isOpen = (t: Ticket): boolean => t.status === "unassigned" || t.status === "assigned";
 const dept = (t: { department: string | null }): string => t.department ?? NO_DEPARTMENT;
@@ -120,7 +139,7 @@ export function mergeConversation(ticket: Ticket, conversation: Conversation, no
     ...ticket,
     lastMessageAt: now,
     conversationIds: [...ticket.conversationIds, conversation.id],
-    history: [...ticket.history, { at: now, action: "merged", by: null }],
+    history: withEvent(ticket.history, { at: now, action: "merged", by: null }),
   };
 }
 
@@ -137,8 +156,25 @@ export function closedTicket(
     closedAt: now,
     closedBy: by,
     closeReason: reason,
-    history: [...ticket.history, { at: now, action: "closed", by, to: reason }],
+    history: withEvent(ticket.history, { at: now, action: "closed", by, to: reason }),
   };
+}
+
+/** A conversation that wrote into an open ticket ends: the ticket's lastMessageAt catches up. */
+export async function catchUpLastMessage(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  conversation: Conversation,
+  openTicketId: string | null,
+  at: number,
+) {
+  if (!conversation.ticketId || conversation.ticketId !== openTicketId) return;
+  const entry = await kv.get<Ticket>(keys.ticket(conversation.ticketId));
+  const ticket = entry.value;
+  if (ticket && ticket.lastMessageAt < conversation.lastActivityAt) {
+    op.check(entry);
+    writeTicket(op, ticket, { ...ticket, lastMessageAt: conversation.lastActivityAt }, at);
+  }
 }
 
 export async function getTicket(kv: Deno.Kv, id: string): Promise<Ticket> {
@@ -209,7 +245,7 @@ async function tryAccept(
       status: "assigned",
       assignedTo: agent.id,
       assignedAt: now,
-      history: [...ticket.history, { at: now, action: "accepted", by: agent.id }],
+      history: withEvent(ticket.history, { at: now, action: "accepted", by: agent.id }),
     };
     const op = desk.kv.atomic().check(entry);
     writeTicket(op, ticket, accepted, now);
@@ -308,13 +344,13 @@ export async function reassignTicket(
       status: agentId ? "assigned" : "unassigned",
       assignedTo: agentId,
       assignedAt: agentId ? now : null,
-      history: [...ticket.history, {
+      history: withEvent(ticket.history, {
         at: now,
         action: "reassigned",
         by: by.id,
         from: ticket.assignedTo,
         to: agentId,
-      }],
+      }),
     };
     const op = desk.kv.atomic().check(entry);
     writeTicket(op, ticket, next, now);
@@ -329,6 +365,7 @@ export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Pr
     limit,
   });
   for await (const index of due) {
+    // One ticket's failure is logged and must not stop the others (the next sweep retries it).
     const done = await retryCommit(async () => {
       const entry = await desk.kv.get<Ticket>(keys.ticket(index.value));
       const ticket = entry.value;
@@ -337,16 +374,22 @@ export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Pr
         await desk.kv.atomic().check(index).delete(index.key).commit();
         return false;
       }
+      // Archived at the moment its age came due, so a late sweep records what an on-time one
+      // would (rule 21).
       const now = desk.clock.now();
+      const at = Math.min(now, Math.max(ticket.closedAt!, ticket.closedAt! + (now - cutoff)));
       const next: Ticket = {
         ...ticket,
         status: "archived",
-        archivedAt: now,
-        history: [...ticket.history, { at: now, action: "archived", by: null }],
+        archivedAt: at,
+        history: withEvent(ticket.history, { at, action: "archived", by: null }),
       };
       const op = desk.kv.atomic().check(entry);
-      writeTicket(op, ticket, next, now);
+      writeTicket(op, ticket, next, at);
       return (await op.commit()).ok ? true : undefined;
+    }).catch((error) => {
+      console.error(`archive: ticket ${index.value} failed`, error);
+      return false;
     });
     if (done) archived++;
   }

@@ -108,9 +108,14 @@ export function parseTranscriptQuery(
 
 /**
  * Every message whose time is within the range, ticket by ticket in creation order, each ticket's
- * messages in conversation order. Ids are time-ordered, so the walk stops at the first ticket
- * created after `to` and lists each conversation's messages by a key range, never whole.
+ * messages in conversation order. Ids are time-ordered, so the walk stops at tickets created well
+ * after `to` and lists each conversation's messages by a key range, never whole. A ticket's first
+ * messages come before the ticket (the message before YES, a pending chat), so the walk goes on
+ * past `to` by PRE_TICKET_MS.
  */
+/** Longest a conversation runs before it becomes a ticket: the timeouts' upper bound (24 h), twice. */
+const PRE_TICKET_MS = 2 * 24 * 3600_000;
+
 export async function* transcriptRows(
   kv: Deno.Kv,
   range: TranscriptRange,
@@ -121,7 +126,10 @@ export async function* transcriptRows(
   const fromKey = idTimePrefix(range.from);
   const toKey = idTimePrefix(range.to + 1);
   const tickets = kv.list<Ticket>(
-    { prefix: keys.tickets(), end: [...keys.tickets(), toKey] },
+    {
+      prefix: keys.tickets(),
+      end: [...keys.tickets(), idTimePrefix(range.to + 1 + PRE_TICKET_MS)],
+    },
     { batchSize },
   );
   for await (const { value: ticket } of tickets) {

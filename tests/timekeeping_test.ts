@@ -93,10 +93,10 @@ Deno.test("[domain] rule 21: the due index makes a sweep touch only what is due"
     await d.inbound({ channel: "sms", from: `+1555000010${i}`, text: "hi" });
   }
   d.clock.advance(MINUTE);
-  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 0, archived: 0 });
+  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 0, archived: 0, failed: 0 });
   d.clock.advance(9 * MINUTE);
-  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 5, archived: 0 });
-  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 0, archived: 0 });
+  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 5, archived: 0, failed: 0 });
+  assert.deepEqual(await runDueSweeps(d.desk), { conversations: 0, archived: 0, failed: 0 });
   await d.close();
 });
 
