@@ -64,8 +64,8 @@ export const keys = {
   statEvent: (kind: StatKind, at: number, ticketId: string) =>
     ["stat_events", kind, at, ticketId] as const,
   statEvents: (kind: StatKind) => ["stat_events", kind] as const,
-  /** Tickets created per UTC hour (hour start in epoch ms), for the 7-day chart. */
-  hourlyCreated: (hourStart: number) => ["hourly_created", hourStart] as const,
+  /** Tickets created per quarter hour (its start in epoch ms): local hours in any zone add 4 up. */
+  quarterCreated: (quarterStart: number) => ["quarter_created", quarterStart] as const,
 };
 
 /** `sum` wraps at 2^64, so adding 2^64-1 is a decrement. */

@@ -66,25 +66,24 @@ export async function deskStats(kv: Deno.Kv, timeZone: string, now: number): Pro
   };
 }
 
-/** Tickets created per hour over the last `hours` hours, oldest first. */
+/**
+ * Tickets created per local hour of the business time zone over the last `hours` hours, oldest
+ * first. Counters are kept per quarter hour, so zones offset by :30 or :45 (Asia/Kolkata,
+ * Asia/Kathmandu) get hours that start on their own clock, not on UTC's.
+ */
 export async function createdPerHour(
   kv: Deno.Kv,
   now: number,
   hours = 7 * 24,
+  timeZone = "UTC",
 ): Promise<{ hour: number; count: number }[]> {
-  const last = Math.floor(now / HOUR) * HOUR;
+  const last = Temporal.Instant.fromEpochMilliseconds(now).toZonedDateTimeISO(timeZone)
+    .round({ smallestUnit: "hour", roundingMode: "floor" }).epochMilliseconds;
   const first = last - (hours - 1) * HOUR;
-  const byHour = new Map<number, number>();
-  for await (
-    const e of kv.list<Deno.KvU64>({
-      start: keys.hourlyCreated(first),
-      end: keys.hourlyCreated(last + 1),
-    })
-  ) {
-    byHour.set(Number(e.key[1]), Number(e.value.value));
+  const counts = new Array<number>(hours).fill(0);
+  const range = { start: keys.quarterCreated(first), end: keys.quarterCreated(last + HOUR) };
+  for await (const e of kv.list<Deno.KvU64>(range)) {
+    counts[Math.floor((Number(e.key[1]) - first) / HOUR)] += Number(e.value.value);
   }
-  return Array.from(
-    { length: hours },
-    (_, i) => ({ hour: first + i * HOUR, count: byHour.get(first + i * HOUR) ?? 0 }),
-  );
+  return counts.map((count, i) => ({ hour: first + i * HOUR, count }));
 }

@@ -91,7 +91,7 @@ export function writeTicket(
   const statDays = { expireIn: 9 * 24 * 3600_000 };
   if (!before) {
     op.set(keys.statEvent("created", now, after.id), 0, statDays);
-    op.sum(keys.hourlyCreated(Math.floor(now / 3600_000) * 3600_000), 1n);
+    op.sum(keys.quarterCreated(Math.floor(now / 900_000) * 900_000), 1n);
   }
   if (
     before?.status === "unassigned" && after.status === "assigned" &&

@@ -48,7 +48,7 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
     const hoursShown = Math.min(8 * 24, Math.floor(now / HOUR) - Math.floor(start / HOUR) + 1);
     const [stats, hourly, ages, loads] = await Promise.all([
       deskStats(kv, hours.timeZone, now),
-      createdPerHour(kv, now, hoursShown),
+      createdPerHour(kv, now, hoursShown, hours.timeZone),
       queueAges(kv, now),
       agentLoads(kv),
     ]);
