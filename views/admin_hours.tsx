@@ -2,7 +2,7 @@
 import type { Weekday } from "../domain/business_hours.ts";
 import { WEEKDAYS } from "../domain/business_hours.ts";
 import { fieldName, type HoursDraft, zoneChoices } from "../domain/hours_form.ts";
-import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+import { Card, type Errors, Field, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
 
 const DAY_NAMES: Record<Weekday, string> = {
   mon: "Monday",
@@ -47,8 +47,13 @@ export function HoursForm({ draft, errors, preview, previewOf, zones }: HoursFor
 
       <section class="card">
         <div class="card-body stack">
-          <div class="field zone-field">
-            <label for="timeZone">Time zone</label>
+          <Field
+            id="timeZone"
+            label="Time zone"
+            hint="Opening hours follow this zone's local clock, across daylight-saving changes."
+            error={errors.timeZone}
+            class="field zone-field"
+          >
             <input
               id="timeZone"
               name="timeZone"
@@ -62,32 +67,30 @@ export function HoursForm({ draft, errors, preview, previewOf, zones }: HoursFor
             <datalist id="zones">
               {zoneOptions}
             </datalist>
-            <p class="hint">
-              Opening hours follow this zone's local clock, across daylight-saving changes.
-            </p>
-            <FieldError id="timeZone" error={errors.timeZone} />
-          </div>
+          </Field>
         </div>
       </section>
 
-      <section class="card" aria-labelledby="weekly-title">
-        <div class="card-head">
-          <h2 id="weekly-title">Weekly hours</h2>
+      <Card
+        id="weekly-title"
+        title="Weekly hours"
+        aside={
           <span class="muted small">
             A day without hours is closed. An end of 00:00 (12:00 AM) means midnight at the end of
             the day.
           </span>
-        </div>
+        }
+      >
         <div class="card-body hours-days">
           {WEEKDAYS.map((day) => <DayRows key={day} day={day} draft={draft} errors={errors} />)}
         </div>
-      </section>
+      </Card>
 
-      <section class="card" aria-labelledby="closures-title">
-        <div class="card-head">
-          <h2 id="closures-title">Closures</h2>
-          <span class="muted small">Whole local days closed, such as public holidays.</span>
-        </div>
+      <Card
+        id="closures-title"
+        title="Closures"
+        aside={<span class="muted small">Whole local days closed, such as public holidays.</span>}
+      >
         <div class="card-body stack">
           {draft.closures.length === 0 ? <p class="muted">No closures.</p> : null}
           {draft.closures.map((row, i) => {
@@ -134,7 +137,7 @@ export function HoursForm({ draft, errors, preview, previewOf, zones }: HoursFor
             </button>
           </div>
         </div>
-      </section>
+      </Card>
 
       <div class="form-actions">
         <button type="submit" name="op" value="save" class="btn btn-primary">Save hours</button>

@@ -1,7 +1,16 @@
 /** Admin › Agents and Departments: lists, create forms, an agent's edit page. */
+import type { Child } from "hono/jsx";
 import { MIN_PASSWORD } from "../domain/agents.ts";
 import { type Agent, type Department, type Role, ROLES } from "../domain/types.ts";
-import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+import {
+  Card,
+  type Errors,
+  Field,
+  FieldError,
+  FormErrors,
+  invalid,
+  TextField,
+} from "./admin_shell.tsx";
 import { Empty } from "./components.tsx";
 
 const ROLE_NAMES: Record<Role, string> = {
@@ -108,14 +117,42 @@ function RoleSelect({ id, value, error }: { id: string; value: string; error?: s
   const options = ROLES.map((r) => <option value={r} selected={r === value}>{ROLE_NAMES[r]}
   </option>);
   return (
-    <div class="field">
-      <label for={id}>Role</label>
+    <Field
+      id={id}
+      label="Role"
+      hint="Supervisors also oversee queues; admins also change settings."
+      error={error}
+    >
       <select id={id} name="role" {...invalid(id, error)}>
         {options}
       </select>
-      <p class="hint">Supervisors also oversee queues; admins also change settings.</p>
-      <FieldError id={id} error={error} />
-    </div>
+    </Field>
+  );
+}
+
+/** A password an admin sets for someone; the repeat is compared with it, so has no length rule. */
+function PasswordField(
+  { id, label, name, error, hint }: {
+    id: string;
+    label: string;
+    name: "password" | "confirm";
+    error?: string;
+    hint?: Child;
+  },
+) {
+  return (
+    <TextField
+      id={id}
+      label={label}
+      hint={hint}
+      error={error}
+      name={name}
+      type="password"
+      minlength={name === "password" ? MIN_PASSWORD : undefined}
+      maxlength={200}
+      required
+      autocomplete="new-password"
+    />
   );
 }
 
@@ -131,33 +168,27 @@ function ProfileFields(
   return (
     <>
       <div class="field-row">
-        <div class="field">
-          <label for={`${prefix}-name`}>Name</label>
-          <input
-            id={`${prefix}-name`}
-            name="name"
-            value={draft.name}
-            maxlength={80}
-            required
-            autocomplete="off"
-            {...invalid(`${prefix}-name`, errors.name)}
-          />
-          <FieldError id={`${prefix}-name`} error={errors.name} />
-        </div>
-        <div class="field">
-          <label for={`${prefix}-email`}>E-mail</label>
-          <input
-            id={`${prefix}-email`}
-            name="email"
-            type="email"
-            value={draft.email}
-            maxlength={200}
-            required
-            autocomplete="off"
-            {...invalid(`${prefix}-email`, errors.email)}
-          />
-          <FieldError id={`${prefix}-email`} error={errors.email} />
-        </div>
+        <TextField
+          id={`${prefix}-name`}
+          label="Name"
+          error={errors.name}
+          name="name"
+          value={draft.name}
+          maxlength={80}
+          required
+          autocomplete="off"
+        />
+        <TextField
+          id={`${prefix}-email`}
+          label="E-mail"
+          error={errors.email}
+          name="email"
+          type="email"
+          value={draft.email}
+          maxlength={200}
+          required
+          autocomplete="off"
+        />
       </div>
       <RoleSelect id={`${prefix}-role`} value={draft.role} error={errors.role} />
       <fieldset class="field plain-fieldset">
@@ -173,33 +204,22 @@ export function NewAgentForm(
   { draft, errors, departments }: { draft: AgentDraft; errors: Errors; departments: Department[] },
 ) {
   return (
-    <section class="card" aria-labelledby="new-agent-title">
-      <div class="card-head">
-        <h2 id="new-agent-title">New agent</h2>
-      </div>
+    <Card id="new-agent-title" title="New agent">
       <form method="post" action="/admin/agents" class="card-body stack" id="new-agent">
         <FormErrors errors={errors} />
         <ProfileFields draft={draft} errors={errors} departments={departments} prefix="new" />
-        <div class="field">
-          <label for="new-password">First password</label>
-          <input
-            id="new-password"
-            name="password"
-            type="password"
-            minlength={MIN_PASSWORD}
-            maxlength={200}
-            required
-            autocomplete="new-password"
-            {...invalid("new-password", errors.password)}
-          />
-          <p class="hint">At least {MIN_PASSWORD} characters. Share it privately.</p>
-          <FieldError id="new-password" error={errors.password} />
-        </div>
+        <PasswordField
+          id="new-password"
+          label="First password"
+          name="password"
+          error={errors.password}
+          hint={<>At least {MIN_PASSWORD} characters. Share it privately.</>}
+        />
         <div class="form-actions">
           <button type="submit" class="btn btn-primary">Create agent</button>
         </div>
       </form>
-    </section>
+    </Card>
   );
 }
 
@@ -216,11 +236,7 @@ export function AgentEdit(props: {
   const self = agent.id === me.id;
   return (
     <div class="grid-2 align-start">
-      <section class="card" aria-labelledby="profile-title">
-        <div class="card-head">
-          <h2 id="profile-title">Profile</h2>
-          <StatusBadge agent={agent} />
-        </div>
+      <Card id="profile-title" title="Profile" aside={<StatusBadge agent={agent} />}>
         <form method="post" action={`/admin/agents/${agent.id}`} class="card-body stack">
           <FormErrors errors={errors} />
           <ProfileFields draft={draft} errors={errors} departments={departments} prefix="edit" />
@@ -229,53 +245,32 @@ export function AgentEdit(props: {
             <a class="btn btn-ghost" href="/admin/agents">Back to agents</a>
           </div>
         </form>
-      </section>
+      </Card>
       <div class="stack">
-        <section class="card" aria-labelledby="password-title">
-          <div class="card-head">
-            <h2 id="password-title">Reset password</h2>
-          </div>
+        <Card id="password-title" title="Reset password">
           <form
             method="post"
             action={`/admin/agents/${agent.id}/password`}
             class="card-body stack"
           >
-            <div class="field">
-              <label for="reset-password">New password</label>
-              <input
-                id="reset-password"
-                name="password"
-                type="password"
-                minlength={MIN_PASSWORD}
-                maxlength={200}
-                required
-                autocomplete="new-password"
-                {...invalid("reset-password", passwordErrors.password)}
-              />
-              <FieldError id="reset-password" error={passwordErrors.password} />
-            </div>
-            <div class="field">
-              <label for="reset-confirm">Repeat it</label>
-              <input
-                id="reset-confirm"
-                name="confirm"
-                type="password"
-                maxlength={200}
-                required
-                autocomplete="new-password"
-                {...invalid("reset-confirm", passwordErrors.confirm)}
-              />
-              <FieldError id="reset-confirm" error={passwordErrors.confirm} />
-            </div>
+            <PasswordField
+              id="reset-password"
+              label="New password"
+              name="password"
+              error={passwordErrors.password}
+            />
+            <PasswordField
+              id="reset-confirm"
+              label="Repeat it"
+              name="confirm"
+              error={passwordErrors.confirm}
+            />
             <div class="form-actions">
               <button type="submit" class="btn">Set password</button>
             </div>
           </form>
-        </section>
-        <section class="card" aria-labelledby="access-title">
-          <div class="card-head">
-            <h2 id="access-title">Access</h2>
-          </div>
+        </Card>
+        <Card id="access-title" title="Access">
           <div class="card-body stack">
             {agent.active
               ? (
@@ -306,7 +301,7 @@ export function AgentEdit(props: {
                 </form>
               )}
           </div>
-        </section>
+        </Card>
       </div>
     </div>
   );
@@ -323,33 +318,32 @@ export function DepartmentsPage(props: {
   const { departments, errors, rename } = props;
   return (
     <div class="stack">
-      <section class="card" aria-labelledby="new-dept-title">
-        <div class="card-head">
-          <h2 id="new-dept-title">New department</h2>
+      <Card
+        id="new-dept-title"
+        title="New department"
+        aside={
           <span class="muted small">
             With departments, agents see unassigned tickets of their departments only.
           </span>
-        </div>
+        }
+      >
         <form method="post" action="/admin/departments" class="card-body">
           <div class="field-row align-end">
-            <div class="field">
-              <label for="dept-name">Name</label>
-              <input
-                id="dept-name"
-                name="name"
-                value={props.newName}
-                maxlength={80}
-                required
-                {...invalid("dept-name", errors.name)}
-              />
-              <FieldError id="dept-name" error={errors.name} />
-            </div>
+            <TextField
+              id="dept-name"
+              label="Name"
+              error={errors.name}
+              name="name"
+              value={props.newName}
+              maxlength={80}
+              required
+            />
             <div class="field shrink">
               <button type="submit" class="btn btn-primary">Create department</button>
             </div>
           </div>
         </form>
-      </section>
+      </Card>
       {departments.length === 0
         ? (
           <Empty title="No departments">

@@ -1,8 +1,9 @@
 /**
  * The frame of the Admin and Supervisor pages: the desk Layout, this area's tabs, and the small
- * extra stylesheet (static/admin.css) those pages need. Plus field-error bits their forms share.
+ * extra stylesheet (static/admin.css) those pages need. Plus the titled card and the labelled
+ * fields with their error bits that their forms share.
  */
-import type { Child } from "hono/jsx";
+import type { Child, JSX } from "hono/jsx";
 import type { Agent } from "../domain/types.ts";
 import type { Flash } from "./components.tsx";
 import { Layout } from "./layout.tsx";
@@ -82,6 +83,40 @@ export function invalid(id: string, error?: string) {
   return error ? { "aria-invalid": "true", "aria-describedby": errorId(id) } : {};
 }
 
+/** A labelled field: `children` is the control, then its hint and its error. */
+export function Field(
+  props: {
+    id: string;
+    label: Child;
+    hint?: Child;
+    error?: string;
+    class?: string;
+    children: Child;
+  },
+) {
+  return (
+    <div class={props.class ?? "field"}>
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint ? <p class="hint">{props.hint}</p> : null}
+      <FieldError id={props.id} error={props.error} />
+    </div>
+  );
+}
+
+/** A Field whose control is an input; the other props are the input's attributes, in order. */
+export function TextField(
+  { label, hint, error, class: cls, ...input }:
+    & { id: string; label: Child; hint?: Child; error?: string; class?: string }
+    & JSX.IntrinsicElements["input"],
+) {
+  return (
+    <Field id={input.id} label={label} hint={hint} error={error} class={cls}>
+      <input {...input} {...invalid(input.id, error)} />
+    </Field>
+  );
+}
+
 /** A form-level error summary above the fields. */
 export function FormErrors({ errors, text }: { errors: Errors; text?: string }) {
   const count = Object.keys(errors).length;
@@ -91,5 +126,20 @@ export function FormErrors({ errors, text }: { errors: Errors; text?: string }) 
       {text ?? (count === 1 ? "One field needs attention." : `${count} fields need attention.`)}
       {errors.form ? <>{errors.form}</> : null}
     </div>
+  );
+}
+
+/** A section titled by its card head; `aside` follows the title (a badge, a note, a link). */
+export function Card(
+  props: { id: string; title: Child; aside?: Child; class?: string; children?: Child },
+) {
+  return (
+    <section class={props.class ?? "card"} aria-labelledby={props.id}>
+      <div class="card-head">
+        <h2 id={props.id}>{props.title}</h2>
+        {props.aside}
+      </div>
+      {props.children}
+    </section>
   );
 }

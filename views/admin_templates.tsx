@@ -1,7 +1,7 @@
 /** Admin › Templates: approved WhatsApp message templates with {{1}}-style parameters (rule 18). */
 import { parameterCount } from "../domain/templates.ts";
 import type { Template } from "../domain/types.ts";
-import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+import { Card, type Errors, Field, FormErrors, invalid, TextField } from "./admin_shell.tsx";
 import { Empty } from "./components.tsx";
 
 export interface TemplateDraft {
@@ -72,10 +72,7 @@ export function TemplateForm(props: {
   const { draft, errors, id } = props;
   const prefix = id ? "edit" : "new";
   return (
-    <section class="card" aria-labelledby={`${prefix}-template-title`}>
-      <div class="card-head">
-        <h2 id={`${prefix}-template-title`}>{id ? "Edit template" : "New template"}</h2>
-      </div>
+    <Card id={`${prefix}-template-title`} title={id ? "Edit template" : "New template"}>
       <form
         method="post"
         action={id ? `/admin/templates/${id}` : "/admin/templates"}
@@ -83,39 +80,37 @@ export function TemplateForm(props: {
       >
         <FormErrors errors={errors} />
         <div class="field-row">
-          <div class="field">
-            <label for={`${prefix}-tname`}>Name</label>
-            <input
-              id={`${prefix}-tname`}
-              name="name"
-              value={draft.name}
-              maxlength={80}
-              required
-              pattern="[a-z0-9_]+"
-              autocomplete="off"
-              placeholder="order_update"
-              {...invalid(`${prefix}-tname`, errors.name)}
-            />
-            <p class="hint">As approved by WhatsApp: lowercase letters, digits and _.</p>
-            <FieldError id={`${prefix}-tname`} error={errors.name} />
-          </div>
-          <div class="field">
-            <label for={`${prefix}-tlang`}>Language</label>
-            <input
-              id={`${prefix}-tlang`}
-              name="language"
-              value={draft.language}
-              maxlength={10}
-              required
-              autocomplete="off"
-              placeholder="en or en_US"
-              {...invalid(`${prefix}-tlang`, errors.language)}
-            />
-            <FieldError id={`${prefix}-tlang`} error={errors.language} />
-          </div>
+          <TextField
+            id={`${prefix}-tname`}
+            label="Name"
+            hint="As approved by WhatsApp: lowercase letters, digits and _."
+            error={errors.name}
+            name="name"
+            value={draft.name}
+            maxlength={80}
+            required
+            pattern="[a-z0-9_]+"
+            autocomplete="off"
+            placeholder="order_update"
+          />
+          <TextField
+            id={`${prefix}-tlang`}
+            label="Language"
+            error={errors.language}
+            name="language"
+            value={draft.language}
+            maxlength={10}
+            required
+            autocomplete="off"
+            placeholder="en or en_US"
+          />
         </div>
-        <div class="field">
-          <label for={`${prefix}-tbody`}>Body</label>
+        <Field
+          id={`${prefix}-tbody`}
+          label="Body"
+          hint={<>Mark what the agent fills in as {"{{1}}"}, {"{{2}}"}… numbered without gaps.</>}
+          error={errors.body}
+        >
           <textarea
             id={`${prefix}-tbody`}
             name="body"
@@ -126,11 +121,7 @@ export function TemplateForm(props: {
           >
             {draft.body}
           </textarea>
-          <p class="hint">
-            Mark what the agent fills in as {"{{1}}"}, {"{{2}}"}… numbered without gaps.
-          </p>
-          <FieldError id={`${prefix}-tbody`} error={errors.body} />
-        </div>
+        </Field>
         <div class="form-actions">
           <button type="submit" class="btn btn-primary">
             {id ? "Save template" : "Create template"}
@@ -138,6 +129,6 @@ export function TemplateForm(props: {
           {id ? <a class="btn btn-ghost" href="/admin/templates">Back to templates</a> : null}
         </div>
       </form>
-    </section>
+    </Card>
   );
 }

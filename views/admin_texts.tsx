@@ -1,7 +1,7 @@
 /** Admin › Texts & timeouts: the six auto-responder texts with a live preview, and the timeouts. */
 import { MAX_TEXT_LENGTH, TEXT_LABELS, TIMEOUT_BOUNDS } from "../domain/settings.ts";
 import type { Texts, Timeouts } from "../domain/types.ts";
-import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+import { Card, type Errors, Field, FormErrors, invalid, TextField } from "./admin_shell.tsx";
 
 export const TEXT_KEYS = Object.keys(TEXT_LABELS) as (keyof Texts)[];
 
@@ -60,11 +60,11 @@ export function TextsForm(
   { texts, errors, previewed }: { texts: Texts; errors: Errors; previewed: boolean },
 ) {
   return (
-    <section class="card" aria-labelledby="texts-title">
-      <div class="card-head">
-        <h2 id="texts-title">Auto-responder texts</h2>
-        {previewed ? <span class="badge badge-warn">Preview: not saved yet</span> : null}
-      </div>
+    <Card
+      id="texts-title"
+      title="Auto-responder texts"
+      aside={previewed ? <span class="badge badge-warn">Preview: not saved yet</span> : null}
+    >
       <div class="card-body texts-layout">
         <form
           method="post"
@@ -79,8 +79,7 @@ export function TextsForm(
           {TEXT_KEYS.map((key) => {
             const id = `text-${key}`;
             return (
-              <div class="field">
-                <label for={id}>{TEXT_LABELS[key]}</label>
+              <Field id={id} label={TEXT_LABELS[key]} hint={TEXT_HINTS[key]} error={errors[key]}>
                 <textarea
                   id={id}
                   name={key}
@@ -91,9 +90,7 @@ export function TextsForm(
                 >
                   {texts[key]}
                 </textarea>
-                <p class="hint">{TEXT_HINTS[key]}</p>
-                <FieldError id={id} error={errors[key]} />
-              </div>
+              </Field>
             );
           })}
           <div class="form-actions">
@@ -110,7 +107,7 @@ export function TextsForm(
           <TextsPreview texts={texts} />
         </div>
       </div>
-    </section>
+    </Card>
   );
 }
 
@@ -118,10 +115,7 @@ export function TimeoutsForm(
   { values, errors }: { values: Record<keyof Timeouts, string>; errors: Errors },
 ) {
   return (
-    <section class="card" aria-labelledby="timeouts-title">
-      <div class="card-head">
-        <h2 id="timeouts-title">Timeouts</h2>
-      </div>
+    <Card id="timeouts-title" title="Timeouts">
       <form method="post" action="/admin/timeouts" class="card-body stack" novalidate>
         <FormErrors errors={errors} />
         <div class="field-row align-end">
@@ -130,23 +124,20 @@ export function TimeoutsForm(
             const [min, max] = TIMEOUT_BOUNDS[key];
             const id = `timeout-${key}`;
             return (
-              <div class="field">
-                <label for={id}>{label} ({unit})</label>
-                <input
-                  id={id}
-                  name={key}
-                  type="number"
-                  inputmode="numeric"
-                  min={min}
-                  max={max}
-                  step={1}
-                  value={values[key]}
-                  required
-                  {...invalid(id, errors[key])}
-                />
-                <p class="hint">{min} to {max} {unit}.</p>
-                <FieldError id={id} error={errors[key]} />
-              </div>
+              <TextField
+                id={id}
+                label={<>{label} ({unit})</>}
+                hint={<>{min} to {max} {unit}.</>}
+                error={errors[key]}
+                name={key}
+                type="number"
+                inputmode="numeric"
+                min={min}
+                max={max}
+                step={1}
+                value={values[key]}
+                required
+              />
             );
           })}
         </div>
@@ -154,6 +145,6 @@ export function TimeoutsForm(
           <button type="submit" class="btn btn-primary">Save timeouts</button>
         </div>
       </form>
-    </section>
+    </Card>
   );
 }

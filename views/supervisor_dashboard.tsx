@@ -2,6 +2,7 @@
 import type { Stats } from "../domain/stats.ts";
 import { type AgentLoad, formatAge, type QueueAges } from "../domain/supervision.ts";
 import { AgeChart, HourlyChart } from "./charts.tsx";
+import { Card } from "./admin_shell.tsx";
 import { Empty } from "./components.tsx";
 import { StatusBadge } from "./admin_people.tsx";
 
@@ -99,19 +100,16 @@ export function Dashboard(props: DashboardProps) {
     <div class="stack">
       <DashboardNumbers stats={props.stats} now={props.now} />
       <div class="grid-2 align-start">
-        <section class="card" aria-labelledby="hourly-h">
-          <div class="card-head">
-            <h2 id="hourly-h">Tickets created per hour, last 7 days</h2>
-          </div>
+        <Card id="hourly-h" title="Tickets created per hour, last 7 days">
           <div class="card-body">
             <HourlyChart points={props.hourly} timeZone={props.timeZone} />
           </div>
-        </section>
-        <section class="card" aria-labelledby="ages-h">
-          <div class="card-head">
-            <h2 id="ages-h">Unassigned queue by age</h2>
-            <span class="muted small">{ages.total} waiting</span>
-          </div>
+        </Card>
+        <Card
+          id="ages-h"
+          title="Unassigned queue by age"
+          aside={<span class="muted small">{ages.total} waiting</span>}
+        >
           <div class="card-body">
             <AgeChart buckets={ages.buckets} notWalked={ages.notWalked} />
             {ages.notWalked
@@ -124,17 +122,19 @@ export function Dashboard(props: DashboardProps) {
               )
               : null}
           </div>
-        </section>
+        </Card>
       </div>
-      <section class="card" aria-labelledby="agents-h">
-        <div class="card-head">
-          <h2 id="agents-h">Agents</h2>
+      <Card
+        id="agents-h"
+        title="Agents"
+        aside={
           <a href="/supervisor/queues?queue=assigned&agent=all" class="small">
             All assigned tickets
           </a>
-        </div>
+        }
+      >
         <AgentLoadTable loads={props.loads} now={props.now} />
-      </section>
+      </Card>
     </div>
   );
 }

@@ -2,6 +2,7 @@
 import type { Queue } from "../domain/ticket_lists.ts";
 import { formatAge } from "../domain/supervision.ts";
 import type { Agent, Department, Message, Ticket, TicketEvent } from "../domain/types.ts";
+import { Card } from "./admin_shell.tsx";
 import {
   AgeFilter,
   ChannelBadge,
@@ -303,11 +304,12 @@ export function TicketView(props: {
   const open = t.status === "unassigned" || t.status === "assigned";
   return (
     <div class="ticket-layout">
-      <section class="card conversation-card" aria-labelledby="conv-h">
-        <div class="card-head">
-          <h2 id="conv-h">Conversation</h2>
-          <span class="muted small">{props.messages.length} messages</span>
-        </div>
+      <Card
+        id="conv-h"
+        title="Conversation"
+        aside={<span class="muted small">{props.messages.length} messages</span>}
+        class="card conversation-card"
+      >
         {props.messages.length
           ? (
             <div class="conversation">
@@ -330,13 +332,13 @@ export function TicketView(props: {
             </div>
           )
           : <Empty title="No messages" />}
-      </section>
+      </Card>
       <div class="stack">
-        <section class="card" aria-labelledby="facts-h">
-          <div class="card-head">
-            <h2 id="facts-h">Ticket</h2>
-            <span class={`badge ${open ? "badge-ok" : "badge-muted"}`}>{t.status}</span>
-          </div>
+        <Card
+          id="facts-h"
+          title="Ticket"
+          aside={<span class={`badge ${open ? "badge-ok" : "badge-muted"}`}>{t.status}</span>}
+        >
           <div class="card-body">
             <dl class="facts">
               <dt>Customer</dt>
@@ -383,27 +385,21 @@ export function TicketView(props: {
               <dd class="small">{t.id}</dd>
             </dl>
           </div>
-        </section>
+        </Card>
         {open
           ? (
-            <section class="card" aria-labelledby="reassign-h">
-              <div class="card-head">
-                <h2 id="reassign-h">{t.status === "assigned" ? "Reassign" : "Assign"}</h2>
-              </div>
+            <Card id="reassign-h" title={t.status === "assigned" ? "Reassign" : "Assign"}>
               <div class="card-body">
                 <ReassignForm ticket={t} agents={props.agents} />
               </div>
-            </section>
+            </Card>
           )
           : null}
-        <section class="card" aria-labelledby="history-h">
-          <div class="card-head">
-            <h2 id="history-h">History</h2>
-          </div>
+        <Card id="history-h" title="History">
           <div class="card-body">
             <TicketHistory history={t.history} names={names} />
           </div>
-        </section>
+        </Card>
         <a href={props.back} class="small">← Back to the list</a>
       </div>
     </div>

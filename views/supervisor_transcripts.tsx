@@ -1,5 +1,5 @@
 /** Supervisor › Transcripts: pick a date range and a format; the download streams. */
-import { type Errors, FieldError, FormErrors, invalid } from "./admin_shell.tsx";
+import { Card, type Errors, FieldError, FormErrors, TextField } from "./admin_shell.tsx";
 
 export interface TranscriptDraft {
   from: string;
@@ -15,10 +15,7 @@ export function TranscriptsForm(
   }&format=csv`;
   return (
     <div class="grid-2 align-start">
-      <section class="card" aria-labelledby="download-h">
-        <div class="card-head">
-          <h2 id="download-h">Download messages</h2>
-        </div>
+      <Card id="download-h" title="Download messages">
         <form
           method="get"
           action="/supervisor/transcripts/download"
@@ -27,30 +24,24 @@ export function TranscriptsForm(
         >
           <FormErrors errors={errors} />
           <div class="field-row">
-            <div class="field">
-              <label for="t-from">From</label>
-              <input
-                id="t-from"
-                type="date"
-                name="from"
-                value={draft.from}
-                required
-                {...invalid("t-from", errors.from)}
-              />
-              <FieldError id="t-from" error={errors.from} />
-            </div>
-            <div class="field">
-              <label for="t-to">To (inclusive)</label>
-              <input
-                id="t-to"
-                type="date"
-                name="to"
-                value={draft.to}
-                required
-                {...invalid("t-to", errors.to)}
-              />
-              <FieldError id="t-to" error={errors.to} />
-            </div>
+            <TextField
+              id="t-from"
+              label="From"
+              error={errors.from}
+              type="date"
+              name="from"
+              value={draft.from}
+              required
+            />
+            <TextField
+              id="t-to"
+              label="To (inclusive)"
+              error={errors.to}
+              type="date"
+              name="to"
+              value={draft.to}
+              required
+            />
           </div>
           <fieldset class="field plain-fieldset">
             <legend class="label">Format</legend>
@@ -70,11 +61,8 @@ export function TranscriptsForm(
             <button type="submit" class="btn btn-primary">Download</button>
           </div>
         </form>
-      </section>
-      <section class="card" aria-labelledby="about-h">
-        <div class="card-head">
-          <h2 id="about-h">What is in it</h2>
-        </div>
+      </Card>
+      <Card id="about-h" title="What is in it">
         <div class="card-body stack">
           <p>
             One row per message sent or received in the range, of every ticket, archived ones
@@ -91,7 +79,7 @@ export function TranscriptsForm(
             with a supervisor's bearer token.
           </p>
         </div>
-      </section>
+      </Card>
     </div>
   );
 }
