@@ -9,7 +9,7 @@ import { writeConversation } from "../domain/conversations.ts";
 import type { Desk } from "../domain/desk.ts";
 import { customerIdFor, newId } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
-import { closedTicket, newTicket, writeTicket } from "../domain/tickets.ts";
+import { closedTicket, linkConversation, newTicket, writeTicket } from "../domain/tickets.ts";
 import type { Agent, Channel, Conversation, Customer, Message, Ticket } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
 
@@ -306,6 +306,7 @@ export async function seedTickets(
         );
       }
       writeTicket(op, null, ticket, at);
+      linkConversation(op, ticket.id, conversation.id);
       op.set(keys.customer(customer.id), customer);
       op.set(keys.conversation(customer.id), conversation);
       const texts = [
@@ -363,6 +364,7 @@ export async function seedConversations(
         const ticket = newTicket(conversation, customer, at);
         conversation.ticketId = ticket.id;
         writeTicket(op, null, ticket, at);
+        linkConversation(op, ticket.id, conversation.id);
       }
       op.set(keys.customer(customer.id), customer);
       writeConversation(desk, op, null, conversation);

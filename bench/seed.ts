@@ -9,7 +9,7 @@ import type { Desk } from "../domain/desk.ts";
 import { newId } from "../domain/ids.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
-import { newTicket, writeTicket } from "../domain/tickets.ts";
+import { linkConversation, newTicket, writeTicket } from "../domain/tickets.ts";
 import type { Agent, Channel } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
 import { seededCustomer } from "./engine_lib.ts";
@@ -79,7 +79,9 @@ export async function seedTickets(kv: Deno.Kv, count: number, end = Date.now()) 
         { id: newId(at), channel, from, name: `Customer ${i + 1}` },
         TEXTS[i % TEXTS.length],
       );
-      writeTicket(op, null, newTicket(conversation, customer, at), at);
+      const ticket = newTicket(conversation, customer, at);
+      writeTicket(op, null, ticket, at);
+      linkConversation(op, ticket.id, conversation.id);
     }
     const result = await op.commit();
     if (!result.ok) throw new Error(`seed commit ${start} failed`);

@@ -39,10 +39,10 @@ async function seed(kv: Deno.Kv, messages: number): Promise<{ from: number; to: 
       closeReason: "agent",
       archivedAt: null,
       preview: "Hello",
-      conversationIds: [conversationId],
       history: [],
     };
-    let op = kv.atomic().set(keys.ticket(id), ticket);
+    let op = kv.atomic().set(keys.ticket(id), ticket)
+      .set(keys.ticketConversation(id, conversationId), conversationId);
     for (let m = 0; m < PER_TICKET && t * PER_TICKET + m < messages; m++) {
       at += 1000;
       const message: Message = {

@@ -11,7 +11,14 @@ import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
 import { renderTemplate } from "./templates.ts";
-import { catchUpLastMessage, closedTicket, isOpen, withEvent, writeTicket } from "./tickets.ts";
+import {
+  catchUpLastMessage,
+  closedTicket,
+  isOpen,
+  linkConversation,
+  withEvent,
+  writeTicket,
+} from "./tickets.ts";
 import { settleConversation } from "./sweeps.ts";
 import type { Agent, Conversation, Customer, Message, Ticket } from "./types.ts";
 import { asBody } from "./validate.ts";
@@ -211,7 +218,7 @@ export async function replyToTicket(
       chat = { ...before, lastActivityAt: now, deadline };
     } else {
       // Whatever the customer had going (intake, a pending chat, a YES/NO prompt) joins the ticket.
-      const joined = before && !ticket.conversationIds.includes(before.id) ? [before.id] : [];
+      if (before && before.ticketId === null) linkConversation(op, ticket.id, before.id);
       chat = {
         id: newId(now),
         customerId: ticket.customerId,
@@ -227,10 +234,10 @@ export async function replyToTicket(
         lastInboundAt: convEntry.value?.lastInboundAt ?? null,
         dueAt: null,
       };
+      linkConversation(op, ticket.id, chat.id);
       // Logged once per chat started from the ticket, not per message (the record stays small).
       next = {
         ...ticket,
-        conversationIds: [...ticket.conversationIds, ...joined, chat.id],
         history: withEvent(ticket.history, { at: now, action: "replied", by: agent.id }),
       };
     }

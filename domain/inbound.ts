@@ -10,7 +10,7 @@ import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { type Settings, withDefaults } from "./settings.ts";
 import { settleConversation } from "./sweeps.ts";
-import { isOpen, mergeConversation, newTicket, writeTicket } from "./tickets.ts";
+import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
 import {
   type Channel,
   CHANNELS,
@@ -196,10 +196,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
       }
       case "open_intake": {
         const existing = ticketEntry?.value && isOpen(ticketEntry.value) ? ticketEntry.value : null;
-        const ticket = existing
-          ? mergeConversation(existing, conversation, now)
-          : newTicket(conversation, customer, now);
-        writeTicket(op, existing, ticket, now);
+        const ticket = fileConversation(op, existing, conversation, customer, now);
         conversation = {
           ...conversation,
           state: "leaving_message",

@@ -33,6 +33,10 @@ export const keys = {
 
   ticket: (id: string) => ["tickets", id] as const,
   tickets: () => ["tickets"] as const,
+  /** The conversations whose messages make up a ticket (merges add one; the record never grows). */
+  ticketConversation: (ticketId: string, conversationId: string) =>
+    ["ticket_conversations", ticketId, conversationId] as const,
+  ticketConversations: (ticketId: string) => ["ticket_conversations", ticketId] as const,
   openTicketByCustomer: (customerId: string) => ["open_ticket_by_customer", customerId] as const,
   unassigned: (department: string, ticketId?: string) =>
     ticketId ? ["unassigned", department, ticketId] as const : ["unassigned", department] as const,

@@ -12,9 +12,8 @@ import { getSettings, type Settings } from "./settings.ts";
 import {
   archiveClosed,
   catchUpLastMessage,
+  fileConversation,
   isOpen,
-  mergeConversation,
-  newTicket,
   writeTicket,
 } from "./tickets.ts";
 import type { Conversation, Customer, Ticket } from "./types.ts";
@@ -56,10 +55,7 @@ export async function settleConversation(
         : null;
       if (openEntry) op.check(openEntry);
       const existing = openEntry?.value && isOpen(openEntry.value) ? openEntry.value : null;
-      const ticket = existing
-        ? mergeConversation(existing, before, at)
-        : newTicket(before, customer.value, at);
-      writeTicket(op, existing, ticket, at);
+      const ticket = fileConversation(op, existing, before, customer.value, at);
       after = {
         ...before,
         state: "leaving_message",

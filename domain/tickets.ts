@@ -127,20 +127,51 @@ export function newTicket(conversation: Conversation, customer: Customer, now: n
     closeReason: null,
     archivedAt: null,
     preview: conversation.firstText,
-    conversationIds: [conversation.id],
     history: [{ at: now, action: "created", by: null }],
   };
 }
 
-/** Rule 6: a conversation's messages join the customer's open ticket instead of a second one. */
-export function mergeConversation(ticket: Ticket, conversation: Conversation, now: number): Ticket {
-  if (ticket.conversationIds.includes(conversation.id)) return { ...ticket, lastMessageAt: now };
-  return {
-    ...ticket,
-    lastMessageAt: now,
-    conversationIds: [...ticket.conversationIds, conversation.id],
-    history: withEvent(ticket.history, { at: now, action: "merged", by: null }),
-  };
+/** Adds a conversation's messages to a ticket, in the caller's commit. */
+export function linkConversation(
+  op: Deno.AtomicOperation,
+  ticketId: string,
+  conversationId: string,
+) {
+  op.set(keys.ticketConversation(ticketId, conversationId), conversationId);
+}
+
+/**
+ * Rules 5 and 6: a conversation becomes a ticket, or, when the customer has an open one, joins it
+ * instead of making a second. Written in the caller's commit, which must check the open-ticket
+ * pointer and the existing ticket it read.
+ */
+export function fileConversation(
+  op: Deno.AtomicOperation,
+  existing: Ticket | null,
+  conversation: Conversation,
+  customer: Customer,
+  at: number,
+): Ticket {
+  const ticket = existing
+    ? {
+      ...existing,
+      lastMessageAt: at,
+      history: withEvent(existing.history, { at, action: "merged" as const, by: null }),
+    }
+    : newTicket(conversation, customer, at);
+  writeTicket(op, existing, ticket, at);
+  linkConversation(op, ticket.id, conversation.id);
+  return ticket;
+}
+
+/** The ids of a ticket's conversations, oldest first (ids are time-ordered). */
+export async function ticketConversationIds(kv: Deno.Kv, ticket: Ticket): Promise<string[]> {
+  // Tickets stored before the link keys kept the list on the record.
+  const ids = new Set((ticket as { conversationIds?: string[] }).conversationIds ?? []);
+  for await (const e of kv.list<string>({ prefix: keys.ticketConversations(ticket.id) })) {
+    ids.add(e.value);
+  }
+  return [...ids].sort();
 }
 
 /** Rule 7 and 19: the closed ticket (the caller commits it with writeTicket). */
@@ -206,7 +237,7 @@ export async function readTicket(kv: Deno.Kv, agent: Agent, id: string): Promise
 /** All messages of a ticket's conversations, in order. */
 export async function ticketMessages(kv: Deno.Kv, ticket: Ticket): Promise<Message[]> {
   const out: Message[] = [];
-  for (const conversationId of ticket.conversationIds) {
+  for (const conversationId of await ticketConversationIds(kv, ticket)) {
     for await (const entry of kv.list<Message>({ prefix: keys.messages(conversationId) })) {
       out.push(entry.value);
     }

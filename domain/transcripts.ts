@@ -8,6 +8,7 @@ import { iso } from "./clock.ts";
 import { Invalid } from "./errors.ts";
 import { idTimePrefix } from "./ids.ts";
 import { keys } from "./keys.ts";
+import { ticketConversationIds } from "./tickets.ts";
 import type { Channel, Message, Ticket } from "./types.ts";
 
 export type TranscriptFormat = "csv" | "json";
@@ -133,7 +134,7 @@ export async function* transcriptRows(
     { batchSize },
   );
   for await (const { value: ticket } of tickets) {
-    for (const conversationId of ticket.conversationIds) {
+    for (const conversationId of await ticketConversationIds(kv, ticket)) {
       const messages = kv.list<Message>({
         start: [...keys.messages(conversationId), fromKey],
         end: [...keys.messages(conversationId), toKey],

@@ -94,8 +94,6 @@ export interface Ticket {
   archivedAt: number | null;
   /** First words of the customer's first message, for list rows. */
   preview: string;
-  /** Conversations whose messages make up this ticket, oldest first (merges append). */
-  conversationIds: string[];
   history: TicketEvent[];
 }
 

@@ -7,9 +7,8 @@ import type { Agent, Message, Ticket } from "../domain/types.ts";
 const isoOrNull = (ms: number | null) => ms === null ? null : iso(ms);
 
 export function ticketJson(t: Ticket) {
-  const { conversationIds: _, ...rest } = t;
   return {
-    ...rest,
+    ...t,
     createdAt: iso(t.createdAt),
     lastMessageAt: iso(t.lastMessageAt),
     assignedAt: isoOrNull(t.assignedAt),

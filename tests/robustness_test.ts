@@ -252,3 +252,44 @@ Deno.test("[race] status changes through two KV handles on one file all succeed"
   await b.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("[domain] rule 6: merges add link keys, not record growth; older records still read", async (t) => {
+  const d = await testDesk({ at: CLOSED_TIME });
+  const { token } = await d.person("supervisor");
+  const from = "+27820010060";
+  const id = await leaveMessage(d, from, ["first"]);
+  for (let i = 0; i < 30; i++) await leaveMessage(d, from, [`again ${i}`]);
+  await t.step(
+    "30 merges: every message readable, the record holds no conversation list",
+    async () => {
+      const ticket = await d.json<{ messages: { text: string }[] }>("GET", `/api/tickets/${id}`, {
+        token,
+      });
+      for (let i = 0; i < 30; i++) {
+        assert.ok(
+          ticket.body.messages.some((m) => m.text === `again ${i}`),
+        );
+      }
+      const record = (await d.kv.get<Record<string, unknown>>(keys.ticket(id))).value!;
+      assert.equal("conversationIds" in record, false);
+    },
+  );
+  await t.step(
+    "a ticket stored with its conversation list on the record still shows those messages",
+    async () => {
+      const record = (await d.kv.get<Ticket>(keys.ticket(id))).value!;
+      const links: string[] = [];
+      for await (const e of d.kv.list<string>({ prefix: keys.ticketConversations(id) })) {
+        links.push(e.value);
+      }
+      const op = d.kv.atomic().set(keys.ticket(id), { ...record, conversationIds: [links[0]] });
+      for (const link of links) op.delete(keys.ticketConversation(id, link));
+      await op.commit();
+      const ticket = await d.json<{ messages: { text: string }[] }>("GET", `/api/tickets/${id}`, {
+        token,
+      });
+      assert.ok(ticket.body.messages.some((m) => m.text === "first"));
+    },
+  );
+  await d.close();
+});
