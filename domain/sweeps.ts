@@ -9,13 +9,7 @@ import { addMessage } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
-import {
-  archiveClosed,
-  catchUpLastMessage,
-  fileConversation,
-  isOpen,
-  writeTicket,
-} from "./tickets.ts";
+import { archiveClosed, catchUpLastMessage, fileConversation, isOpen } from "./tickets.ts";
 import type { Conversation, Customer, Ticket } from "./types.ts";
 import { DAY, MINUTE } from "./clock.ts";
 
