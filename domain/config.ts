@@ -15,16 +15,6 @@ export class ConfigError extends Error {}
 /** `CHATDESK_KV_PATH=platform`: `Deno.openKv()` with no path, as on Deno Deploy. */
 export const PLATFORM_KV = "platform";
 
-const KNOWN = [
-  "PORT",
-  "CHATDESK_KV_PATH",
-  "CHATDESK_ADMIN_EMAIL",
-  "CHATDESK_ADMIN_PASSWORD",
-  "CHATDESK_INBOUND_TOKEN",
-  "CHATDESK_CLOCK",
-  "CHATDESK_DEMO",
-];
-
 /** Parses the environment; `defaults` are what `deno task start` embeds. Throws ConfigError naming the variable. */
 export function parseConfig(
   env: Record<string, string | undefined>,
@@ -79,5 +69,3 @@ export function parseConfig(
     demo: demoText === "1",
   };
 }
-
-export const CONFIG_VARIABLES = KNOWN;

@@ -23,10 +23,6 @@ export function newId(atMs: number): string {
   return time + lastRandom.map((n) => ALPHABET[n]).join("");
 }
 
-export function isId(value: string): boolean {
-  return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
-}
-
 const TIME_CHARS = 10;
 
 /** Epoch ms encoded in an id's first 10 characters; NaN when it is not one of our ids. */

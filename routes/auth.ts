@@ -29,5 +29,3 @@ export function requireRole(deps: AppDeps, role: Role = "agent"): MiddlewareHand
     await next();
   };
 }
-
-export const hasRole = (agentRole: Role, role: Role): boolean => RANK[agentRole] >= RANK[role];

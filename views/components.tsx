@@ -81,26 +81,6 @@ export function TimeAgo({ at, now }: { at: number; now: number }) {
   );
 }
 
-/** A one-button form posting to `action` (works without JavaScript). */
-export function PostButton(
-  props: {
-    action: string;
-    label: Child;
-    class?: string;
-    fields?: Record<string, string>;
-    title?: string;
-  },
-) {
-  return (
-    <form method="post" action={props.action} class="inline-form">
-      {Object.entries(props.fields ?? {}).map(([name, value]) => (
-        <input type="hidden" name={name} value={value} />
-      ))}
-      <button type="submit" class={props.class ?? "btn"} title={props.title}>{props.label}</button>
-    </form>
-  );
-}
-
 /** The search box of a ticket list's filter bar (a GET form, so the view lives in the URL). */
 export function SearchFilter(
   props: { label: string; placeholder: string; value: string; maxlength?: number },
