@@ -67,14 +67,23 @@ async function assertUniqueName(kv: Deno.Kv, name: string) {
   }
 }
 
+const departmentKeys = (departments: Department[]): string[] => [
+  ...departments.map((d) => d.id),
+  NO_DEPARTMENT,
+];
+
+/** Every department key of the Unassigned index, "no department" included (staff see all). */
+export async function allDepartmentKeys(kv: Deno.Kv): Promise<string[]> {
+  return departmentKeys(await listDepartments(kv));
+}
+
 /**
  * Rule 13: the Unassigned index prefixes an agent may see. Supervisors, admins, and everyone
  * when no department is configured see all; an agent sees its departments and "no department".
  */
 export async function visibleDepartments(kv: Deno.Kv, agent: Agent): Promise<string[]> {
   const departments = await listDepartments(kv);
-  const all = [...departments.map((d) => d.id), NO_DEPARTMENT];
   const configured = departments.some((d) => d.active);
-  if (agent.role !== "agent" || !configured) return all;
+  if (agent.role !== "agent" || !configured) return departmentKeys(departments);
   return [...agent.departments.filter((id) => departments.some((d) => d.id === id)), NO_DEPARTMENT];
 }

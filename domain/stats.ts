@@ -1,9 +1,9 @@
 /** Supervisor numbers from counters and time indexes, never from scanning every ticket. */
 import { startOfLocalDay } from "./business_hours.ts";
-import { listDepartments } from "./departments.ts";
-import { keys, NO_DEPARTMENT, type StatKind } from "./keys.ts";
-import { getAll } from "./kv_util.ts";
-import type { Ticket } from "./types.ts";
+import { allDepartmentKeys } from "./departments.ts";
+import { idTime } from "./ids.ts";
+import { keys, type StatKind } from "./keys.ts";
+import { countUnassigned } from "./tickets.ts";
 import { HOUR } from "./clock.ts";
 
 export interface Stats {
@@ -13,10 +13,6 @@ export interface Stats {
   acceptedToday: number;
   closedToday: number;
   medianAcceptSeconds: number | null;
-}
-
-async function allDepartmentKeys(kv: Deno.Kv): Promise<string[]> {
-  return [...(await listDepartments(kv)).map((d) => d.id), NO_DEPARTMENT];
 }
 
 /** Values of one kind's events in [from, to). */
@@ -42,14 +38,14 @@ export function median(values: number[]): number | null {
 /** `GET /api/stats`; "today" is the business time zone's day. */
 export async function deskStats(kv: Deno.Kv, timeZone: string, now: number): Promise<Stats> {
   const departments = await allDepartmentKeys(kv);
-  const counts = await getAll<Deno.KvU64>(kv, departments.map((d) => keys.count("unassigned", d)));
-  let oldest: number | null = null;
-  for (const d of departments) {
+  // The oldest unassigned ticket heads each department's index; its id carries its creation time.
+  const heads = await Promise.all(departments.map(async (d) => {
     for await (const e of kv.list<string>({ prefix: keys.unassigned(d) }, { limit: 1 })) {
-      const t = (await kv.get<Ticket>(keys.ticket(e.value))).value;
-      if (t && (oldest === null || t.createdAt < oldest)) oldest = t.createdAt;
+      return idTime(e.value);
     }
-  }
+    return Infinity;
+  }));
+  const oldest = Math.min(...heads);
   const dayStart = startOfLocalDay(timeZone, now);
   const [created, accepted, closed] = await Promise.all(
     (["created", "accepted", "closed"] as const).map((kind) =>
@@ -57,8 +53,8 @@ export async function deskStats(kv: Deno.Kv, timeZone: string, now: number): Pro
     ),
   );
   return {
-    unassigned: counts.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0),
-    oldestUnassignedAt: oldest,
+    unassigned: await countUnassigned(kv, departments),
+    oldestUnassignedAt: Number.isFinite(oldest) ? oldest : null,
     createdToday: created.length,
     acceptedToday: accepted.length,
     closedToday: closed.length,

@@ -4,10 +4,11 @@
  */
 import { listAgents } from "./agents.ts";
 import { DAY, HOUR } from "./clock.ts";
-import { listDepartments } from "./departments.ts";
+import { allDepartmentKeys } from "./departments.ts";
 import { idTime } from "./ids.ts";
-import { keys, NO_DEPARTMENT } from "./keys.ts";
+import { keys } from "./keys.ts";
 import { getAll, mergeLists } from "./kv_util.ts";
+import { countUnassigned } from "./tickets.ts";
 import type { Agent } from "./types.ts";
 
 export interface AgentLoad {
@@ -74,12 +75,8 @@ const BUCKETS: [string, number | null][] = [
  * rest is reported as older than the last key reached.
  */
 export async function queueAges(kv: Deno.Kv, now: number, budget = 2000): Promise<QueueAges> {
-  const departments = [...(await listDepartments(kv)).map((d) => d.id), NO_DEPARTMENT];
-  const counts = await getAll<Deno.KvU64>(
-    kv,
-    departments.map((d) => keys.count("unassigned", d)),
-  );
-  const total = counts.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0);
+  const departments = await allDepartmentKeys(kv);
+  const total = await countUnassigned(kv, departments);
   const buckets: AgeBucket[] = BUCKETS.map(([label, below]) => ({ label, below, count: 0 }));
   let walked = 0;
   let lastAge: number | null = null;

@@ -309,8 +309,12 @@ export async function quickAccept(desk: Desk, agent: Agent, count: number): Prom
 
 /** How many unassigned tickets this agent may see (rule 15 offers buttons up to this). */
 export async function unassignedCount(kv: Deno.Kv, agent: Agent): Promise<number> {
-  const visible = await visibleDepartments(kv, agent);
-  const entries = await getAll<Deno.KvU64>(kv, visible.map((d) => keys.count("unassigned", d)));
+  return countUnassigned(kv, await visibleDepartments(kv, agent));
+}
+
+/** Unassigned tickets in these departments, from the maintained counters (no scan). */
+export async function countUnassigned(kv: Deno.Kv, departments: string[]): Promise<number> {
+  const entries = await getAll<Deno.KvU64>(kv, departments.map((d) => keys.count("unassigned", d)));
   return entries.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0);
 }
 
