@@ -100,11 +100,11 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
     report.conversations += changed;
     if (changed === 0) break;
   }
-  const cutoff = desk.clock.now() - settings.timeouts.archiveDays * DAY;
+  const archiveAfter = settings.timeouts.archiveDays * DAY;
   for (
-    let batch = await archiveClosed(desk, cutoff);
+    let batch = await archiveClosed(desk, archiveAfter);
     batch > 0;
-    batch = await archiveClosed(desk, cutoff)
+    batch = await archiveClosed(desk, archiveAfter)
   ) {
     report.archived += batch;
   }

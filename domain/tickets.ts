@@ -393,8 +393,13 @@ export async function reassignTicket(
   });
 }
 
-/** Rule 10: archives tickets closed at or before the cutoff; cost follows how many are due. */
-export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Promise<number> {
+/** Rule 10: archives tickets closed at least `archiveAfterMs` ago; cost follows how many are due. */
+export async function archiveClosed(
+  desk: Desk,
+  archiveAfterMs: number,
+  limit = 500,
+): Promise<number> {
+  const cutoff = desk.clock.now() - archiveAfterMs;
   let archived = 0;
   const due = desk.kv.list<string>({ prefix: keys.closed(), end: [...keys.closed(), cutoff + 1] }, {
     limit,
@@ -411,8 +416,7 @@ export async function archiveClosed(desk: Desk, cutoff: number, limit = 500): Pr
       }
       // Archived at the moment its age came due, so a late sweep records what an on-time one
       // would (rule 21).
-      const now = desk.clock.now();
-      const at = Math.min(now, Math.max(ticket.closedAt!, ticket.closedAt! + (now - cutoff)));
+      const at = ticket.closedAt! + archiveAfterMs;
       const next: Ticket = {
         ...ticket,
         status: "archived",

@@ -194,7 +194,7 @@ e2e(
     await t.json("POST", `/api/tickets/${ticket}/accept`, { token: anaNow.body.token });
     await t.json("POST", `/api/tickets/${archived}/accept`, { token: anaNow.body.token });
     await t.json("POST", `/api/tickets/${archived}/close`, { token: anaNow.body.token });
-    await archiveClosed(t.desk, t.clock.now() + 1);
+    await archiveClosed(t.desk, 0);
     void old;
 
     const browser = await launch();
