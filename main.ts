@@ -5,6 +5,8 @@ import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
 import type { Desk } from "./domain/desk.ts";
 import { runDueSweeps } from "./domain/sweeps.ts";
+import { Courier } from "./domain/delivery.ts";
+import { queueDispatcher } from "./domain/queue.ts";
 import { createApp } from "./routes/app.ts";
 
 let config;
@@ -22,6 +24,13 @@ if (isFile) await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recur
 const kv = await Deno.openKv(config.kvPath === PLATFORM_KV ? undefined : config.kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
 const desk: Desk = { kv, clock: manualClock ?? systemClock, wakeups: !manualClock };
+const courier = new Courier(desk, {
+  publicUrl: config.publicUrl,
+  whatsappApiBase: config.whatsappApiBase,
+  twilioApiBase: config.twilioApiBase,
+  timeoutMs: config.providerTimeoutMs,
+});
+desk.kick = (customerId) => void courier.deliver(customerId).catch((e) => console.error(e));
 
 const admin = await ensureAdmin(
   kv,
@@ -44,12 +53,15 @@ const sweep =
 
 Deno.cron("chatdesk sweeps", "* * * * *", async () => {
   await sweep();
+  // Retries due by the desk clock and watchdogs of attempts a crash interrupted (rule 27).
+  await courier.runDue().catch((e) => console.error("delivery sweep failed", e));
 });
-kv.listenQueue(async (message) => {
-  if ((message as { kind?: string })?.kind === "due") await sweep();
-});
+kv.listenQueue(queueDispatcher(courier, sweep));
+// A crash may have lost queued jobs (KV does not deliver a job again after a kill): every
+// customer with queued messages gets a run.
+courier.recover().catch((e) => console.error("delivery recovery failed", e));
 
-const app = createApp({ desk, config, manualClock, inboundToken });
+const app = createApp({ desk, config, manualClock, inboundToken, courier });
 Deno.serve({
   port: config.port,
   onListen: ({ hostname, port }) => {

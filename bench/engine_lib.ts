@@ -4,7 +4,12 @@
  * tickets straight into KV, timing statistics, and a KV wrapper that counts and times calls.
  */
 import { ManualClock } from "../domain/clock.ts";
-import type { Config } from "../domain/config.ts";
+import { Courier } from "../domain/delivery.ts";
+import {
+  type Config,
+  DEFAULT_TWILIO_API_BASE,
+  DEFAULT_WHATSAPP_API_BASE,
+} from "../domain/config.ts";
 import { writeConversation } from "../domain/conversations.ts";
 import type { Desk } from "../domain/desk.ts";
 import { customerIdFor, newId } from "../domain/ids.ts";
@@ -45,8 +50,18 @@ export async function fileDesk(at = CLOSED_TIME, wrap?: (kv: Deno.Kv) => Deno.Kv
     inboundToken: INBOUND_TOKEN,
     clock: "manual",
     demo: false,
+    publicUrl: null,
+    whatsappApiBase: DEFAULT_WHATSAPP_API_BASE,
+    twilioApiBase: DEFAULT_TWILIO_API_BASE,
+    providerTimeoutMs: 10_000,
   };
-  const app = createApp({ desk, config, manualClock: clock, inboundToken: INBOUND_TOKEN });
+  const app = createApp({
+    desk,
+    config,
+    manualClock: clock,
+    inboundToken: INBOUND_TOKEN,
+    courier: new Courier(desk, { ...config, timeoutMs: config.providerTimeoutMs }),
+  });
   return {
     dir,
     path,

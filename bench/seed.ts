@@ -4,7 +4,12 @@
  */
 import { createAgent } from "../domain/agents.ts";
 import { systemClock } from "../domain/clock.ts";
-import type { Config } from "../domain/config.ts";
+import { Courier } from "../domain/delivery.ts";
+import {
+  type Config,
+  DEFAULT_TWILIO_API_BASE,
+  DEFAULT_WHATSAPP_API_BASE,
+} from "../domain/config.ts";
 import type { Desk } from "../domain/desk.ts";
 import { newId } from "../domain/ids.ts";
 import { signIn } from "../domain/sessions.ts";
@@ -37,8 +42,18 @@ export async function benchDesk(): Promise<BenchDesk> {
     inboundToken: INBOUND_TOKEN,
     clock: "system",
     demo: false,
+    publicUrl: null,
+    whatsappApiBase: DEFAULT_WHATSAPP_API_BASE,
+    twilioApiBase: DEFAULT_TWILIO_API_BASE,
+    providerTimeoutMs: 10_000,
   };
-  const app = createApp({ desk, config, manualClock: null, inboundToken: INBOUND_TOKEN });
+  const app = createApp({
+    desk,
+    config,
+    manualClock: null,
+    inboundToken: INBOUND_TOKEN,
+    courier: new Courier(desk, { ...config, timeoutMs: config.providerTimeoutMs }),
+  });
   // Closed all week: a first message plus YES makes a ticket (rule 4, rule 2).
   await updateSettings(kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });
   return {

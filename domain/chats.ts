@@ -3,9 +3,11 @@ import type { Clock } from "./clock.ts";
 import { HOUR } from "./clock.ts";
 import { isCurrent, writeConversation } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
-import type { Desk } from "./desk.ts";
+import { type Desk, kickDelivery } from "./desk.ts";
 import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.ts";
-import { addMessage, latestInbound, MAX_MESSAGE_LENGTH } from "./inbound.ts";
+import { latestInbound } from "./inbound.ts";
+import { MAX_MESSAGE_LENGTH } from "./channels.ts";
+import { addOutbound, dispatchFor } from "./messages.ts";
 import { newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
@@ -120,18 +122,31 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
   });
 }
 
+/** What an agent sends: free text, or a filled template with its name, language and params. */
+export interface Outgoing {
+  text: string;
+  template?: string;
+  language?: string;
+  params?: string[];
+}
+
 /** Reads `{text}` or `{template, params}` into what the agent sends (rule 18 decides if it may). */
 export async function parseOutgoing(
   kv: Deno.Kv,
   input: unknown,
-): Promise<{ text: string; template?: string }> {
+): Promise<Outgoing> {
   const body = asBody(input);
   if (body.template !== undefined) {
     if (typeof body.template !== "string") {
       throw new Invalid("invalid_field", '"template" must be a template id or name.');
     }
     const { template, text } = await renderTemplate(kv, body.template, body.params);
-    return { text, template: template.name };
+    return {
+      text,
+      template: template.name,
+      language: template.language,
+      params: body.params as string[] ?? [],
+    };
   }
   if (typeof body.text !== "string" || body.text.trim() === "") {
     throw new Invalid("missing_field", 'Send "text", or "template" with "params".', {
@@ -176,7 +191,7 @@ export async function replyToTicket(
 ): Promise<Message> {
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  return await retryCommit(async () => {
+  const message = await retryCommit(async () => {
     const now = desk.clock.now();
     const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(ticketId));
     const ticket = ticketEntry.value;
@@ -230,6 +245,8 @@ export async function replyToTicket(
         ticketId: ticket.id,
         agentId: agent.id,
         fromTicket: true,
+        route: stored?.route ?? null,
+        routeTo: stored?.routeTo ?? null,
         firstText: "",
         lastInboundAt: convEntry.value?.lastInboundAt ?? null,
         dueAt: null,
@@ -244,13 +261,15 @@ export async function replyToTicket(
     next = { ...next, lastMessageAt: now };
     writeTicket(op, ticket, next, now);
     writeConversation(desk, op, convEntry.value, chat);
-    const message = addMessage(op, chat.id, now, {
-      direction: "out",
+    const to = { conversationId: chat.id, customerId: ticket.customerId, route: chat.route };
+    const message = addOutbound(op, to, now, dispatchFor(chat.route), {
       author: agent.id,
       ...outgoing,
     });
     return (await op.commit()).ok ? message : undefined;
   });
+  kickDelivery(desk, message.customerId!);
+  return message;
 }
 
 /** An agent's message in its own live chat (the /chats page). */
@@ -263,7 +282,7 @@ export async function sendChatMessage(
   const customerId = await chatConversation(desk, chatId);
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  return await retryCommit(async () => {
+  const sent = await retryCommit(async () => {
     const now = desk.clock.now();
     const [entry, customer] = await desk.kv.getMany<[Conversation, Customer]>([
       keys.conversation(customerId),
@@ -282,13 +301,15 @@ export async function sendChatMessage(
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
     };
     writeConversation(desk, op, c, after);
-    const message = addMessage(op, chatId, now, {
-      direction: "out",
+    const to = { conversationId: chatId, customerId, route: c.route };
+    const message = addOutbound(op, to, now, dispatchFor(c.route), {
       author: agent.id,
       ...outgoing,
     });
     return (await op.commit()).ok ? message : undefined;
   });
+  kickDelivery(desk, customerId);
+  return sent;
 }
 
 /** The agent ends its live chat. */

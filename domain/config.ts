@@ -8,6 +8,34 @@ export interface Config {
   inboundToken: string;
   clock: "system" | "manual";
   demo: boolean;
+  /** `CHATDESK_PUBLIC_URL`: where providers reach us (webhook URLs, Twilio signatures). */
+  publicUrl: string | null;
+  whatsappApiBase: string;
+  twilioApiBase: string;
+  providerTimeoutMs: number;
+}
+
+export const DEFAULT_WHATSAPP_API_BASE = "https://graph.facebook.com/v23.0";
+export const DEFAULT_TWILIO_API_BASE = "https://api.twilio.com";
+
+/** Loopback hosts: the only ones `http://` is allowed for (tests and local gateways). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) ||
+    hostname === "[::1]";
+}
+
+/** An `https://` URL, or `http://` to a loopback address; null when it is neither. */
+export function secureUrl(text: string): URL | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.username || url.password) return null;
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return url;
+  return null;
 }
 
 export class ConfigError extends Error {}
@@ -58,6 +86,31 @@ export function parseConfig(
   if (demoText !== "0" && demoText !== "1") {
     problems.push(`CHATDESK_DEMO must be "1" or "0", not "${demoText}".`);
   }
+  const publicUrl = get("CHATDESK_PUBLIC_URL") ?? null;
+  if (publicUrl !== null) {
+    const url = secureUrl(publicUrl);
+    if (!url || url.search || url.hash || publicUrl.endsWith("/")) {
+      problems.push(
+        `CHATDESK_PUBLIC_URL must look like https://host[:port][/prefix] with no trailing slash (http:// only for loopback), not "${publicUrl}".`,
+      );
+    }
+  }
+  const apiBase = (name: string, fallback: string) => {
+    const value = (get(name) ?? fallback).replace(/\/+$/, "");
+    if (!secureUrl(value)) {
+      problems.push(`${name} must be an https:// URL (http:// only for loopback), not "${value}".`);
+    }
+    return value;
+  };
+  const whatsappApiBase = apiBase("CHATDESK_WHATSAPP_API_BASE", DEFAULT_WHATSAPP_API_BASE);
+  const twilioApiBase = apiBase("CHATDESK_TWILIO_API_BASE", DEFAULT_TWILIO_API_BASE);
+  const timeoutText = get("CHATDESK_PROVIDER_TIMEOUT_MS") ?? "10000";
+  const providerTimeoutMs = Number(timeoutText);
+  if (!/^\d+$/.test(timeoutText) || providerTimeoutMs < 100 || providerTimeoutMs > 120_000) {
+    problems.push(
+      `CHATDESK_PROVIDER_TIMEOUT_MS must be a whole number of milliseconds from 100 to 120000, not "${timeoutText}".`,
+    );
+  }
   if (problems.length) throw new ConfigError(problems.join("\n"));
   return {
     port,
@@ -67,5 +120,10 @@ export function parseConfig(
     inboundToken,
     clock: clock as Config["clock"],
     demo: demoText === "1",
+    // Under the manual clock (tests) webhooks are signed for the local address by default.
+    publicUrl: publicUrl ?? (clock === "manual" ? `http://127.0.0.1:${port}` : null),
+    whatsappApiBase,
+    twilioApiBase,
+    providerTimeoutMs,
   };
 }

@@ -75,10 +75,13 @@ export async function seedDemo(real: Desk): Promise<boolean> {
   for (const [i, [channel, from, name, texts]] of CUSTOMERS.entries()) {
     const department = i % 3 === 0 ? sales.id : i % 3 === 1 ? support.id : undefined;
     // The store is fresh, so nobody is online: each customer gets the YES/NO prompt, answers YES.
-    await receiveInbound(desk, { channel, from, name, text: texts[0], department });
-    const yes = await receiveInbound(desk, { channel, from, name, text: "YES" });
-    for (const text of texts.slice(1)) await receiveInbound(desk, { channel, from, name, text });
-    await receiveInbound(desk, { channel, from, name, text: "//end" });
+    const route = "demo" as const;
+    await receiveInbound(desk, { channel, from, name, text: texts[0], department, route });
+    const yes = await receiveInbound(desk, { channel, from, name, text: "YES", route });
+    for (const text of texts.slice(1)) {
+      await receiveInbound(desk, { channel, from, name, text, route });
+    }
+    await receiveInbound(desk, { channel, from, name, text: "//end", route });
     if (yes.ticketId) tickets.push(yes.ticketId);
     at += (2 + (i % 4)) * 3600_000 + 7 * 60_000 * i;
   }

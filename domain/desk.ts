@@ -7,6 +7,20 @@ export interface Desk {
   clock: Clock;
   /** Enqueue a KV message at each due time so sweeps run on time, not only at the next cron tick. */
   wakeups: boolean;
+  /**
+   * Starts a customer's deliveries in this process right after a commit queued messages for it
+   * (the committed KV job is the durable way; this only saves the queue's polling delay).
+   */
+  kick?: (customerId: string) => void;
+}
+
+/** Asks the process's courier to look at a customer's queue now (best effort, never throws). */
+export function kickDelivery(desk: Desk, customerId: string) {
+  try {
+    desk.kick?.(customerId);
+  } catch (error) {
+    console.error("delivery kick failed", error);
+  }
 }
 
 const MAX_ENQUEUE_DELAY = 30 * 24 * 60 * 60 * 1000;

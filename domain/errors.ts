@@ -40,7 +40,8 @@ export class TooLarge extends DeskError {
   }
 }
 export class Unprocessable extends DeskError {
-  constructor(code: string, message: string) {
+  /** `fields`: what is missing, for answers that name them (`channel_incomplete`). */
+  constructor(code: string, message: string, readonly fields: string[] = []) {
     super(422, code, message);
   }
 }

@@ -3,7 +3,7 @@ import { agentAvailable } from "./agents.ts";
 import { isOpenAt } from "./business_hours.ts";
 import { isCurrent, routeInbound, writeConversation } from "./conversations.ts";
 import { MINUTE } from "./clock.ts";
-import type { Desk } from "./desk.ts";
+import { type Desk, kickDelivery } from "./desk.ts";
 import { Invalid } from "./errors.ts";
 import { customerIdFor, newId } from "./ids.ts";
 import { keys } from "./keys.ts";
@@ -11,18 +11,20 @@ import { retryCommit } from "./kv_util.ts";
 import { type Settings, withDefaults } from "./settings.ts";
 import { settleConversation } from "./sweeps.ts";
 import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
+import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "./channels.ts";
+import type { ApiChannelSettings } from "./channel_settings.ts";
+import { addMessage, addOutbound, dispatchFor } from "./messages.ts";
 import {
   type Channel,
   CHANNELS,
   type Conversation,
   type Customer,
   type Message,
+  type Route,
   type Ticket,
 } from "./types.ts";
 import { asBody, oneOf, str } from "./validate.ts";
 
-/** WhatsApp's own limit; KV values must stay well under 64 KiB. */
-export const MAX_MESSAGE_LENGTH = 4096;
 const PREVIEW_LENGTH = 140;
 const SEEN_FOR = 7 * 24 * 3600_000;
 
@@ -33,28 +35,33 @@ export interface InboundMessage {
   id?: string;
   department?: string;
   name?: string;
+  /** Where it came in (SPEC "Routes"); outbound messages go back the same way. */
+  route: Route;
+  /** The desk's own address it was sent to (Twilio `To`, Meta phone number id). */
+  routeTo?: string | null;
+  /** The provider's name for the customer (WhatsApp profile name). */
+  profileName?: string;
+  /** The provider's time of the message (epoch ms). */
+  providerAt?: number;
+  /** Reactions and system notices: stored on the current conversation, never routed. */
+  passive?: boolean;
 }
 
 export interface InboundResult {
   customerId: string;
   conversation: { state: Conversation["state"] };
   ticketId: string | null;
-  replies: { text: string }[];
+  /** The auto-replies this message caused, with their delivery (rule 24). */
+  replies: Message[];
   duplicate?: boolean;
 }
-
-const ADDRESS: Record<Channel, RegExp> = {
-  whatsapp: /^\+[1-9][0-9]{4,16}$/,
-  sms: /^\+?[0-9]{3,17}$/,
-  webchat: /^[A-Za-z0-9._:-]{1,128}$/,
-};
 
 /** Validates a provider's message; a bad one is refused with a field error, never half-stored. */
 export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<InboundMessage> {
   const body = asBody(input);
   const channel = oneOf(body, "channel", CHANNELS);
   const from = str(body, "from", { max: 128 }).trim();
-  if (!ADDRESS[channel].test(from)) {
+  if (!CHANNEL_FACTS[channel].address.test(from)) {
     throw new Invalid("invalid_address", `"from" is not a valid ${channel} address.`, {
       from: "Invalid address.",
     });
@@ -81,13 +88,15 @@ export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<Inbound
       department: "Unknown.",
     });
   }
-  return { channel, from, text, id, department, name };
+  return { channel, from, text, id, department, name, route: "api" };
 }
 
 /** Rules 1–4, 6: stores the message once and moves the customer's conversation on. */
 export async function receiveInbound(desk: Desk, message: InboundMessage): Promise<InboundResult> {
   const customerId = await customerIdFor(message.channel, message.from);
-  return await retryCommit(() => attemptInbound(desk, message, customerId));
+  const result = await retryCommit(() => attemptInbound(desk, message, customerId));
+  if (result.replies.some((m) => m.delivery?.status === "queued")) kickDelivery(desk, customerId);
+  return result;
 }
 
 async function attemptInbound(desk: Desk, message: InboundMessage, customerId: string) {
@@ -95,15 +104,17 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   const now = desk.clock.now();
   const seenKey = message.id ? keys.inboundSeen(message.channel, customerId, message.id) : null;
   // One round trip reads everything a message may need (the customer id comes from its address).
-  const [customerEntry, conversationEntry, openEntry, settingsEntry, seen] = await kv.getMany<
-    [Customer, Conversation, string, Partial<Settings>, string]
-  >([
-    keys.customer(customerId),
-    keys.conversation(customerId),
-    keys.openTicketByCustomer(customerId),
-    keys.settings(),
-    seenKey ?? keys.settings(),
-  ]);
+  const [customerEntry, conversationEntry, openEntry, settingsEntry, seen, apiEntry] = await kv
+    .getMany<
+      [Customer, Conversation, string, Partial<Settings>, string, Partial<ApiChannelSettings>]
+    >([
+      keys.customer(customerId),
+      keys.conversation(customerId),
+      keys.openTicketByCustomer(customerId),
+      keys.settings(),
+      seenKey ?? keys.settings(),
+      keys.channelSettings("api"),
+    ]);
   if (seenKey && seen.value) return await repeatedResult(desk, seen.value);
   const settings = withDefaults(settingsEntry.value);
 
@@ -118,20 +129,26 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     id: customerId,
     channel: message.channel,
     from: message.from,
-    name: message.name ?? message.from,
+    name: message.name ?? message.profileName ?? message.from,
+    profileName: message.profileName ?? null,
     createdAt: now,
     lastInboundAt: now,
   };
   // The customer record changes only when new or renamed; the latest inbound time lives on the
   // conversation, which every message rewrites anyway.
-  if (!known || (message.name && message.name !== known.name)) {
-    op.check(customerEntry).set(keys.customer(customerId), {
-      ...customer,
-      name: message.name ?? customer.name,
-    });
+  const renamed = known ? renamedCustomer(known, message) : null;
+  if (!known || renamed) {
+    op.check(customerEntry).set(keys.customer(customerId), renamed ?? customer);
   }
 
   const before = conversationEntry.value;
+  if (message.passive) {
+    // Reactions and notices join the current conversation as they are; they start nothing.
+    if (!before) return passiveResult(customerId, null);
+    addMessage(op, before.id, now, inboundFields(message, customerId));
+    if (!(await op.commit()).ok) return undefined;
+    return passiveResult(customerId, before);
+  }
   // A conversation past its deadline that no sweep has settled yet is settled first (rules 5, 8, 9).
   if (before && before.state !== "ended" && !isCurrent(before, now)) {
     await settleConversation(desk, customerId, settings);
@@ -159,6 +176,8 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     conversation = {
       id: newId(now),
       customerId,
+      route: message.route,
+      routeTo: message.routeTo ?? null,
       state: pending ? "pending" : "awaiting_reply",
       department,
       startedAt: now,
@@ -179,7 +198,13 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
       );
     }
   } else {
-    conversation = { ...current!, lastActivityAt: now, lastInboundAt: now };
+    conversation = {
+      ...current!,
+      lastActivityAt: now,
+      lastInboundAt: now,
+      route: message.route,
+      routeTo: message.routeTo ?? null,
+    };
     switch (route.kind) {
       case "intake_message": {
         if (route.endsIntake) {
@@ -224,16 +249,52 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     }
   }
   writeConversation(desk, op, before, conversation);
-  addMessage(op, conversation.id, now, { direction: "in", author: "customer", text: message.text });
-  for (const text of replies) {
-    addMessage(op, conversation.id, now, { direction: "out", author: "system", text });
-  }
+  addMessage(op, conversation.id, now, inboundFields(message, customerId));
+  // Rule 24: API customers are answered in the HTTP answer unless the API channel has a webhook.
+  const api = apiEntry.value;
+  const dispatch = dispatchFor(message.route, !(api?.enabled && api.webhookUrl));
+  const to = { conversationId: conversation.id, customerId, route: message.route };
+  const sent = replies.map((text) =>
+    addOutbound(op, to, now, dispatch, { author: "system", text })
+  );
   if (!(await op.commit()).ok) return undefined;
   return {
     customerId,
     conversation: { state: conversation.state },
     ticketId: conversation.ticketId ?? openEntry.value ?? null,
-    replies: replies.map((text) => ({ text })),
+    replies: sent,
+  };
+}
+
+function inboundFields(message: InboundMessage, customerId: string) {
+  return {
+    direction: "in" as const,
+    author: "customer",
+    text: message.text,
+    customerId,
+    ...(message.providerAt !== undefined ? { providerAt: message.providerAt } : {}),
+  };
+}
+
+/** A new provider profile name (or an API name) for a known customer, or null if nothing changed. */
+function renamedCustomer(known: Customer, message: InboundMessage): Customer | null {
+  let next = known;
+  if (message.name && message.name !== known.name) next = { ...next, name: message.name };
+  const profile = message.profileName;
+  if (profile && profile !== (known.profileName ?? null)) {
+    // The provider's name replaces a name that was only the address or its older profile name.
+    const providerNamed = known.name === known.from || known.name === known.profileName;
+    next = { ...next, profileName: profile, ...(providerNamed ? { name: profile } : {}) };
+  }
+  return next === known ? null : next;
+}
+
+function passiveResult(customerId: string, current: Conversation | null): InboundResult {
+  return {
+    customerId,
+    conversation: { state: current?.state ?? "ended" },
+    ticketId: current?.ticketId ?? null,
+    replies: [],
   };
 }
 
@@ -248,19 +309,6 @@ async function repeatedResult(desk: Desk, customerId: string): Promise<InboundRe
     replies: [],
     duplicate: true,
   };
-}
-
-/** Adds one message to a conversation in the caller's commit. */
-export function addMessage(
-  op: Deno.AtomicOperation,
-  conversationId: string,
-  at: number,
-  fields: Pick<Message, "direction" | "author" | "text" | "template">,
-): Message {
-  const message: Message = { id: newId(at), conversationId, at, ...fields };
-  if (message.template === undefined) delete message.template;
-  op.set(keys.message(conversationId, message.id), message);
-  return message;
 }
 
 /** The customer's latest inbound message time (rule 18): the conversation carries it forward. */

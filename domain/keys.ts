@@ -37,6 +37,10 @@ export const keys = {
   ticketConversation: (ticketId: string, conversationId: string) =>
     ["ticket_conversations", ticketId, conversationId] as const,
   ticketConversations: (ticketId: string) => ["ticket_conversations", ticketId] as const,
+  /** Every ticket of a customer (written when the ticket is created). */
+  customerTicket: (customerId: string, ticketId: string) =>
+    ["customer_tickets", customerId, ticketId] as const,
+  customerTickets: (customerId: string) => ["customer_tickets", customerId] as const,
   openTicketByCustomer: (customerId: string) => ["open_ticket_by_customer", customerId] as const,
   unassigned: (department: string, ticketId?: string) =>
     ticketId ? ["unassigned", department, ticketId] as const : ["unassigned", department] as const,
@@ -50,6 +54,41 @@ export const keys = {
       : ["closed_by", agentId, closedAt, ticketId ?? ""] as const,
   archived: (ticketId?: string) =>
     ticketId ? ["archived", ticketId] as const : ["archived"] as const,
+
+  /** Messages by id alone (their key lives under the conversation). */
+  messageById: (messageId: string) => ["message_by_id", messageId] as const,
+  /** A customer's outbound messages, wherever they were written (`/api/customers/:id/messages`). */
+  customerMessage: (customerId: string, messageId: string) =>
+    ["customer_messages", customerId, messageId] as const,
+  customerMessages: (customerId: string) => ["customer_messages", customerId] as const,
+  /** The ticket a conversation's messages belong to (the reverse of ticketConversation). */
+  conversationTicket: (conversationId: string) => ["conversation_ticket", conversationId] as const,
+  /** Rule 26: one customer's messages waiting for the provider, in send order (`position`). */
+  outbox: (customerId: string, position?: string) =>
+    position === undefined
+      ? ["outbox", customerId] as const
+      : ["outbox", customerId, position] as const,
+  outboxAll: () => ["outbox"] as const,
+  /** A customer whose queue head waits for a retry, by due time (the manual clock runs these). */
+  deliveryDue: (at?: number, customerId?: string) =>
+    at === undefined ? ["delivery_due"] as const : ["delivery_due", at, customerId ?? ""] as const,
+  /** A customer whose queue is held by a disabled or paused channel. */
+  deliveryHeld: (route: string, customerId?: string) =>
+    customerId === undefined
+      ? ["delivery_held", route] as const
+      : ["delivery_held", route, customerId] as const,
+  /** Who is handing a customer's queue head to the provider, until when (real time). */
+  sendLease: (customerId: string) => ["send_lease", customerId] as const,
+  /** The provider's id of a message we sent, per route: status callbacks find the message. */
+  providerMessage: (route: string, providerId: string) =>
+    ["provider_messages", route, providerId] as const,
+  /** A status callback that came before its message's `sent` commit (kept 10 minutes). */
+  earlyStatus: (route: string, providerId: string) =>
+    ["early_statuses", route, providerId] as const,
+  /** Bumped with every delivery change of a conversation's messages (the open thread watches it). */
+  deliveryChanged: () => ["queue_changed", "_delivery"] as const,
+  /** Provider channel settings (secrets included: never answered or shown). */
+  channelSettings: (channel: string) => ["channel_settings", channel] as const,
 
   due: (at: number, kind: DueKind, id: string) => ["due", at, kind, id] as const,
   dueAll: () => ["due"] as const,

@@ -4,8 +4,8 @@
  * concurrently changes nothing more than one run on time.
  */
 import { isCurrent, writeConversation } from "./conversations.ts";
-import type { Desk } from "./desk.ts";
-import { addMessage } from "./inbound.ts";
+import { type Desk, kickDelivery } from "./desk.ts";
+import { addOutbound, dispatchFor } from "./messages.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
@@ -56,14 +56,16 @@ export async function settleConversation(
         ticketId: ticket.id,
         deadline: at + settings.timeouts.intakeMinutes * MINUTE,
       };
-      addMessage(op, before.id, at, {
-        direction: "out",
-        author: "system",
-        text: settings.texts.noAgent,
-      });
+      // Rule 24: the no-agent notice, then how to finish the message (the //end instruction).
+      const to = { conversationId: before.id, customerId, route: before.route };
+      for (const text of [settings.texts.noAgent, settings.texts.yesAck]) {
+        addOutbound(op, to, at, dispatchFor(before.route), { author: "system", text });
+      }
     }
     writeConversation(desk, op, before, after);
-    return (await op.commit()).ok ? true : undefined;
+    if (!(await op.commit()).ok) return undefined;
+    if (before.state === "pending") kickDelivery(desk, customerId);
+    return true;
   });
 }
 

@@ -4,7 +4,7 @@ import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import type { Template } from "./types.ts";
-import { MAX_MESSAGE_LENGTH } from "./inbound.ts";
+import { MAX_MESSAGE_LENGTH } from "./channels.ts";
 import { asBody, str } from "./validate.ts";
 
 const PARAM = /\{\{(\d+)\}\}/g;

@@ -90,6 +90,7 @@ export function writeTicket(
 
   const statDays = { expireIn: 9 * 24 * 3600_000 };
   if (!before) {
+    op.set(keys.customerTicket(after.customerId, after.id), after.id);
     op.set(keys.statEvent("created", now, after.id), 0, statDays);
     op.sum(keys.quarterCreated(Math.floor(now / 900_000) * 900_000), 1n);
   }
@@ -138,6 +139,7 @@ export function linkConversation(
   conversationId: string,
 ) {
   op.set(keys.ticketConversation(ticketId, conversationId), conversationId);
+  op.set(keys.conversationTicket(conversationId), ticketId);
 }
 
 /**

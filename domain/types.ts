@@ -36,6 +36,8 @@ export interface Customer {
   from: string;
   name: string;
   createdAt: number;
+  /** The name the provider reports (WhatsApp profile name). */
+  profileName?: string | null;
   /** As stored, the time of the first contact; `customerState` adds the latest conversation's. */
   lastInboundAt: number;
 }
@@ -60,6 +62,10 @@ export interface Conversation {
   firstText: string;
   /** The customer's latest inbound message (rule 18's window), carried into the next conversation. */
   lastInboundAt: number | null;
+  /** Where the latest inbound message came in (carried into the next conversation). */
+  route?: Route | null;
+  /** The desk's own address that message was sent to (Twilio's `To`, Meta's phone number id). */
+  routeTo?: string | null;
   /** When this conversation's entry in the due index fires; it may be earlier than `deadline`
    * (a moved deadline is rescheduled by the sweep, not on every message). */
   dueAt: number | null;
@@ -97,6 +103,36 @@ export interface Ticket {
   history: TicketEvent[];
 }
 
+/** Where a customer's latest inbound message came in; outbound messages go back the same way. */
+export type Route = "meta" | "twilio" | "webchat" | "api" | "demo";
+export const ROUTES: readonly Route[] = ["meta", "twilio", "webchat", "api", "demo"];
+
+/** Rule 25: ranked queued < sent < delivered < read; failed stands apart. */
+export type DeliveryStatus = "queued" | "sent" | "delivered" | "read" | "failed";
+
+export interface DeliveryError {
+  code: string;
+  message: string;
+}
+
+export interface Delivery {
+  status: DeliveryStatus;
+  attempts: number;
+  providerId?: string;
+  error?: DeliveryError;
+  updatedAt: number;
+  /** Start of the 24 h retry budget (moved later by the time a channel was held). */
+  firstAttemptAt?: number;
+  /** When the next attempt is due (a retry waiting); absent when due at once. */
+  nextAttemptAt?: number;
+  /** Held by a disabled or paused channel since then: the retry budget does not run. */
+  heldSince?: number;
+  /** When a Retry queued it again (auto-replies go stale an hour after this). */
+  queuedAt?: number;
+  /** The route of the latest attempt (status callbacks must come from it). */
+  route?: Route;
+}
+
 export interface Message {
   id: string;
   conversationId: string;
@@ -105,7 +141,16 @@ export interface Message {
   author: string;
   text: string;
   template?: string;
+  /** A template's language and filled parameters, for providers that send templates by name. */
+  language?: string;
+  params?: string[];
   at: number;
+  /** The provider's time for an inbound message (Meta's timestamp). */
+  providerAt?: number;
+  /** Outbound messages written since delivery exists; older ones have none and are never sent. */
+  delivery?: Delivery;
+  /** The customer this message belongs to (outbound messages carry it for their delivery). */
+  customerId?: string;
 }
 
 export interface Timeouts {

@@ -252,7 +252,9 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
       }
       manual.set(next);
       const swept = await runDueSweeps(desk);
-      return c.json({ now: iso(manual.now()), swept });
+      // Rule 25: every retry due at the new time runs before the answer.
+      const deliveries = await deps.courier.runDue();
+      return c.json({ now: iso(manual.now()), swept, deliveries });
     });
   }
 

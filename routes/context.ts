@@ -2,6 +2,7 @@
 import type { ManualClock } from "../domain/clock.ts";
 import type { Config } from "../domain/config.ts";
 import type { Desk } from "../domain/desk.ts";
+import type { Courier } from "../domain/delivery.ts";
 import type { Agent } from "../domain/types.ts";
 
 export interface AppDeps {
@@ -11,6 +12,8 @@ export interface AppDeps {
   manualClock: ManualClock | null;
   /** Inbound bearer token (from the environment, or generated once and kept in KV). */
   inboundToken: string;
+  /** Hands queued messages to providers (rules 25–27). */
+  courier: Courier;
 }
 
 export type DeskEnv = {

@@ -1,7 +1,7 @@
 /** One error handler: domain errors become JSON `{error: {code, message}}` or an HTML page. */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { DeskError, Invalid, TooManyRequests } from "../domain/errors.ts";
+import { DeskError, Invalid, TooManyRequests, Unprocessable } from "../domain/errors.ts";
 
 export function wantsHtml(c: Context): boolean {
   return !c.req.path.startsWith("/api/") && (c.req.header("accept") ?? "").includes("text/html");
@@ -9,13 +9,20 @@ export function wantsHtml(c: Context): boolean {
 
 export function errorBody(
   error: unknown,
-): { status: number; code: string; message: string; fields?: Record<string, string> } {
+): {
+  status: number;
+  code: string;
+  message: string;
+  fields?: Record<string, string> | string[];
+} {
   if (error instanceof DeskError) {
     return {
       status: error.status,
       code: error.code,
       message: error.message,
       ...(error instanceof Invalid && Object.keys(error.fields).length
+        ? { fields: error.fields }
+        : error instanceof Unprocessable && error.fields.length
         ? { fields: error.fields }
         : {}),
     };

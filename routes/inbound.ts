@@ -1,31 +1,48 @@
 /** `POST /api/inbound`: provider webhooks; never refused for volume, only for bad input or token. */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { timingSafeEqual } from "../domain/providers/provider.ts";
 import { Unauthorized } from "../domain/errors.ts";
 import { parseInbound, receiveInbound } from "../domain/inbound.ts";
+import { applyApiStatus } from "../domain/delivery_status.ts";
+import { deliveryJson } from "../domain/messages.ts";
+import { messageJson } from "./json.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { readJson } from "./request.ts";
 
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
+const encoder = new TextEncoder();
 
 export function inboundRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
-  app.post("/", async (c) => {
+  const requireToken: MiddlewareHandler<DeskEnv> = async (c, next) => {
     const header = c.req.header("authorization") ?? "";
-    if (!header.startsWith("Bearer ") || !sameSecret(header.slice(7).trim(), deps.inboundToken)) {
+    const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    if (!timingSafeEqual(encoder.encode(given), encoder.encode(deps.inboundToken)) || !given) {
       throw new Unauthorized("A valid inbound token is required.");
     }
+    await next();
+  };
+  // The API channel's gateway reports later states of what we sent it (rule 25).
+  app.post("/status", requireToken, async (c) => {
+    const { message, result } = await applyApiStatus(
+      deps.desk.kv,
+      deps.desk.clock,
+      await readJson(c),
+    );
+    return c.json({ ...messageJson(message), changed: result === "applied" });
+  });
+  app.post("/", requireToken, async (c) => {
     const message = await parseInbound(deps.desk.kv, await readJson(c));
     const result = await receiveInbound(deps.desk, message);
     return c.json({
       customerId: result.customerId,
       conversation: result.conversation,
       ticketId: result.ticketId,
-      replies: result.replies,
+      // Rule 24: each reply with its delivery; `sent` means this answer is the delivery.
+      replies: result.replies.map((m) => ({
+        id: m.id,
+        text: m.text,
+        delivery: deliveryJson(m.delivery!),
+      })),
       ...(result.duplicate ? { duplicate: true } : {}),
     });
   });

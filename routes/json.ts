@@ -3,6 +3,7 @@ import { publicAgent } from "../domain/agents.ts";
 import type { Chat } from "../domain/chats.ts";
 import { iso } from "../domain/clock.ts";
 import type { Agent, Message, Ticket } from "../domain/types.ts";
+import { deliveryJson } from "../domain/messages.ts";
 
 const isoOrNull = (ms: number | null) => ms === null ? null : iso(ms);
 
@@ -26,6 +27,7 @@ export function messageJson(m: Message) {
     text: m.text,
     ...(m.template ? { template: m.template } : {}),
     at: iso(m.at),
+    ...(m.delivery ? { delivery: deliveryJson(m.delivery) } : {}),
   };
 }
 

@@ -431,6 +431,7 @@ Deno.test("[routes] rule 21: the test clock exists only with CHATDESK_CLOCK=manu
       config: parseConfig({}),
       manualClock: null,
       inboundToken: INBOUND_TOKEN,
+      courier: d.courier,
     });
     const res = await app.request("/api/test/clock", {
       method: "POST",

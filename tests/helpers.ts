@@ -1,13 +1,21 @@
 /** A fresh desk per test: its own in-memory KV, a manual clock, the real app, and API shortcuts. */
 import { createAgent } from "../domain/agents.ts";
 import { ManualClock } from "../domain/clock.ts";
-import type { Config } from "../domain/config.ts";
+import {
+  type Config,
+  DEFAULT_TWILIO_API_BASE,
+  DEFAULT_WHATSAPP_API_BASE,
+} from "../domain/config.ts";
 import { createDepartment } from "../domain/departments.ts";
 import type { Desk } from "../domain/desk.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import type { Agent, Role } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
+import { Courier } from "../domain/delivery.ts";
+import type { ProviderConfig } from "../domain/providers/provider.ts";
+import { queueDispatcher } from "../domain/queue.ts";
+import { runDueSweeps } from "../domain/sweeps.ts";
 
 export const INBOUND_TOKEN = "test-inbound-token-0123456789";
 /** A Wednesday, 10:00 UTC: open under the default Mon–Fri 09:00–17:00 UTC hours. */
@@ -27,6 +35,7 @@ export interface TestDesk {
   clock: ManualClock;
   desk: Desk;
   app: ReturnType<typeof createApp>;
+  courier: Courier;
   /** Calls the app like a client; `token` goes in Authorization: Bearer. */
   call(method: string, path: string, opts?: CallOptions): Promise<Response>;
   /** Calls and parses JSON; asserts nothing. */
@@ -51,17 +60,48 @@ export interface InboundAnswer {
   customerId: string;
   conversation: { state: string };
   ticketId: string | null;
-  replies: { text: string }[];
+  replies: {
+    id: string;
+    text: string;
+    delivery: {
+      status: string;
+      attempts: number;
+      providerId?: string;
+      error?: { code: string; message: string };
+      updatedAt: string;
+    };
+  }[];
 }
 
 let people = 0;
 
-export async function testDesk(
-  opts: { at?: number; path?: string; wakeups?: boolean } = {},
-): Promise<TestDesk> {
+export interface TestDeskOptions {
+  at?: number;
+  path?: string;
+  wakeups?: boolean;
+  /** Provider API bases, public URL and timeout (tests point them at fake providers). */
+  providers?: Partial<ProviderConfig>;
+  /** Listen on the KV queue like main.ts does, so delivery jobs run by themselves. */
+  listen?: boolean;
+}
+
+export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
   const kv = await Deno.openKv(opts.path ?? ":memory:");
   const clock = new ManualClock(opts.at ?? OPEN_TIME);
   const desk: Desk = { kv, clock, wakeups: opts.wakeups ?? false };
+  const providers: ProviderConfig = {
+    publicUrl: "http://127.0.0.1:8000",
+    whatsappApiBase: "http://127.0.0.1:9",
+    twilioApiBase: "http://127.0.0.1:9",
+    timeoutMs: 2_000,
+    ...opts.providers,
+  };
+  const courier = new Courier(desk, providers);
+  // Like main.ts: deliveries start right after the commit (the KV job is the durable way).
+  if (opts.listen) desk.kick = (id) => void courier.deliver(id).catch(() => {});
+  const listening = opts.listen
+    ? kv.listenQueue(queueDispatcher(courier, () => runDueSweeps(desk)))
+    : Promise.resolve();
   const config: Config = {
     port: 0,
     kvPath: ":memory:",
@@ -70,8 +110,12 @@ export async function testDesk(
     inboundToken: INBOUND_TOKEN,
     clock: "manual",
     demo: false,
+    publicUrl: providers.publicUrl,
+    whatsappApiBase: DEFAULT_WHATSAPP_API_BASE,
+    twilioApiBase: DEFAULT_TWILIO_API_BASE,
+    providerTimeoutMs: 10_000,
   };
-  const app = createApp({ desk, config, manualClock: clock, inboundToken: INBOUND_TOKEN });
+  const app = createApp({ desk, config, manualClock: clock, inboundToken: INBOUND_TOKEN, courier });
   const call: TestDesk["call"] = (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -123,7 +167,11 @@ export async function testDesk(
     async department(name) {
       return (await createDepartment(kv, clock, { name })).id;
     },
-    close: () => Promise.resolve(kv.close()),
+    courier,
+    async close() {
+      kv.close();
+      await listening;
+    },
   };
 }
 

@@ -1,0 +1,83 @@
+/**
+ * Who may read and act on what (rules 23 and 29), in one place: a message is readable by whoever
+ * may read its ticket or its chat; Retry is for the ticket's assignee, the chat's agent, any
+ * supervisor or admin, and, for auto-replies, any agent who may read the ticket.
+ */
+import { isCurrent } from "./conversations.ts";
+import { visibleDepartments } from "./departments.ts";
+import type { Desk } from "./desk.ts";
+import { keys, NO_DEPARTMENT } from "./keys.ts";
+import { canRead } from "./tickets.ts";
+import type { Agent, Conversation, Message, Ticket } from "./types.ts";
+
+export const isStaff = (agent: Agent): boolean => agent.role !== "agent";
+
+export interface MessageAccess {
+  read: boolean;
+  retry: boolean;
+}
+
+/** What this agent may do with this message. */
+export async function messageAccess(
+  desk: Desk,
+  agent: Agent,
+  message: Message,
+  customerId: string | null,
+): Promise<MessageAccess> {
+  if (isStaff(agent)) return { read: true, retry: true };
+  const { kv } = desk;
+  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId))).value;
+  const [ticketEntry, conversationEntry] = await kv.getMany<[Ticket, Conversation]>([
+    ticketId ? keys.ticket(ticketId) : keys.conversationTicket(message.conversationId),
+    customerId ? keys.conversation(customerId) : keys.conversationTicket(message.conversationId),
+  ]);
+  const visible = await visibleDepartments(kv, agent);
+  let read = false, retry = false;
+  const ticket = ticketId ? ticketEntry.value : null;
+  if (ticket && canRead(agent, ticket, visible)) {
+    read = true;
+    if (ticket.status === "assigned" && ticket.assignedTo === agent.id) retry = true;
+    if (message.author === "system") retry = true;
+  }
+  const chat = conversationEntry.value;
+  if (
+    customerId && chat && chat.id === message.conversationId &&
+    isCurrent(chat, desk.clock.now())
+  ) {
+    if (chat.state === "live" && chat.agentId === agent.id) read = retry = true;
+    if (chat.state === "pending" && visible.includes(chat.department ?? NO_DEPARTMENT)) {
+      read = true;
+      if (message.author === "system") retry = true;
+    }
+  }
+  return { read, retry };
+}
+
+/**
+ * Rule 23: an agent sees a customer only when it may read one of the customer's tickets or its
+ * current chat (pending in its departments, or its own live chat).
+ */
+export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: string) {
+  if (isStaff(agent)) return true;
+  const { kv } = desk;
+  const visible = await visibleDepartments(kv, agent);
+  const conversation = (await kv.get<Conversation>(keys.conversation(customerId))).value;
+  if (conversation && isCurrent(conversation, desk.clock.now())) {
+    if (conversation.state === "live" && conversation.agentId === agent.id) return true;
+    if (
+      conversation.state === "pending" &&
+      visible.includes(conversation.department ?? NO_DEPARTMENT)
+    ) return true;
+  }
+  const ids: string[] = [];
+  const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
+  if (open) ids.push(open);
+  for await (const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })) {
+    ids.push(e.value);
+  }
+  for (const id of new Set(ids)) {
+    const ticket = (await kv.get<Ticket>(keys.ticket(id))).value;
+    if (ticket && canRead(agent, ticket, visible)) return true;
+  }
+  return false;
+}

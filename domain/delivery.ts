@@ -1,0 +1,615 @@
+/**
+ * The courier (rules 25–27): hands each customer's queued messages to the provider of its route,
+ * one at a time and in order, after the commit that wrote them. Different customers never wait on
+ * each other; provider calls are capped per route; provider errors never throw out of here.
+ *
+ * One attempt is two commits around the provider call: the first takes the customer's send lease
+ * (real time) and counts the attempt, leaving a watchdog entry in the due index; the second
+ * records the outcome (the provider id in the commit that marks the message `sent`) and drops the
+ * lease and the watchdog. A crash between them leaves the watchdog, which brings the head back
+ * after the lease ends: only that head message can be handed over twice (rule 27).
+ */
+import { getChannelSettings, pauseChannel, type ProviderChannel } from "./channel_settings.ts";
+import type { ChannelSettings } from "./channel_settings.ts";
+import { CHANNEL_FACTS } from "./channels.ts";
+import { DAY, HOUR, MINUTE } from "./clock.ts";
+import type { Desk } from "./desk.ts";
+import { newId } from "./ids.ts";
+import { latestInbound } from "./inbound.ts";
+import { keys } from "./keys.ts";
+import { retryCommit } from "./kv_util.ts";
+import { advanceDelivery, enqueueDelivery, type OutboxEntry, withoutSchedule } from "./messages.ts";
+import { apiChannelProvider } from "./providers/api_channel.ts";
+import { metaProvider } from "./providers/meta.ts";
+import type {
+  Outgoing,
+  Provider,
+  ProviderConfig,
+  ProviderRoute,
+  SendOutcome,
+} from "./providers/provider.ts";
+import { twilioProvider } from "./providers/twilio.ts";
+import { type Settings, withDefaults } from "./settings.ts";
+import type {
+  Channel,
+  Conversation,
+  Customer,
+  Delivery,
+  DeliveryError,
+  Message,
+  Route,
+} from "./types.ts";
+
+/** Rule 25: waits after the 1st, 2nd, … failed attempt; hourly after these. */
+export const RETRY_SCHEDULE_MS = [
+  5_000,
+  15_000,
+  40_000,
+  2 * MINUTE,
+  5 * MINUTE,
+  15 * MINUTE,
+  30 *
+  MINUTE,
+];
+/** Rule 25: retries stop this long after the first attempt. */
+export const RETRY_BUDGET_MS = DAY;
+/** Rule 26: an auto-reply older than this fails `stale` rather than reach the customer late. */
+export const STALE_AUTO_REPLY_MS = HOUR;
+/** Rule 26: provider calls at once per route, in this process. */
+export const CALLS_PER_ROUTE = 20;
+/** A status callback for an id not recorded yet is kept this long (rule 25). */
+export const EARLY_STATUS_MS = 10 * MINUTE;
+/** Provider ids are kept this long for status callbacks. */
+const PROVIDER_ID_FOR = 30 * DAY;
+
+export interface SendLease {
+  owner: string;
+  /** Real time (Date.now), not the desk clock: leases are about processes, not rules. */
+  until: number;
+}
+
+/** The next wait after `attempts` failed attempts. */
+export function retryDelay(attempts: number): number {
+  return RETRY_SCHEDULE_MS[attempts - 1] ?? HOUR;
+}
+
+type Target =
+  | { kind: "send"; route: ProviderRoute; channel: ProviderChannel; version: number }
+  | { kind: "demo" }
+  | { kind: "in_answer"; route: Route }
+  | { kind: "hold"; route: ProviderRoute; error: DeliveryError }
+  | { kind: "fail"; error: DeliveryError };
+
+// deno-lint-ignore no-explicit-any
+const PROVIDERS: Record<ProviderRoute, { provider: Provider<any>; channel: ProviderChannel }> = {
+  meta: { provider: metaProvider, channel: "whatsapp" },
+  twilio: { provider: twilioProvider, channel: "twilio" },
+  api: { provider: apiChannelProvider, channel: "api" },
+};
+
+const NO_CHANNEL: DeliveryError = {
+  code: "no_channel",
+  message: "The customer has no channel the desk can send on.",
+};
+
+/** Where a message to this customer goes now (each attempt uses the route at that moment). */
+export function deliveryTarget(route: Route | null | undefined, all: ChannelSettings): Target {
+  switch (route) {
+    case "demo":
+      return { kind: "demo" };
+    case "webchat":
+      return { kind: "in_answer", route };
+    case "api": {
+      const api = all.api;
+      if (!api.enabled || !api.webhookUrl || !api.secret) {
+        return { kind: "fail", error: NO_CHANNEL };
+      }
+      if (api.authFailed) return { kind: "hold", route, error: authHeld(api.authFailed) };
+      return { kind: "send", route, channel: "api", version: api.credentialsVersion };
+    }
+    case "meta":
+    case "twilio": {
+      const channel = PROVIDERS[route].channel;
+      const s = all[channel];
+      if (!s.enabled) {
+        return {
+          kind: "hold",
+          route,
+          error: { code: "channel_disabled", message: "The channel is disabled." },
+        };
+      }
+      if (s.authFailed) return { kind: "hold", route, error: authHeld(s.authFailed) };
+      return { kind: "send", route, channel, version: s.credentialsVersion };
+    }
+    default:
+      return { kind: "fail", error: NO_CHANNEL };
+  }
+}
+
+const authHeld = (e: DeliveryError): DeliveryError => ({
+  code: "channel_auth_failed",
+  message: `The provider refused the channel's credentials (${e.code}: ${e.message}).`,
+});
+
+/** Rule 26: checks made again before every attempt; a failure here is final. */
+export function checkBeforeAttempt(
+  message: Message,
+  customer: Customer | null,
+  conversation: Conversation | null,
+  settings: Settings,
+  now: number,
+): DeliveryError | null {
+  const queuedAt = message.delivery?.queuedAt ?? message.at;
+  if (message.author === "system" && now - queuedAt > STALE_AUTO_REPLY_MS) {
+    return { code: "stale", message: "This automatic reply is over an hour old; not sent late." };
+  }
+  if (!customer) return NO_CHANNEL;
+  const window = settings.timeouts.whatsappWindowHours * HOUR;
+  if (
+    CHANNEL_FACTS[customer.channel].freeTextWindow && !message.template &&
+    now - latestInbound(customer, conversation) > window
+  ) {
+    return {
+      code: "whatsapp_window_closed",
+      message:
+        `The customer's last WhatsApp message is older than ${settings.timeouts.whatsappWindowHours} hours: send an approved template.`,
+    };
+  }
+  return null;
+}
+
+/** A tiny counting semaphore: at most `limit` holders at once, the rest wait in order. */
+class Slots {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+type Step = "next" | "idle" | "wait";
+
+export interface CourierOptions {
+  /** The HTTP client (tests may wrap it to count calls). */
+  fetch?: typeof fetch;
+}
+
+/** Delivers queued messages for one process: the queue dispatcher, the test clock and sweeps call it. */
+export class Courier {
+  readonly owner = crypto.randomUUID();
+  #running = new Map<string, { again: boolean; done: Promise<void> }>();
+  #slots = new Map<ProviderRoute, Slots>();
+  #fetch: typeof fetch;
+
+  constructor(
+    readonly desk: Desk,
+    readonly config: ProviderConfig,
+    options: CourierOptions = {},
+  ) {
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Works through one customer's queue until it is empty or waits (a retry, a held channel).
+   * Calls for a customer already being worked on join that run, which looks once more at the end.
+   */
+  deliver(customerId: string): Promise<void> {
+    const running = this.#running.get(customerId);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    state.done = (async () => {
+      try {
+        do {
+          state.again = false;
+          await this.#drain(customerId);
+        } while (state.again);
+      } finally {
+        this.#running.delete(customerId);
+      }
+    })();
+    this.#running.set(customerId, state);
+    return state.done;
+  }
+
+  /**
+   * Runs every retry (and watchdog) due by the desk clock, customer by customer, until none is
+   * due: the cron sweep and `POST /api/test/clock` call this.
+   */
+  async runDue(): Promise<number> {
+    let runs = 0;
+    for (let pass = 0; pass < 50; pass++) {
+      const now = this.desk.clock.now();
+      const due: Deno.KvEntry<string>[] = [];
+      const selector = { prefix: keys.deliveryDue(), end: [...keys.deliveryDue(), now + 1] };
+      for await (const e of this.desk.kv.list<string>(selector)) due.push(e);
+      if (!due.length) break;
+      const customers = new Set<string>();
+      for (const entry of due) {
+        await this.desk.kv.atomic().check(entry).delete(entry.key).commit();
+        customers.add(entry.value);
+      }
+      for (const customerId of customers) {
+        await this.#safely(customerId);
+        runs++;
+      }
+    }
+    return runs;
+  }
+
+  /** At start: every customer with queued messages gets a run (a crash may have lost its job). */
+  async recover(): Promise<number> {
+    const customers = new Set<string>();
+    for await (const e of this.desk.kv.list<OutboxEntry>({ prefix: keys.outboxAll() })) {
+      customers.add(e.key[1] as string);
+    }
+    await Promise.all([...customers].map((c) => this.#safely(c)));
+    return customers.size;
+  }
+
+  /** A channel was enabled or got new credentials: its held customers go again. */
+  async resume(route: ProviderRoute): Promise<number> {
+    const held: Deno.KvEntry<string>[] = [];
+    for await (const e of this.desk.kv.list<string>({ prefix: keys.deliveryHeld(route) })) {
+      held.push(e);
+    }
+    for (const e of held) await this.desk.kv.atomic().check(e).delete(e.key).commit();
+    await Promise.all(held.map((e) => this.#safely(e.key[2] as string)));
+    return held.length;
+  }
+
+  /** Admin › Integrations: one message straight to the provider, stored nowhere. */
+  async sendTest(route: ProviderRoute, channel: Channel, to: string, text: string) {
+    const all = await getChannelSettings(this.desk.kv);
+    const { provider, channel: settingsKey } = PROVIDERS[route];
+    const now = this.desk.clock.now();
+    const message: Message = {
+      id: newId(now),
+      conversationId: "test",
+      direction: "out",
+      author: "system",
+      text,
+      at: now,
+    };
+    return await this.#call(provider, route, all[settingsKey], {
+      message,
+      customerId: "test",
+      channel,
+      to,
+      routeTo: null,
+      ticketId: null,
+    });
+  }
+
+  async #safely(customerId: string) {
+    try {
+      await this.deliver(customerId);
+    } catch (error) {
+      console.error(`delivery: customer ${customerId} failed`, error);
+    }
+  }
+
+  async #drain(customerId: string) {
+    // A bound on one run: a queue that keeps changing under us is picked up by the next job.
+    for (let i = 0; i < 1000; i++) {
+      if ((await this.#step(customerId)) !== "next") return;
+    }
+    enqueueLater(this.desk, customerId, 0);
+  }
+
+  /** One look at the customer's queue head: send it, finish it, or find it must wait. */
+  async #step(customerId: string): Promise<Step> {
+    const { kv, clock } = this.desk;
+    let head: Deno.KvEntry<OutboxEntry> | null = null;
+    for await (
+      const e of kv.list<OutboxEntry>({ prefix: keys.outbox(customerId) }, { limit: 1 })
+    ) head = e;
+    if (!head) return "idle";
+    const messageKey = keys.message(head.value.conversationId, head.value.messageId);
+    const [messageEntry, conversationEntry, customerEntry, leaseEntry, settingsEntry] = await kv
+      .getMany<[Message, Conversation, Customer, SendLease, Partial<Settings>]>([
+        messageKey,
+        keys.conversation(customerId),
+        keys.customer(customerId),
+        keys.sendLease(customerId),
+        keys.settings(),
+      ]);
+    const message = messageEntry.value;
+    const d = message?.delivery;
+    if (!message || !d || d.status !== "queued") {
+      await kv.atomic().check(head).delete(head.key).commit();
+      return "next";
+    }
+    const lease = leaseEntry.value;
+    const realNow = Date.now();
+    if (lease && lease.until > realNow && lease.owner !== this.owner) {
+      // Another process is handing this head over; look again when its lease ends.
+      enqueueLater(this.desk, customerId, lease.until - realNow);
+      return "wait";
+    }
+    const now = clock.now();
+    if (d.nextAttemptAt !== undefined && d.nextAttemptAt > now) return "wait";
+
+    const finish = async (delivery: Delivery, extra?: (op: Deno.AtomicOperation) => void) => {
+      const op = kv.atomic().check(head!, messageEntry)
+        .set(messageKey, { ...message, delivery })
+        .delete(head!.key)
+        .sum(keys.deliveryChanged(), 1n);
+      dropSchedule(op, d, customerId);
+      extra?.(op);
+      await op.commit();
+      return "next" as const;
+    };
+
+    const settings = withDefaults(settingsEntry.value);
+    const failure = checkBeforeAttempt(
+      message,
+      customerEntry.value,
+      conversationEntry.value,
+      settings,
+      now,
+    );
+    if (failure) return await finish(failed(d, failure, now));
+    if (d.firstAttemptAt !== undefined && d.heldSince === undefined) {
+      if (now > d.firstAttemptAt + RETRY_BUDGET_MS) {
+        return await finish(failed(d, d.error ?? retryBudgetError(), now));
+      }
+    }
+    const route = conversationEntry.value?.route;
+    const all = await getChannelSettings(kv);
+    const target = deliveryTarget(route, all);
+    switch (target.kind) {
+      case "fail":
+        return await finish(failed(d, target.error, now));
+      case "demo":
+        return await finish({
+          ...withoutSchedule(d),
+          status: "delivered",
+          attempts: d.attempts + 1,
+          route: "demo",
+          updatedAt: now,
+        });
+      case "in_answer":
+        return await finish({
+          ...withoutSchedule(d),
+          status: "sent",
+          attempts: d.attempts + 1,
+          route: target.route,
+          updatedAt: now,
+        });
+      case "hold": {
+        if (d.heldSince !== undefined && d.error?.code === target.error.code) {
+          await kv.set(keys.deliveryHeld(target.route, customerId), customerId);
+          return "wait";
+        }
+        const held: Delivery = {
+          ...d,
+          route: target.route,
+          error: target.error,
+          heldSince: d.heldSince ?? now,
+        };
+        const op = kv.atomic().check(messageEntry)
+          .set(messageKey, { ...message, delivery: held })
+          .set(keys.deliveryHeld(target.route, customerId), customerId)
+          .sum(keys.deliveryChanged(), 1n);
+        await op.commit();
+        return "wait";
+      }
+    }
+
+    // Take the lease and count the attempt; a held message's budget resumes where it paused.
+    let attempt: Delivery = {
+      ...withoutSchedule(d),
+      attempts: d.attempts + 1,
+      route: target.route,
+      firstAttemptAt: d.firstAttemptAt === undefined
+        ? now
+        : d.heldSince !== undefined
+        ? d.firstAttemptAt + (now - d.heldSince)
+        : d.firstAttemptAt,
+      updatedAt: d.updatedAt,
+    };
+    if (d.heldSince !== undefined) {
+      const { error: _cleared, ...rest } = attempt;
+      attempt = rest;
+    }
+    const leaseMs = this.config.timeoutMs + 5_000;
+    const watchdog = keys.deliveryDue(now + leaseMs, customerId);
+    const take = kv.atomic().check(head, messageEntry, leaseEntry)
+      .set(keys.sendLease(customerId), { owner: this.owner, until: realNow + leaseMs })
+      .set(messageKey, { ...message, delivery: attempt })
+      .set(watchdog, customerId);
+    dropSchedule(take, d, customerId);
+    if (d.heldSince !== undefined) take.sum(keys.deliveryChanged(), 1n);
+    const taken = await take.commit();
+    if (!taken.ok) return "next";
+
+    const { provider } = PROVIDERS[target.route];
+    const customer = customerEntry.value!;
+    const outcome = await this.#call(provider, target.route, all[target.channel], {
+      message,
+      customerId,
+      channel: customer.channel,
+      to: customer.from,
+      routeTo: conversationEntry.value?.routeTo ?? null,
+      ticketId: (await kv.get<string>(keys.conversationTicket(message.conversationId))).value,
+    });
+    return await this.#settle(customerId, head, messageKey, watchdog, target, outcome);
+  }
+
+  /** Records what the provider answered, in one commit with the lease and watchdog dropped. */
+  async #settle(
+    customerId: string,
+    head: Deno.KvEntry<OutboxEntry>,
+    messageKey: Deno.KvKey,
+    watchdog: Deno.KvKey,
+    target: Extract<Target, { kind: "send" }>,
+    outcome: SendOutcome,
+  ): Promise<Step> {
+    const { kv, clock } = this.desk;
+    if (outcome.kind === "auth") {
+      await pauseChannel(kv, target.channel, target.version, outcome, clock.now());
+    }
+    return await retryCommit(async () => {
+      const now = clock.now();
+      const entry = await kv.get<Message>(messageKey);
+      const message = entry.value;
+      const op = kv.atomic().check(entry)
+        .delete(watchdog)
+        .delete(keys.sendLease(customerId))
+        .sum(keys.deliveryChanged(), 1n);
+      if (!message?.delivery || message.delivery.status !== "queued") {
+        // Finished meanwhile (a lease that ran out let another process settle it).
+        return (await op.delete(head.key).commit()).ok ? "next" as const : undefined;
+      }
+      const d = message.delivery;
+      let delivery: Delivery;
+      let step: Step = "next";
+      switch (outcome.kind) {
+        case "accepted": {
+          delivery = { ...withoutSchedule(d), status: "sent", updatedAt: now };
+          delete delivery.error;
+          if (outcome.providerId) {
+            delivery.providerId = outcome.providerId;
+            const pointer: OutboxEntry = {
+              conversationId: message.conversationId,
+              messageId: message.id,
+            };
+            const earlyKey = keys.earlyStatus(target.route, outcome.providerId);
+            const early = await kv.get<EarlyStatus>(earlyKey);
+            op.check(early).delete(earlyKey)
+              .set(keys.providerMessage(target.route, outcome.providerId), pointer, {
+                expireIn: PROVIDER_ID_FOR,
+              });
+            // A callback that came before this commit is applied by it.
+            if (early.value && now - early.value.at <= EARLY_STATUS_MS) {
+              delivery = advanceDelivery(delivery, early.value.status, early.value.error, now) ??
+                delivery;
+            }
+          }
+          op.delete(head.key);
+          break;
+        }
+        case "permanent":
+          delivery = failed(d, { code: outcome.code, message: outcome.message }, now);
+          op.delete(head.key);
+          break;
+        case "retry": {
+          const error = { code: outcome.code, message: outcome.message };
+          const left = (d.firstAttemptAt ?? now) + RETRY_BUDGET_MS - now;
+          if (left <= 0) {
+            delivery = failed(d, error, now);
+            op.delete(head.key);
+            break;
+          }
+          // Retry-After replaces the next wait, capped at what is left of the budget.
+          const wait = Math.max(
+            1000,
+            Math.min(outcome.retryAfterMs ?? retryDelay(d.attempts), left),
+          );
+          delivery = { ...d, error, nextAttemptAt: now + wait, updatedAt: now };
+          op.set(keys.deliveryDue(now + wait, customerId), customerId);
+          if (this.desk.wakeups) enqueueDelivery(op, customerId, wait);
+          step = "wait";
+          break;
+        }
+        case "auth":
+          delivery = {
+            ...d,
+            error: authHeld(outcome),
+            heldSince: now,
+            updatedAt: now,
+          };
+          op.set(keys.deliveryHeld(target.route, customerId), customerId);
+          step = "wait";
+          break;
+      }
+      op.set(messageKey, { ...message, delivery });
+      return (await op.commit()).ok ? step : undefined;
+    });
+  }
+
+  /** One provider call, capped per route, timed out in real time; never throws. */
+  async #call(
+    // deno-lint-ignore no-explicit-any
+    provider: Provider<any>,
+    route: ProviderRoute,
+    settings: unknown,
+    out: Outgoing,
+  ): Promise<SendOutcome> {
+    let slots = this.#slots.get(route);
+    if (!slots) this.#slots.set(route, slots = new Slots(CALLS_PER_ROUTE));
+    return await slots.run(async () => {
+      const now = this.desk.clock.now();
+      try {
+        const request = await provider.request(out, settings, this.config, now);
+        const signal = AbortSignal.timeout(this.config.timeoutMs);
+        const response = await this.#fetch(request.url, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          signal,
+          redirect: "manual",
+        });
+        const body = await response.text();
+        return provider.classify(response.status, response.headers, body.slice(0, 65_536), now);
+      } catch (error) {
+        const timedOut = error instanceof DOMException &&
+          (error.name === "TimeoutError" || error.name === "AbortError");
+        return timedOut
+          ? {
+            kind: "retry",
+            code: "timeout",
+            message: `No answer within ${this.config.timeoutMs} ms.`,
+          }
+          : {
+            kind: "retry",
+            code: "network_error",
+            message: String((error as Error)?.message ?? error).slice(0, 200),
+          };
+      }
+    });
+  }
+}
+
+export interface EarlyStatus {
+  status: Exclude<Delivery["status"], "queued">;
+  error?: DeliveryError;
+  /** Desk clock time it arrived: kept for 10 minutes. */
+  at: number;
+}
+
+function failed(d: Delivery, error: DeliveryError, at: number): Delivery {
+  return { ...withoutSchedule(d), status: "failed", error, updatedAt: at };
+}
+
+const retryBudgetError = (): DeliveryError => ({
+  code: "retry_budget_exhausted",
+  message: "The provider did not accept the message within 24 hours.",
+});
+
+/** Drops a waiting retry's due entry and a hold mark in the caller's commit. */
+function dropSchedule(op: Deno.AtomicOperation, d: Delivery, customerId: string) {
+  if (d.nextAttemptAt !== undefined) op.delete(keys.deliveryDue(d.nextAttemptAt, customerId));
+  if (d.heldSince !== undefined && d.route) op.delete(keys.deliveryHeld(d.route, customerId));
+}
+
+/** A later look at a customer's queue, by a durable KV job (real time). */
+function enqueueLater(desk: Desk, customerId: string, delay: number) {
+  const op = desk.kv.atomic();
+  enqueueDelivery(op, customerId, delay);
+  op.commit().catch((error) => console.error("delivery: could not enqueue", error));
+}

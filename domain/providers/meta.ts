@@ -1,0 +1,333 @@
+/**
+ * WhatsApp Cloud API (Meta): the send request, how its answer is classed (rule 25), the webhook
+ * handshake and signature (rule 28), and its webhooks in our words (SPEC "Wire formats").
+ */
+import { CHANNEL_FACTS } from "../channels.ts";
+import type { WhatsAppSettings } from "../channel_settings.ts";
+import {
+  classifyHttpStatus,
+  cutText,
+  failedOutcome,
+  hmac,
+  jsonObject,
+  type Provider,
+  type ProviderInbound,
+  type ProviderStatus,
+  type ProviderWebhook,
+  timingSafeEqual,
+} from "./provider.ts";
+
+/**
+ * Meta's throttling and temporary error codes: they arrive as HTTP 400 but a later try may pass
+ * (WhatsApp error codes, developers.facebook.com/documentation/business-messaging/whatsapp/
+ * support/error-codes): 1 API Unknown, 2 API Service, 4 API Too Many Calls, 17 API User Too Many
+ * Calls, 341 Application limit reached, 80007 Rate limit issues, 130429 Rate limit hit, 131000
+ * Something went wrong, 131016 Service unavailable, 131048 Spam rate limit hit, 131056 Pair rate
+ * limit hit, 131057 Account in maintenance mode, 133004 Server temporarily unavailable.
+ */
+export const META_TEMPORARY_CODES: ReadonlySet<number> = new Set([
+  1,
+  2,
+  4,
+  17,
+  341,
+  80007,
+  130429,
+  131000,
+  131016,
+  131048,
+  131056,
+  131057,
+  133004,
+]);
+
+/** Meta's "access token has expired or is invalid": pauses the channel like a 401. */
+const META_AUTH_CODE = 190;
+const MAX_TEXT = CHANNEL_FACTS.whatsapp.maxLength;
+const MAX_ERROR = 300;
+const MAX_ID = 256;
+
+export const metaProvider: Provider<WhatsAppSettings> = {
+  route: "meta",
+  request(out, settings, config) {
+    if (!settings.phoneNumberId || !settings.accessToken) {
+      return Promise.reject(new Error("The WhatsApp channel has no phone number id or token."));
+    }
+    const { message } = out;
+    const base = {
+      messaging_product: "whatsapp",
+      recipient_type: "individual",
+      to: out.to.replace(/^\+/, ""),
+    };
+    const body = message.template
+      ? {
+        ...base,
+        type: "template",
+        template: {
+          name: message.template,
+          language: { code: message.language ?? "en" },
+          ...(message.params?.length
+            ? {
+              components: [{
+                type: "body",
+                parameters: message.params.map((text) => ({ type: "text", text })),
+              }],
+            }
+            : {}),
+        },
+      }
+      : { ...base, type: "text", text: { body: message.text } };
+    return Promise.resolve({
+      url: `${config.whatsappApiBase.replace(/\/+$/, "")}/${
+        encodeURIComponent(settings.phoneNumberId)
+      }/messages`,
+      method: "POST",
+      headers: {
+        "authorization": `Bearer ${settings.accessToken}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify(body),
+    });
+  },
+  classify(status, headers, body, now) {
+    const json = jsonObject(body);
+    const kind = classifyHttpStatus(status);
+    if (kind === "ok") {
+      const first = Array.isArray(json?.messages) ? json.messages[0] : undefined;
+      const id = isRecord(first) ? first.id : undefined;
+      return { kind: "accepted", providerId: typeof id === "string" && id ? id : null };
+    }
+    const error = isRecord(json?.error) ? json.error : null;
+    const raw = error?.code;
+    const numeric = typeof raw === "number" && Number.isSafeInteger(raw)
+      ? raw
+      : typeof raw === "string" && /^\d{1,15}$/.test(raw)
+      ? Number(raw)
+      : null;
+    const code = numeric !== null ? String(numeric) : `http_${status}`;
+    const text = typeof error?.message === "string" && error.message
+      ? error.message
+      : body.trim()
+      ? body.trim()
+      : `HTTP ${status}`;
+    const message = cutText(text, error ? MAX_ERROR : 200);
+    if (kind === "auth" || numeric === META_AUTH_CODE) {
+      return failedOutcome("auth", code, message, headers, now);
+    }
+    if (kind === "retry" || (numeric !== null && META_TEMPORARY_CODES.has(numeric))) {
+      return failedOutcome("retry", code, message, headers, now);
+    }
+    return failedOutcome("permanent", code, message, headers, now);
+  },
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * `GET /webhooks/whatsapp` handshake: the challenge to echo when the mode is `subscribe` and the
+ * verify token matches (constant time), else null (answer 403).
+ */
+export function metaChallenge(params: URLSearchParams, verifyToken: string | null): string | null {
+  const token = params.get("hub.verify_token");
+  const challenge = params.get("hub.challenge");
+  if (!verifyToken || token === null || challenge === null) return null;
+  if (params.get("hub.mode") !== "subscribe") return null;
+  return timingSafeEqual(encoder.encode(token), encoder.encode(verifyToken)) ? challenge : null;
+}
+
+/**
+ * Rule 28: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` with the app secret
+ * (or a replaced one still in its 24 h). Every secret is tried, each compared in constant time.
+ */
+export async function verifyMetaSignature(
+  raw: Uint8Array,
+  header: string | null,
+  secrets: string[],
+): Promise<boolean> {
+  const match = /^sha256=([0-9a-fA-F]{64})$/.exec(header?.trim() ?? "");
+  if (!match) return false;
+  const given = fromHex(match[1]);
+  let ok = false;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    if (timingSafeEqual(await hmac("SHA-256", secret, raw), given)) ok = true;
+  }
+  return ok;
+}
+
+function fromHex(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+type Rec = Record<string, unknown>;
+const isRecord = (v: unknown): v is Rec => v !== null && typeof v === "object" && !Array.isArray(v);
+const str = (v: unknown): string | undefined => typeof v === "string" && v ? v : undefined;
+const list = (v: unknown): unknown[] => Array.isArray(v) ? v : [];
+
+/** Types that are stored but never start a conversation nor trigger an auto-reply. */
+const PASSIVE_TYPES = new Set(["reaction", "system", "unsupported", "unknown", "request_welcome"]);
+const STATUSES = new Set(["sent", "delivered", "read", "failed"]);
+
+/**
+ * `POST /webhooks/whatsapp` body in our words. Changes for another phone number id, fields other
+ * than `messages`, malformed items and unknown statuses are counted in `ignored`; a message with
+ * no usable phone number in `unroutable`. Only a body that is not a JSON object throws.
+ */
+export function parseMetaWebhook(body: unknown, phoneNumberId: string | null): ProviderWebhook {
+  if (!isRecord(body)) throw new Error("invalid payload");
+  const out: ProviderWebhook = { messages: [], statuses: [], unroutable: 0, ignored: 0 };
+  if (body.object !== "whatsapp_business_account") {
+    out.ignored++;
+    return out;
+  }
+  if (body.entry !== undefined && !Array.isArray(body.entry)) out.ignored++;
+  for (const entry of list(body.entry)) {
+    if (!isRecord(entry) || (entry.changes !== undefined && !Array.isArray(entry.changes))) {
+      out.ignored++;
+      continue;
+    }
+    for (const change of list(entry.changes)) parseChange(change, phoneNumberId, out);
+  }
+  return out;
+}
+
+function parseChange(change: unknown, phoneNumberId: string | null, out: ProviderWebhook) {
+  const value = isRecord(change) ? change.value : undefined;
+  if (!isRecord(change) || change.field !== "messages" || !isRecord(value)) {
+    out.ignored++;
+    return;
+  }
+  const messages = list(value.messages);
+  const statuses = list(value.statuses);
+  const to = isRecord(value.metadata) ? str(value.metadata.phone_number_id) ?? null : null;
+  if (phoneNumberId !== null && to !== phoneNumberId) {
+    out.ignored += Math.max(1, messages.length + statuses.length);
+    return;
+  }
+  // Change-level errors (`value.errors`) carry no message of a customer.
+  out.ignored += list(value.errors).length;
+  const contacts = list(value.contacts).filter(isRecord);
+  for (const item of messages) {
+    const parsed = parseMessage(item, contacts, to);
+    if (parsed === "ignored") out.ignored++;
+    else if (parsed === "unroutable") out.unroutable++;
+    else out.messages.push(parsed);
+  }
+  for (const item of statuses) {
+    const parsed = parseStatus(item);
+    if (parsed) out.statuses.push(parsed);
+    else out.ignored++;
+  }
+}
+
+function parseMessage(
+  item: unknown,
+  contacts: Rec[],
+  to: string | null,
+): ProviderInbound | "ignored" | "unroutable" {
+  if (!isRecord(item)) return "ignored";
+  const id = str(item.id);
+  if (!id || id.length > MAX_ID) return "ignored";
+  const digits = str(item.from)?.replace(/^\+/, "");
+  const from = digits !== undefined ? `+${digits}` : undefined;
+  if (!from || !CHANNEL_FACTS.whatsapp.address.test(from)) return "unroutable";
+  const type = typeof item.type === "string" && /^[a-z][a-z_]{0,39}$/.test(item.type)
+    ? item.type
+    : "unknown";
+  const errors = list(item.errors);
+  const text = cutText(messageText(item, type).trim() || `[${type}]`, MAX_TEXT);
+  const contact = contacts.find((c) => c.wa_id === digits) ?? contacts[0];
+  const name = isRecord(contact?.profile) ? str(contact.profile.name)?.trim() : undefined;
+  const seconds = typeof item.timestamp === "string" && /^\d{1,11}$/.test(item.timestamp)
+    ? Number(item.timestamp)
+    : typeof item.timestamp === "number" && Number.isSafeInteger(item.timestamp) &&
+        item.timestamp >= 0 && item.timestamp < 1e11
+    ? item.timestamp
+    : undefined;
+  return {
+    channel: "whatsapp",
+    from,
+    text,
+    providerId: id,
+    to,
+    ...(name ? { profileName: cutText(name, 256) } : {}),
+    ...(seconds !== undefined ? { providerAt: seconds * 1000 } : {}),
+    ...(PASSIVE_TYPES.has(type) || errors.length > 0 ? { passive: true } : {}),
+  };
+}
+
+/**
+ * The text a message routes as: text, button and interactive replies as the customer's words (a
+ * tapped YES is a YES); other types as `[type]`, followed by the caption, file name, place or
+ * contact name when there is one, so an agent reading the ticket knows what came in.
+ */
+function messageText(item: Rec, type: string): string {
+  const part = Object.hasOwn(item, type) && isRecord(item[type]) ? item[type] as Rec : {};
+  switch (type) {
+    case "text":
+      return str(part.body) ?? "";
+    case "button":
+      return str(part.text) ?? str(part.payload) ?? "";
+    case "interactive": {
+      for (const [key, reply] of Object.entries(part)) {
+        const title = key.endsWith("_reply") && isRecord(reply) ? str(reply.title) : undefined;
+        if (title) return title;
+      }
+      return "[interactive]";
+    }
+    case "reaction":
+      return str(part.emoji) ? `[reaction ${part.emoji}]` : "[reaction removed]";
+    case "system":
+      return withDetail("[system]", str(part.body));
+    case "image":
+    case "video":
+    case "audio":
+    case "sticker":
+      return withDetail(`[${type}]`, str(part.caption));
+    case "document":
+      return withDetail("[document]", str(part.caption) ?? str(part.filename));
+    case "location": {
+      const place = [str(part.name), str(part.address)].filter(Boolean).join(", ");
+      const where = typeof part.latitude === "number" && typeof part.longitude === "number"
+        ? `${part.latitude},${part.longitude}`
+        : undefined;
+      return withDetail("[location]", place || where);
+    }
+    case "contacts": {
+      const first = list(item.contacts).find(isRecord);
+      return withDetail(
+        "[contacts]",
+        isRecord(first?.name) ? str(first.name.formatted_name) : undefined,
+      );
+    }
+    default:
+      return `[${type}]`;
+  }
+}
+
+const withDetail = (label: string, detail: string | undefined) =>
+  detail?.trim() ? `${label} ${detail.trim()}` : label;
+
+function parseStatus(item: unknown): ProviderStatus | null {
+  if (!isRecord(item)) return null;
+  const id = str(item.id);
+  const status = item.status;
+  if (!id || id.length > MAX_ID || typeof status !== "string" || !STATUSES.has(status)) {
+    return null;
+  }
+  const providerStatus = status as ProviderStatus["status"];
+  if (providerStatus !== "failed") return { providerId: id, status: providerStatus };
+  const error = list(item.errors).find(isRecord);
+  const code = typeof error?.code === "number" || (typeof error?.code === "string" && error.code)
+    ? String(error.code)
+    : "failed";
+  const details = isRecord(error?.error_data) ? str(error.error_data.details) : undefined;
+  const message = str(error?.title) ?? str(error?.message) ?? details ?? "Delivery failed.";
+  return {
+    providerId: id,
+    status: "failed",
+    error: { code: cutText(code, 64), message: cutText(message, MAX_ERROR) },
+  };
+}

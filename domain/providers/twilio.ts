@@ -1,0 +1,215 @@
+/**
+ * Twilio Programmable Messaging (SMS): the send request, how its answer is classed (rule 25), its
+ * webhook signature (rule 28), and its inbound and status webhooks in our words.
+ */
+import { CHANNEL_FACTS } from "../channels.ts";
+import type { TwilioSettings } from "../channel_settings.ts";
+import {
+  classifyHttpStatus,
+  cutText,
+  failedOutcome,
+  hmac,
+  jsonObject,
+  type Provider,
+  type ProviderStatus,
+  type ProviderWebhook,
+  timingSafeEqual,
+  toBase64,
+} from "./provider.ts";
+
+/** Twilio's "Authenticate" error: bad account SID or auth token, like a 401. */
+const TWILIO_AUTH_CODE = 20003;
+/** Twilio's "Too Many Requests". */
+const TWILIO_RATE_CODE = 20429;
+const MAX_TEXT = CHANNEL_FACTS.sms.maxLength;
+const MAX_ERROR = 300;
+
+const encoder = new TextEncoder();
+
+export const twilioProvider: Provider<TwilioSettings> = {
+  route: "twilio",
+  request(out, settings, config) {
+    const { accountSid, authToken } = settings;
+    // The number the customer last wrote to answers them; else the configured sender.
+    const sender: [string, string] | null = out.routeTo
+      ? ["From", out.routeTo]
+      : settings.fromNumber
+      ? ["From", settings.fromNumber]
+      : settings.messagingServiceSid
+      ? ["MessagingServiceSid", settings.messagingServiceSid]
+      : null;
+    if (!accountSid || !authToken || !sender) {
+      return Promise.reject(new Error("The Twilio channel has no account, token or sender."));
+    }
+    const form = new URLSearchParams([["To", out.to], sender]);
+    // Templates go out as their filled text on SMS.
+    form.set("Body", out.message.text);
+    if (config.publicUrl) {
+      form.set("StatusCallback", `${config.publicUrl.replace(/\/+$/, "")}/webhooks/twilio/status`);
+    }
+    return Promise.resolve({
+      url: `${config.twilioApiBase.replace(/\/+$/, "")}/2010-04-01/Accounts/${
+        encodeURIComponent(accountSid)
+      }/Messages.json`,
+      method: "POST",
+      headers: {
+        "authorization": `Basic ${toBase64(encoder.encode(`${accountSid}:${authToken}`))}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: form.toString(),
+    });
+  },
+  classify(status, headers, body, now) {
+    const json = jsonObject(body);
+    const kind = classifyHttpStatus(status);
+    if (kind === "ok") {
+      const sid = json?.sid;
+      return { kind: "accepted", providerId: typeof sid === "string" && sid ? sid : null };
+    }
+    const raw = json?.code;
+    const numeric = typeof raw === "number" && Number.isSafeInteger(raw)
+      ? raw
+      : typeof raw === "string" && /^\d{1,15}$/.test(raw)
+      ? Number(raw)
+      : null;
+    const code = numeric !== null ? String(numeric) : `http_${status}`;
+    const given = typeof json?.message === "string" && json.message ? json.message : null;
+    const message = given
+      ? cutText(given, MAX_ERROR)
+      : cutText(body.trim() || `HTTP ${status}`, 200);
+    if (kind === "auth" || numeric === TWILIO_AUTH_CODE) {
+      return failedOutcome("auth", code, message, headers, now);
+    }
+    if (kind === "retry" || numeric === TWILIO_RATE_CODE) {
+      return failedOutcome("retry", code, message, headers, now);
+    }
+    return failedOutcome("permanent", code, message, headers, now);
+  },
+};
+
+/** Code-unit order, as JavaScript's default sort and twilio-node use. */
+const compare = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+
+/**
+ * `X-Twilio-Signature`: base64 HMAC-SHA1 with the auth token over the URL followed by every POST
+ * field's name and value, sorted by name then value. Rule 28 keeps repeated names, and repeated
+ * identical values too (twilio-node's helper drops those; see tests/providers_test.ts).
+ */
+export async function twilioSignature(
+  authToken: string,
+  url: string,
+  params: [string, string][],
+): Promise<string> {
+  const sorted = [...params].sort((a, b) => compare(a[0], b[0]) || compare(a[1], b[1]));
+  const data = sorted.reduce((acc, [name, value]) => acc + name + value, url);
+  return toBase64(await hmac("SHA-1", authToken, data));
+}
+
+/**
+ * Rule 28: the signature over `url` (`CHATDESK_PUBLIC_URL` + the path and query Twilio called)
+ * and the decoded form, checked against the current and recently replaced auth tokens, each in
+ * constant time.
+ */
+export async function verifyTwilioSignature(
+  url: string,
+  params: [string, string][],
+  header: string | null,
+  authTokens: string[],
+): Promise<boolean> {
+  const given = header?.trim();
+  if (!given) return false;
+  const givenBytes = encoder.encode(given);
+  let ok = false;
+  for (const token of authTokens) {
+    if (!token) continue;
+    const expected = encoder.encode(await twilioSignature(token, url, params));
+    if (timingSafeEqual(expected, givenBytes)) ok = true;
+  }
+  return ok;
+}
+
+/** The first value of each field: Twilio sends each of these once. */
+function fields(params: [string, string][]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of params) if (!map.has(name)) map.set(name, value);
+  return map;
+}
+
+const SID = /^[A-Za-z]{2}[0-9A-Za-z]{1,62}$/;
+const empty = (): ProviderWebhook => ({ messages: [], statuses: [], unroutable: 0, ignored: 0 });
+
+/**
+ * `POST /webhooks/twilio`: one SMS. A sender that is not `+digits` (short code, alphanumeric
+ * sender, another channel such as `whatsapp:`) is ignored, and so is a message with neither text
+ * nor media; media alone becomes `[media]`. With text and media the text alone routes.
+ */
+export function parseTwilioInbound(params: [string, string][]): ProviderWebhook {
+  const f = fields(params);
+  const out = empty();
+  const sid = f.get("MessageSid") || f.get("SmsSid");
+  const from = f.get("From")?.trim() ?? "";
+  if (!sid || !SID.test(sid) || !/^\+\d+$/.test(from) || !CHANNEL_FACTS.sms.address.test(from)) {
+    out.ignored++;
+    return out;
+  }
+  const body = f.get("Body") ?? "";
+  const media = Number(f.get("NumMedia") ?? "0");
+  const text = body.trim() ? body : Number.isInteger(media) && media > 0 ? "[media]" : "";
+  if (!text) {
+    out.ignored++;
+    return out;
+  }
+  const to = f.get("To")?.trim() || null;
+  const profileName = f.get("ProfileName")?.trim();
+  out.messages.push({
+    channel: "sms",
+    from,
+    text: cutText(text, MAX_TEXT),
+    providerId: sid,
+    to: to ? cutText(to, 64) : null,
+    ...(profileName ? { profileName: cutText(profileName, 256) } : {}),
+  });
+  return out;
+}
+
+const STATUS_MAP: Record<string, ProviderStatus["status"]> = {
+  queued: "sent",
+  accepted: "sent",
+  scheduled: "sent",
+  sending: "sent",
+  sent: "sent",
+  delivered: "delivered",
+  read: "read",
+  undelivered: "failed",
+  failed: "failed",
+  canceled: "failed",
+};
+
+/**
+ * `POST /webhooks/twilio/status`: `MessageStatus` in our words; a failure's reason is its
+ * `ErrorCode` (else the status) and `ErrorMessage` when Twilio sends one (else the status).
+ * Other statuses (`receiving`, `received`, `partially_delivered`…) are ignored.
+ */
+export function parseTwilioStatus(params: [string, string][]): ProviderWebhook {
+  const f = fields(params);
+  const out = empty();
+  const sid = f.get("MessageSid") || f.get("SmsSid");
+  const raw = (f.get("MessageStatus") || f.get("SmsStatus") || "").trim();
+  const status = Object.hasOwn(STATUS_MAP, raw) ? STATUS_MAP[raw] : undefined;
+  if (!sid || !SID.test(sid) || !status) {
+    out.ignored++;
+    return out;
+  }
+  if (status !== "failed") {
+    out.statuses.push({ providerId: sid, status });
+    return out;
+  }
+  const code = f.get("ErrorCode")?.trim() || raw;
+  const message = f.get("ErrorMessage")?.trim() || raw;
+  out.statuses.push({
+    providerId: sid,
+    status,
+    error: { code: cutText(code, 64), message: cutText(message, MAX_ERROR) },
+  });
+  return out;
+}

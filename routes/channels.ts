@@ -1,0 +1,94 @@
+/** Channel settings (SPEC "Channel settings") and message delivery calls (rules 25, 29). */
+import { Hono } from "hono";
+import { maySeeCustomer, messageAccess } from "../domain/access.ts";
+import {
+  getChannelSettings,
+  publicChannels,
+  type SettingsChannel,
+  updateChannel,
+} from "../domain/channel_settings.ts";
+import type { ProviderRoute } from "../domain/providers/provider.ts";
+import { NotFound } from "../domain/errors.ts";
+import { keys } from "../domain/keys.ts";
+import { findMessage } from "../domain/messages.ts";
+import { retryMessage } from "../domain/message_retry.ts";
+import type { Message } from "../domain/types.ts";
+import { requireRole } from "./auth.ts";
+import type { AppDeps, DeskEnv } from "./context.ts";
+import { messageJson } from "./json.ts";
+import { readJson } from "./request.ts";
+
+export const CHANNEL_ROUTE: Record<Exclude<SettingsChannel, "webchat">, ProviderRoute> = {
+  whatsapp: "meta",
+  twilio: "twilio",
+  api: "api",
+};
+
+/** Saves a channel's settings; a held queue goes again when the channel may send now. */
+export async function saveChannel(deps: AppDeps, channel: SettingsChannel, input: unknown) {
+  const { desk, config, courier } = deps;
+  const { settings } = await updateChannel(desk.kv, channel, input, {
+    clock: desk.clock,
+    publicUrl: config.publicUrl,
+  });
+  if (channel !== "webchat") {
+    // Not awaited: the admin's answer must not wait for provider calls.
+    courier.resume(CHANNEL_ROUTE[channel]).catch((e) => console.error("resume failed", e));
+  }
+  return settings;
+}
+
+export function channelRoutes(deps: AppDeps): Hono<DeskEnv> {
+  const { desk } = deps;
+  const api = new Hono<DeskEnv>();
+  const agent = requireRole(deps, "agent");
+  const admin = requireRole(deps, "admin");
+
+  api.get(
+    "/channels",
+    admin,
+    async (c) => c.json(publicChannels(await getChannelSettings(desk.kv))),
+  );
+  for (const channel of ["whatsapp", "twilio", "api", "webchat"] as const) {
+    api.put(`/channels/${channel}`, admin, async (c) => {
+      const settings = await saveChannel(deps, channel, await readJson(c));
+      return c.json(publicChannels(settings)[channel]);
+    });
+  }
+
+  api.get("/messages/:id", agent, async (c) => {
+    const entry = await findMessage(desk.kv, c.req.param("id"));
+    const message = entry?.value;
+    if (!message) throw new NotFound("Message");
+    const access = await messageAccess(desk, c.get("agent"), message, message.customerId ?? null);
+    if (!access.read) throw new NotFound("Message");
+    return c.json(messageJson(message));
+  });
+  api.post("/messages/:id/retry", agent, async (c) => {
+    return c.json(messageJson(await retryMessage(desk, c.get("agent"), c.req.param("id"))));
+  });
+
+  api.get("/customers/:id/messages", agent, async (c) => {
+    const customerId = c.req.param("id");
+    const known = (await desk.kv.get(keys.customer(customerId))).value;
+    if (!known || !(await maySeeCustomer(desk, c.get("agent"), customerId))) {
+      throw new NotFound("Customer");
+    }
+    const messages: Message[] = [];
+    for await (
+      const e of desk.kv.list<string>({ prefix: keys.customerMessages(customerId) })
+    ) {
+      const conversationId = e.value;
+      const [ticket, chat, message] = await desk.kv.getMany<[string, string, Message]>([
+        keys.conversationTicket(conversationId),
+        keys.chat(conversationId),
+        keys.message(conversationId, e.key[2] as string),
+      ]);
+      // Outside any ticket or chat: a NO goodbye, an expired YES/NO prompt.
+      if (!ticket.value && !chat.value && message.value) messages.push(message.value);
+    }
+    return c.json({ messages: messages.map(messageJson) });
+  });
+
+  return api;
+}
