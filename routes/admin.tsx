@@ -1,6 +1,6 @@
 /**
  * Admin pages (role admin): business hours, agents, departments, auto-responder texts and
- * timeouts, message templates. Plain forms posting back here (CSRF-checked), redirect after a
+ * timeouts, message templates, integrations (channel settings). Plain forms posting back here (CSRF-checked), redirect after a
  * save, and the same page with messages next to the fields when a form is refused.
  */
 import type { Context } from "hono";
@@ -8,6 +8,13 @@ import { Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { createAgent, getAgent, listAgents, updateAgent } from "../domain/agents.ts";
 import { describeOpening, timeZones } from "../domain/business_hours.ts";
+import {
+  getChannelSettings,
+  PROVIDER_CHANNELS,
+  type ProviderChannel,
+  publicChannels,
+  type SettingsChannel,
+} from "../domain/channel_settings.ts";
 import {
   createDepartment,
   getDepartment,
@@ -38,6 +45,13 @@ import {
 import { assignedCount } from "../domain/tickets.ts";
 import type { Agent, Template, Texts, Timeouts } from "../domain/types.ts";
 import { AreaPage, type Errors } from "../views/admin_shell.tsx";
+import {
+  CHANNEL_TITLES,
+  type ChannelDrafts,
+  draftsOf,
+  IntegrationsPage,
+  type TestState,
+} from "../views/admin_integrations.tsx";
 import { HoursForm } from "../views/admin_hours.tsx";
 import {
   type AgentDraft,
@@ -54,6 +68,14 @@ import {
   TemplateForm,
   TemplatesTable,
 } from "../views/admin_templates.tsx";
+import {
+  CHANNEL_FORMS,
+  CHANNEL_ROUTE,
+  channelErrors,
+  readTestForm,
+  saveChannel,
+  testMissing,
+} from "./channel_forms.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
@@ -121,7 +143,7 @@ export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
     title: string,
     current: string,
     body: Child,
-    opts: { status?: 200 | 400 | 409; wide?: boolean } = {},
+    opts: { status?: 200 | 400 | 409 | 422; wide?: boolean } = {},
   ) =>
     c.html(
       <AreaPage
@@ -598,5 +620,91 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
     });
   });
 
+  // Integrations (SPEC "Channel settings", rule 31): drawn from the public view only.
+  const integrationsPage = async (
+    c: Context<DeskEnv>,
+    opts: {
+      drafts?: Partial<ChannelDrafts>;
+      errors?: Partial<Record<SettingsChannel, Errors>>;
+      tests?: Partial<Record<ProviderChannel, TestState>>;
+      status?: 200 | 400 | 422;
+    } = {},
+  ) => {
+    const view = publicChannels(await getChannelSettings(kv));
+    const { publicUrl } = deps.config;
+    const browsed = browsedOrigin(c);
+    return page(
+      c,
+      "Integrations",
+      "/admin/integrations",
+      <IntegrationsPage
+        view={view}
+        drafts={{ ...draftsOf(view), ...opts.drafts }}
+        errors={opts.errors ?? {}}
+        tests={opts.tests ?? {}}
+        addresses={{ base: publicUrl ?? browsed, publicUrl, browsed }}
+      />,
+      { status: opts.status },
+    );
+  };
+  app.get("/integrations", (c) => integrationsPage(c));
+  for (const channel of ["whatsapp", "twilio", "api", "webchat"] as const) {
+    // A refused form re-renders at its POST address; reloading that address comes back here.
+    app.get(`/integrations/${channel}`, (c) => c.redirect("/admin/integrations", 303));
+    app.post(`/integrations/${channel}`, async (c) => {
+      const { draft, input } = CHANNEL_FORMS[channel](await formData(c));
+      try {
+        const settings = await saveChannel(deps, channel, input);
+        const on = settings[channel].enabled;
+        return redirectWithFlash(c, "/admin/integrations#", {
+          kind: "ok",
+          text: `${CHANNEL_TITLES[channel]} settings saved; the channel is ${
+            on ? "enabled" : "disabled"
+          }.`,
+        });
+      } catch (error) {
+        return integrationsPage(c, {
+          drafts: { [channel]: draft },
+          errors: { [channel]: channelErrors(error, channel) },
+          status: error instanceof DeskError && error.status === 422 ? 422 : 400,
+        });
+      }
+    });
+  }
+  for (const channel of PROVIDER_CHANNELS) {
+    app.get(`/integrations/${channel}/test`, (c) => c.redirect("/admin/integrations", 303));
+    app.post(`/integrations/${channel}/test`, async (c) => {
+      const { draft, errors } = readTestForm(channel, await formData(c));
+      const missing = testMissing(publicChannels(await getChannelSettings(kv)), channel);
+      if (missing) errors.form = missing;
+      if (Object.keys(errors).length) {
+        return integrationsPage(c, { tests: { [channel]: { draft, errors } }, status: 400 });
+      }
+      // Bounded by the provider timeout (CHATDESK_PROVIDER_TIMEOUT_MS).
+      const outcome = await deps.courier.sendTest(
+        CHANNEL_ROUTE[channel],
+        draft.channel,
+        draft.to,
+        draft.text,
+      );
+      return integrationsPage(c, { tests: { [channel]: { draft, errors: {}, outcome } } });
+    });
+  }
+
   return app;
+}
+
+/**
+ * The origin this page is browsed at, to compare with CHATDESK_PUBLIC_URL. Behind a TLS proxy
+ * the request itself is plain http, so the proxy's X-Forwarded-Proto is believed here, for this
+ * warning only (webhook URLs never come from forwarded headers).
+ */
+function browsedOrigin(c: Context): string {
+  const url = new URL(c.req.url);
+  const proto = c.req.header("x-forwarded-proto")?.split(",")[0].trim();
+  if (proto === "https" && url.protocol === "http:") {
+    url.protocol = "https:";
+    if (url.port === "80") url.port = "";
+  }
+  return url.origin;
 }

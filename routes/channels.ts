@@ -1,13 +1,8 @@
 /** Channel settings (SPEC "Channel settings") and message delivery calls (rules 25, 29). */
 import { Hono } from "hono";
 import { maySeeCustomer, messageAccess } from "../domain/access.ts";
-import {
-  getChannelSettings,
-  publicChannels,
-  type SettingsChannel,
-  updateChannel,
-} from "../domain/channel_settings.ts";
-import type { ProviderRoute } from "../domain/providers/provider.ts";
+import { getChannelSettings, publicChannels } from "../domain/channel_settings.ts";
+import { saveChannel } from "./channel_forms.ts";
 import { NotFound } from "../domain/errors.ts";
 import { keys } from "../domain/keys.ts";
 import { findMessage } from "../domain/messages.ts";
@@ -17,26 +12,6 @@ import { requireRole } from "./auth.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { messageJson } from "./json.ts";
 import { readJson } from "./request.ts";
-
-export const CHANNEL_ROUTE: Record<Exclude<SettingsChannel, "webchat">, ProviderRoute> = {
-  whatsapp: "meta",
-  twilio: "twilio",
-  api: "api",
-};
-
-/** Saves a channel's settings; a held queue goes again when the channel may send now. */
-export async function saveChannel(deps: AppDeps, channel: SettingsChannel, input: unknown) {
-  const { desk, config, courier } = deps;
-  const { settings } = await updateChannel(desk.kv, channel, input, {
-    clock: desk.clock,
-    publicUrl: config.publicUrl,
-  });
-  if (channel !== "webchat") {
-    // Not awaited: the admin's answer must not wait for provider calls.
-    courier.resume(CHANNEL_ROUTE[channel]).catch((e) => console.error("resume failed", e));
-  }
-  return settings;
-}
 
 export function channelRoutes(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
