@@ -85,6 +85,8 @@ export const keys = {
   /** A status callback that came before its message's `sent` commit (kept 10 minutes). */
   earlyStatus: (route: string, providerId: string) =>
     ["early_statuses", route, providerId] as const,
+  /** Bumped with every message written to a customer (a web chat visitor's stream watches it). */
+  threadChanged: (customerId: string) => ["thread_changed", customerId] as const,
   /** Bumped with every delivery change of a conversation's messages (the open thread watches it). */
   deliveryChanged: () => ["queue_changed", "_delivery"] as const,
   /** Provider channel settings (secrets included: never answered or shown). */

@@ -4,9 +4,11 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { NotFound, TooLarge } from "../domain/errors.ts";
 import { apiRoutes } from "./api.ts";
+import { channelRoutes } from "./channels.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
 import { inboundRoutes } from "./inbound.ts";
+import { webhookRoutes } from "./webhooks.ts";
 import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
 
@@ -45,7 +47,9 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
   });
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route." } }, 404));
   app.route("/api/inbound", inboundRoutes(deps));
+  app.route("/webhooks", webhookRoutes(deps));
   app.route("/api/transcripts", transcriptRoutes(deps));
+  app.route("/api", channelRoutes(deps));
   app.route("/api", apiRoutes(deps));
   app.route("/", pageRoutes(deps));
   return app;

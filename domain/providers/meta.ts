@@ -201,7 +201,9 @@ function parseChange(change: unknown, phoneNumberId: string | null, out: Provide
   }
   const messages = list(value.messages);
   const statuses = list(value.statuses);
-  const to = isRecord(value.metadata) ? str(value.metadata.phone_number_id) ?? null : null;
+  const rawTo = isRecord(value.metadata) ? str(value.metadata.phone_number_id) ?? null : null;
+  // A phone number id is a short run of digits; anything else names no number of ours.
+  const to = rawTo !== null && /^\d{1,32}$/.test(rawTo) ? rawTo : null;
   if (phoneNumberId !== null && to !== phoneNumberId) {
     out.ignored += Math.max(1, messages.length + statuses.length);
     return;
