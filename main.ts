@@ -39,7 +39,8 @@ const admin = await ensureAdmin(
   config.adminPassword,
   config.demo,
 );
-const inboundToken = await ensureInboundToken(kv, config.inboundToken);
+const inbound = await ensureInboundToken(kv, config.inboundToken);
+const inboundToken = inbound.token;
 if (config.demo && await seedDemo(desk)) {
   console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");
 }
@@ -69,9 +70,17 @@ Deno.serve({
     console.log(
       `chatdesk on http://${host}:${port}/  (store: ${config.kvPath}, clock: ${config.clock})`,
     );
+    // Rule 31: a secret given by environment is never printed; a generated one by its start only.
+    const password = config.adminPassword
+      ? "(the password in CHATDESK_ADMIN_PASSWORD)"
+      : admin.password ?? "(the password you set at first start)";
+    console.log(`Admin login: ${admin.email} / ${password}`);
     console.log(
-      `Admin login: ${admin.email} / ${admin.password ?? "(the password you set at first start)"}`,
+      config.inboundToken
+        ? "Inbound token: from CHATDESK_INBOUND_TOKEN"
+        : inbound.generated
+        ? `Inbound token (generated; shown this once): ${inboundToken}`
+        : "Inbound token: generated at first start (set CHATDESK_INBOUND_TOKEN to choose one)",
     );
-    console.log(`Inbound token: ${inboundToken}`);
   },
 }, app.fetch);

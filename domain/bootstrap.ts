@@ -28,12 +28,20 @@ export async function ensureAdmin(
   return { email, password: chosen, created: true };
 }
 
-/** The inbound token from the environment, or one generated on first start and kept. */
-export async function ensureInboundToken(kv: Deno.Kv, fromEnv: string): Promise<string> {
-  if (fromEnv) return fromEnv;
+/**
+ * The inbound token from the environment, or one generated on first start and kept. `generated`
+ * is true only for the start that made it: rule 31 prints a generated secret once, by that start.
+ */
+export async function ensureInboundToken(
+  kv: Deno.Kv,
+  fromEnv: string,
+): Promise<{ token: string; generated: boolean }> {
+  if (fromEnv) return { token: fromEnv, generated: false };
   const stored = await kv.get<string>(INBOUND_TOKEN_KEY);
-  if (stored.value) return stored.value;
+  if (stored.value) return { token: stored.value, generated: false };
   const token = newToken();
   const result = await kv.atomic().check(stored).set(INBOUND_TOKEN_KEY, token).commit();
-  return result.ok ? token : (await kv.get<string>(INBOUND_TOKEN_KEY)).value!;
+  return result.ok
+    ? { token, generated: true }
+    : { token: (await kv.get<string>(INBOUND_TOKEN_KEY)).value!, generated: false };
 }

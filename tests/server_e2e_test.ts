@@ -235,6 +235,12 @@ Deno.test({
         assert.equal(agents.body.agents.length, 2);
       },
     );
+    await t.step("rule 31: secrets given by environment are never printed", () => {
+      const out = server.output();
+      assert.ok(out.includes("Admin login: boss@e2e.local"), out);
+      assert.ok(!out.includes(ADMIN.password), "the admin password was printed");
+      assert.ok(!out.includes(TOKEN), "the inbound token was printed");
+    });
   } finally {
     await server.stop();
     await Deno.remove(dir, { recursive: true });
@@ -245,6 +251,39 @@ Deno.test({
       email,
       password,
     })).body.token;
+  }
+});
+
+Deno.test("[e2e] rule 31: a generated inbound token is printed once, by the start that made it", async () => {
+  const dir = await Deno.makeTempDir();
+  const env = (port: number) => ({
+    PORT: String(port),
+    CHATDESK_KV_PATH: `${dir}/kv.sqlite3`,
+    CHATDESK_DEMO: "0",
+    CHATDESK_ADMIN_PASSWORD: ADMIN.password,
+  });
+  const startOnce = async () => {
+    const child = command(env(freePort())).spawn();
+    let out = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      out += decoder.decode(chunk);
+      if (out.includes("Inbound token")) break;
+    }
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel();
+    return out;
+  };
+  try {
+    const first = await startOnce();
+    const token = first.match(/Inbound token \(generated; shown this once\): (\S+)/)?.[1];
+    assert.ok(token && token.length >= 16, first);
+    const second = await startOnce();
+    assert.ok(!second.includes(token), "the generated token was printed again");
+    assert.match(second, /generated at first start/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
