@@ -101,7 +101,16 @@ const CHANNELS: readonly SettingsChannel[] = ["whatsapp", "twilio", "api", "webc
 
 /** Every channel's settings, defaults filled in (one read). */
 export async function getChannelSettings(kv: Deno.Kv): Promise<ChannelSettings> {
-  const entries = await kv.getMany<unknown[]>(CHANNELS.map((c) => keys.channelSettings(c)));
+  return channelSettingsFrom(await kv.getMany<unknown[]>(CHANNEL_SETTINGS_KEYS));
+}
+
+/** The keys `getChannelSettings` reads, for callers that fold them into a larger `getMany`. */
+export const CHANNEL_SETTINGS_KEYS: Deno.KvKey[] = ["whatsapp", "twilio", "api", "webchat"].map(
+  (c) => keys.channelSettings(c),
+);
+
+/** Settings from the entries of `CHANNEL_SETTINGS_KEYS`, in that order. */
+export function channelSettingsFrom(entries: Deno.KvEntryMaybe<unknown>[]): ChannelSettings {
   const out = structuredClone(DEFAULT_CHANNELS) as unknown as Record<string, unknown>;
   CHANNELS.forEach((channel, i) => {
     const stored = entries[i].value;

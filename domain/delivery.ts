@@ -9,7 +9,13 @@
  * lease and the watchdog. A crash between them leaves the watchdog, which brings the head back
  * after the lease ends: only that head message can be handed over twice (rule 27).
  */
-import { getChannelSettings, pauseChannel, type ProviderChannel } from "./channel_settings.ts";
+import {
+  CHANNEL_SETTINGS_KEYS,
+  channelSettingsFrom,
+  getChannelSettings,
+  pauseChannel,
+  type ProviderChannel,
+} from "./channel_settings.ts";
 import type { ChannelSettings } from "./channel_settings.ts";
 import { CHANNEL_FACTS } from "./channels.ts";
 import { DAY, HOUR, MINUTE } from "./clock.ts";
@@ -319,14 +325,22 @@ export class Courier {
     ) head = e;
     if (!head) return "idle";
     const messageKey = keys.message(head.value.conversationId, head.value.messageId);
-    const [messageEntry, conversationEntry, customerEntry, leaseEntry, settingsEntry] = await kv
-      .getMany<[Message, Conversation, Customer, SendLease, Partial<Settings>]>([
-        messageKey,
-        keys.conversation(customerId),
-        keys.customer(customerId),
-        keys.sendLease(customerId),
-        keys.settings(),
-      ]);
+    // Everything one attempt needs in one round trip (KV's limit is 10 keys).
+    const entries = await kv.getMany<unknown[]>([
+      messageKey,
+      keys.conversation(customerId),
+      keys.customer(customerId),
+      keys.sendLease(customerId),
+      keys.settings(),
+      keys.conversationTicket(head.value.conversationId),
+      ...CHANNEL_SETTINGS_KEYS,
+    ]);
+    const messageEntry = entries[0] as Deno.KvEntryMaybe<Message>;
+    const conversationEntry = entries[1] as Deno.KvEntryMaybe<Conversation>;
+    const customerEntry = entries[2] as Deno.KvEntryMaybe<Customer>;
+    const leaseEntry = entries[3] as Deno.KvEntryMaybe<SendLease>;
+    const settingsEntry = entries[4] as Deno.KvEntryMaybe<Partial<Settings>>;
+    const ticketId = (entries[5] as Deno.KvEntryMaybe<string>).value;
     const message = messageEntry.value;
     const d = message?.delivery;
     if (!message || !d || d.status !== "queued") {
@@ -369,7 +383,7 @@ export class Courier {
       }
     }
     const route = conversationEntry.value?.route;
-    const all = await getChannelSettings(kv);
+    const all = channelSettingsFrom(entries.slice(6));
     const target = deliveryTarget(route, all);
     switch (target.kind) {
       case "fail":
@@ -445,7 +459,7 @@ export class Courier {
       channel: customer.channel,
       to: customer.from,
       routeTo: conversationEntry.value?.routeTo ?? null,
-      ticketId: (await kv.get<string>(keys.conversationTicket(message.conversationId))).value,
+      ticketId,
     });
     return await this.#settle(customerId, head, messageKey, watchdog, target, outcome);
   }

@@ -1,0 +1,169 @@
+/**
+ * Delivery benchmark (rules 24–26), wired as main.ts wires it: a file KV, the queue listener, the
+ * in-process kick after each commit, and the API channel pointed at a gateway on 127.0.0.1.
+ *
+ *   npx -y deno@2 run -A bench/delivery_report.ts
+ *
+ * 1. Latency from commit to the provider's request, 1,000 messages queued in a burst (500
+ *    customers × the out-of-hours notice and the prompt), gateway answering at once.
+ * 2. Throughput with a gateway answering in 200 ms: 1,000 messages over 500 customers (the cap
+ *    of 20 calls at once per route bounds it at 100/s), then 40 messages to one customer (its
+ *    order makes them one at a time: 5/s at most).
+ */
+import { updateChannel } from "../domain/channel_settings.ts";
+import { systemClock } from "../domain/clock.ts";
+import { Courier } from "../domain/delivery.ts";
+import type { Desk } from "../domain/desk.ts";
+import { receiveInbound } from "../domain/inbound.ts";
+import { queueDispatcher } from "../domain/queue.ts";
+import { updateSettings } from "../domain/settings.ts";
+import { FakeProvider, type Recorded } from "../tests/fake_provider.ts";
+
+async function deskWith(delayMs: number) {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/bench.sqlite3`);
+  const desk: Desk = { kv, clock: systemClock, wakeups: true };
+  const gateway = FakeProvider.start(() => ({ status: 200, body: {}, delayMs }));
+  const courier = new Courier(desk, {
+    publicUrl: null,
+    whatsappApiBase: "http://127.0.0.1:9",
+    twilioApiBase: "http://127.0.0.1:9",
+    timeoutMs: 10_000,
+  });
+  desk.kick = (id) => void courier.deliver(id).catch((e) => console.error(e));
+  const listening = kv.listenQueue(queueDispatcher(courier, () => Promise.resolve()));
+  await updateSettings(kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });
+  await updateChannel(kv, "api", {
+    webhookUrl: `${gateway.url}/hook`,
+    secret: "bench-secret",
+    enabled: true,
+  }, { clock: systemClock, publicUrl: null });
+  return {
+    desk,
+    gateway,
+    async close() {
+      // Let the last outcomes commit before the store closes.
+      await new Promise((r) => setTimeout(r, 500));
+      kv.close();
+      await listening;
+      await gateway.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function until(gateway: FakeProvider, n: number, limitMs: number) {
+  const deadline = Date.now() + limitMs;
+  while (gateway.requests.length < n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Writes `customers` first messages (two replies each), `parallel` writers at once. */
+async function burst(desk: Desk, customers: number, parallel: number, offset = 0) {
+  const committed = new Map<string, number>();
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < customers) {
+      const i = next++;
+      const r = await receiveInbound(desk, {
+        channel: "sms",
+        from: `+1555${String(offset + i).padStart(7, "0")}`,
+        text: "hello",
+        route: "api",
+      });
+      const at = performance.now() + performance.timeOrigin;
+      for (const m of r.replies) committed.set(m.id, at);
+    }
+  }));
+  return committed;
+}
+
+function latencies(committed: Map<string, number>, requests: Recorded[]) {
+  const out: number[] = [];
+  for (const r of requests) {
+    const id = JSON.parse(r.body).id as string;
+    const at = committed.get(id);
+    if (at !== undefined) out.push(r.at - at);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+// 1. Latency with 1,000 messages queued in a burst.
+{
+  const { desk, gateway, close } = await deskWith(0);
+  const started = performance.now();
+  const committed = await burst(desk, 500, 16);
+  const writeMs = performance.now() - started;
+  await until(gateway, committed.size, 60_000);
+  const doneMs = performance.now() - started;
+  const lat = latencies(committed, gateway.requests);
+  console.log(
+    `latency, ${committed.size} messages (500 customers, 16 writers): ` +
+      `p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${
+        lat.at(-1)!.toFixed(0)
+      } ms; written in ${writeMs.toFixed(0)} ms, all handed over after ${doneMs.toFixed(0)} ms`,
+  );
+  await close();
+}
+
+// 1b. Latency at a steady 50 messages/s (25 customers/s), the provider answering at once.
+{
+  const { desk, gateway, close } = await deskWith(0);
+  const committed = new Map<string, number>();
+  for (let i = 0; i < 200; i++) {
+    const tick = new Promise((r) => setTimeout(r, 40));
+    for (const [id, at] of await burst(desk, 1, 1, 10_000 + i)) committed.set(id, at);
+    await tick;
+  }
+  await until(gateway, committed.size, 30_000);
+  const lat = latencies(committed, gateway.requests);
+  console.log(
+    `latency at a steady 50 messages/s (${committed.size} messages): p50 ${
+      pct(lat, 50).toFixed(1)
+    } ms, p99 ${pct(lat, 99).toFixed(1)} ms`,
+  );
+  await close();
+}
+
+// 2a. Throughput, gateway answering in 200 ms, many customers.
+{
+  const { desk, gateway, close } = await deskWith(200);
+  const started = performance.now();
+  const committed = await burst(desk, 500, 16);
+  await until(gateway, committed.size, 120_000);
+  await new Promise((r) => setTimeout(r, 250));
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `throughput, ${committed.size} messages over 500 customers, provider 200 ms: ` +
+      `${(gateway.requests.length / seconds).toFixed(1)} messages/s ` +
+      `(${gateway.requests.length} in ${seconds.toFixed(1)} s; bound: 20 calls at once → 100/s)`,
+  );
+  await close();
+}
+
+// 2b. One customer: its order makes its messages go one at a time.
+{
+  const { desk, gateway, close } = await deskWith(200);
+  const started = performance.now();
+  for (let i = 0; i < 20; i++) {
+    // A first message, then re-prompts: each answer queues messages for the same customer.
+    await receiveInbound(desk, {
+      channel: "sms",
+      from: "+15559999999",
+      text: i === 0 ? "hello" : "?",
+      route: "api",
+    });
+  }
+  await until(gateway, 21, 60_000);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `one customer, 21 messages, provider 200 ms: ${
+      (gateway.requests.length / seconds).toFixed(1)
+    } messages/s (in order, one at a time)`,
+  );
+  await close();
+}
