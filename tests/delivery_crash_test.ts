@@ -6,63 +6,24 @@
  */
 import assert from "node:assert/strict";
 import { FakeProvider } from "./fake_provider.ts";
+import { freePort, startMain } from "./main_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const TOKEN = "crash-inbound-token-0123456789";
 const ADMIN = { email: "boss@crash.local", password: "boss-password-1" };
 const CUSTOMERS = 12;
 const MESSAGES_EACH = 3;
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 function start(kvPath: string, port: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN],
-    env: {
-      PORT: String(port),
-      CHATDESK_KV_PATH: kvPath,
-      CHATDESK_CLOCK: "system",
-      CHATDESK_DEMO: "0",
-      CHATDESK_ADMIN_EMAIL: ADMIN.email,
-      CHATDESK_ADMIN_PASSWORD: ADMIN.password,
-      CHATDESK_INBOUND_TOKEN: TOKEN,
-      CHATDESK_PROVIDER_TIMEOUT_MS: "1000",
-      NO_COLOR: "1",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const decoder = new TextDecoder();
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-    (async () => {
-      for await (const chunk of child.stdout) {
-        out += decoder.decode(chunk);
-        if (out.includes("chatdesk on http://")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    })();
+  return startMain({
+    PORT: String(port),
+    CHATDESK_KV_PATH: kvPath,
+    CHATDESK_CLOCK: "system",
+    CHATDESK_DEMO: "0",
+    CHATDESK_ADMIN_EMAIL: ADMIN.email,
+    CHATDESK_ADMIN_PASSWORD: ADMIN.password,
+    CHATDESK_INBOUND_TOKEN: TOKEN,
+    CHATDESK_PROVIDER_TIMEOUT_MS: "1000",
   });
-  const errors = (async () => {
-    for await (const chunk of child.stderr) out += decoder.decode(chunk);
-  })();
-  return {
-    ready,
-    output: () => out,
-    async kill(signal: Deno.Signal) {
-      child.kill(signal);
-      await child.status;
-      await errors.catch(() => {});
-    },
-  };
 }
 
 async function call<T>(base: string, method: string, path: string, token: string, body?: unknown) {

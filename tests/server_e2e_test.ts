@@ -1,7 +1,7 @@
 /** End to end against a real `main.ts` process: configuration, HTTP, the manual clock, restarts. */
 import assert from "node:assert/strict";
+import { freePort, mainCommand as command, startMain } from "./main_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const TOKEN = "e2e-inbound-token-0123456789";
 const ADMIN = { email: "boss@e2e.local", password: "boss-password-1" };
 
@@ -18,25 +18,9 @@ function nextSaturdayNoon(): string {
   return d.toISOString();
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-function command(env: Record<string, string>) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
 async function startServer(kvPath: string): Promise<Server> {
   const port = freePort();
-  const child = command({
+  const child = startMain({
     PORT: String(port),
     CHATDESK_KV_PATH: kvPath,
     CHATDESK_CLOCK: "manual",
@@ -44,33 +28,12 @@ async function startServer(kvPath: string): Promise<Server> {
     CHATDESK_ADMIN_EMAIL: ADMIN.email,
     CHATDESK_ADMIN_PASSWORD: ADMIN.password,
     CHATDESK_INBOUND_TOKEN: TOKEN,
-  }).spawn();
-  let out = "";
-  const decoder = new TextDecoder();
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-    (async () => {
-      for await (const chunk of child.stdout) {
-        out += decoder.decode(chunk);
-        if (out.includes("chatdesk on http://")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    })();
   });
-  const errors = (async () => {
-    for await (const chunk of child.stderr) out += decoder.decode(chunk);
-  })();
-  await ready;
+  await child.ready;
   return {
     url: `http://127.0.0.1:${port}`,
-    output: () => out,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await errors;
-    },
+    output: child.output,
+    stop: () => child.kill("SIGTERM"),
   };
 }
 
