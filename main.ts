@@ -1,6 +1,6 @@
 /** Starts chatdesk: configuration, the one KV handle, timers, demo data, and the server. */
 import { ManualClock, systemClock } from "./domain/clock.ts";
-import { ConfigError, parseConfig, PLATFORM_KV } from "./domain/config.ts";
+import { ConfigError, parseConfig, PLATFORM_KV, providerConfig } from "./domain/config.ts";
 import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
 import type { Desk } from "./domain/desk.ts";
@@ -24,12 +24,7 @@ if (isFile) await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recur
 const kv = await Deno.openKv(config.kvPath === PLATFORM_KV ? undefined : config.kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
 const desk: Desk = { kv, clock: manualClock ?? systemClock, wakeups: !manualClock };
-const courier = new Courier(desk, {
-  publicUrl: config.publicUrl,
-  whatsappApiBase: config.whatsappApiBase,
-  twilioApiBase: config.twilioApiBase,
-  timeoutMs: config.providerTimeoutMs,
-});
+const courier = new Courier(desk, providerConfig(config));
 desk.kick = (customerId) => void courier.deliver(customerId).catch((e) => console.error(e));
 
 const admin = await ensureAdmin(

@@ -5,11 +5,7 @@
  */
 import { ManualClock } from "../domain/clock.ts";
 import { Courier } from "../domain/delivery.ts";
-import {
-  type Config,
-  DEFAULT_TWILIO_API_BASE,
-  DEFAULT_WHATSAPP_API_BASE,
-} from "../domain/config.ts";
+import { parseConfig, providerConfig } from "../domain/config.ts";
 import { writeConversation } from "../domain/conversations.ts";
 import type { Desk } from "../domain/desk.ts";
 import { customerIdFor, newId } from "../domain/ids.ts";
@@ -42,25 +38,18 @@ export async function fileDesk(at = CLOSED_TIME, wrap?: (kv: Deno.Kv) => Deno.Kv
   const kv = wrap ? wrap(raw) : raw;
   const clock = new ManualClock(at);
   const desk: Desk = { kv, clock, wakeups: false };
-  const config: Config = {
-    port: 0,
-    kvPath: path,
-    adminEmail: "admin@bench.local",
-    adminPassword: null,
-    inboundToken: INBOUND_TOKEN,
-    clock: "manual",
-    demo: false,
-    publicUrl: null,
-    whatsappApiBase: DEFAULT_WHATSAPP_API_BASE,
-    twilioApiBase: DEFAULT_TWILIO_API_BASE,
-    providerTimeoutMs: 10_000,
-  };
+  const config = parseConfig({
+    CHATDESK_KV_PATH: path,
+    CHATDESK_ADMIN_EMAIL: "admin@bench.local",
+    CHATDESK_INBOUND_TOKEN: INBOUND_TOKEN,
+    CHATDESK_CLOCK: "manual",
+  });
   const app = createApp({
     desk,
     config,
     manualClock: clock,
     inboundToken: INBOUND_TOKEN,
-    courier: new Courier(desk, { ...config, timeoutMs: config.providerTimeoutMs }),
+    courier: new Courier(desk, providerConfig(config)),
   });
   return {
     dir,

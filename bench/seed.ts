@@ -5,11 +5,7 @@
 import { createAgent } from "../domain/agents.ts";
 import { systemClock } from "../domain/clock.ts";
 import { Courier } from "../domain/delivery.ts";
-import {
-  type Config,
-  DEFAULT_TWILIO_API_BASE,
-  DEFAULT_WHATSAPP_API_BASE,
-} from "../domain/config.ts";
+import { parseConfig, providerConfig } from "../domain/config.ts";
 import type { Desk } from "../domain/desk.ts";
 import { newId } from "../domain/ids.ts";
 import { signIn } from "../domain/sessions.ts";
@@ -34,25 +30,18 @@ export async function benchDesk(): Promise<BenchDesk> {
   const dir = await Deno.makeTempDir({ prefix: "chatdesk-bench-" });
   const kv = await Deno.openKv(`${dir}/desk.sqlite3`);
   const desk: Desk = { kv, clock: systemClock, wakeups: false };
-  const config: Config = {
-    port: 0,
-    kvPath: `${dir}/desk.sqlite3`,
-    adminEmail: "admin@bench.local",
-    adminPassword: null,
-    inboundToken: INBOUND_TOKEN,
-    clock: "system",
-    demo: false,
-    publicUrl: null,
-    whatsappApiBase: DEFAULT_WHATSAPP_API_BASE,
-    twilioApiBase: DEFAULT_TWILIO_API_BASE,
-    providerTimeoutMs: 10_000,
-  };
+  const config = parseConfig({
+    CHATDESK_KV_PATH: `${dir}/desk.sqlite3`,
+    CHATDESK_ADMIN_EMAIL: "admin@bench.local",
+    CHATDESK_INBOUND_TOKEN: INBOUND_TOKEN,
+    CHATDESK_CLOCK: "system",
+  });
   const app = createApp({
     desk,
     config,
     manualClock: null,
     inboundToken: INBOUND_TOKEN,
-    courier: new Courier(desk, { ...config, timeoutMs: config.providerTimeoutMs }),
+    courier: new Courier(desk, providerConfig(config)),
   });
   // Closed all week: a first message plus YES makes a ticket (rule 4, rule 2).
   await updateSettings(kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });

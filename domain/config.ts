@@ -13,6 +13,21 @@ export interface Config {
   whatsappApiBase: string;
   twilioApiBase: string;
   providerTimeoutMs: number;
+  /**
+   * `CHATDESK_TRUSTED_PROXY_HEADER`: the header our own reverse proxy sets to the client's address
+   * (its right-most value is used); unset, the peer address is the client's.
+   */
+  trustedProxyHeader?: string | null;
+}
+
+/** What the courier needs from the configuration (domain/providers/provider.ts `ProviderConfig`). */
+export function providerConfig(config: Config) {
+  return {
+    publicUrl: config.publicUrl,
+    whatsappApiBase: config.whatsappApiBase,
+    twilioApiBase: config.twilioApiBase,
+    timeoutMs: config.providerTimeoutMs,
+  };
 }
 
 export const DEFAULT_WHATSAPP_API_BASE = "https://graph.facebook.com/v23.0";
@@ -111,6 +126,12 @@ export function parseConfig(
       `CHATDESK_PROVIDER_TIMEOUT_MS must be a whole number of milliseconds from 100 to 120000, not "${timeoutText}".`,
     );
   }
+  const trustedProxyHeader = get("CHATDESK_TRUSTED_PROXY_HEADER")?.toLowerCase() ?? null;
+  if (trustedProxyHeader !== null && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(trustedProxyHeader)) {
+    problems.push(
+      `CHATDESK_TRUSTED_PROXY_HEADER must be a header name such as x-forwarded-for, not "${trustedProxyHeader}".`,
+    );
+  }
   if (problems.length) throw new ConfigError(problems.join("\n"));
   return {
     port,
@@ -125,5 +146,6 @@ export function parseConfig(
     whatsappApiBase,
     twilioApiBase,
     providerTimeoutMs,
+    trustedProxyHeader,
   };
 }
