@@ -7,10 +7,36 @@ import { isCurrent } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
-import { canRead } from "./tickets.ts";
 import type { Agent, Conversation, Message, Ticket } from "./types.ts";
 
+/** Supervisors and admins read everything (rule 23). */
 export const isStaff = (agent: Agent): boolean => agent.role !== "agent";
+
+const departmentOf = (x: { department: string | null }) => x.department ?? NO_DEPARTMENT;
+
+/**
+ * Rule 23: unassigned tickets of the agent's departments (rule 13), its own assigned ones, and
+ * closed or archived ones (read-only); never another agent's assigned ticket.
+ */
+export function canReadTicket(agent: Agent, ticket: Ticket, visible: string[]): boolean {
+  if (isStaff(agent)) return true;
+  switch (ticket.status) {
+    case "unassigned":
+      return visible.includes(departmentOf(ticket));
+    case "assigned":
+      return ticket.assignedTo === agent.id;
+    default:
+      return true;
+  }
+}
+
+/** Rule 23: a pending chat of the agent's departments, or its own live chat (staff: any). */
+export function canSeeChat(agent: Agent, chat: Conversation, visible: string[]): boolean {
+  if (isStaff(agent)) return true;
+  if (chat.state === "live") return chat.agentId === agent.id;
+  if (chat.state === "pending") return visible.includes(departmentOf(chat));
+  return false;
+}
 
 export interface MessageAccess {
   read: boolean;
@@ -34,7 +60,7 @@ export async function messageAccess(
   const visible = await visibleDepartments(kv, agent);
   let read = false, retry = false;
   const ticket = ticketId ? ticketEntry.value : null;
-  if (ticket && canRead(agent, ticket, visible)) {
+  if (ticket && canReadTicket(agent, ticket, visible)) {
     read = true;
     if (ticket.status === "assigned" && ticket.assignedTo === agent.id) retry = true;
     if (message.author === "system") retry = true;
@@ -42,13 +68,11 @@ export async function messageAccess(
   const chat = conversationEntry.value;
   if (
     customerId && chat && chat.id === message.conversationId &&
-    isCurrent(chat, desk.clock.now())
+    isCurrent(chat, desk.clock.now()) && canSeeChat(agent, chat, visible)
   ) {
-    if (chat.state === "live" && chat.agentId === agent.id) read = retry = true;
-    if (chat.state === "pending" && visible.includes(chat.department ?? NO_DEPARTMENT)) {
-      read = true;
-      if (message.author === "system") retry = true;
-    }
+    read = true;
+    // The chat's agent retries anything in it; in a pending chat only auto-replies are anyone's.
+    if (chat.state === "live" || message.author === "system") retry = true;
   }
   return { read, retry };
 }
@@ -62,13 +86,10 @@ export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: strin
   const { kv } = desk;
   const visible = await visibleDepartments(kv, agent);
   const conversation = (await kv.get<Conversation>(keys.conversation(customerId))).value;
-  if (conversation && isCurrent(conversation, desk.clock.now())) {
-    if (conversation.state === "live" && conversation.agentId === agent.id) return true;
-    if (
-      conversation.state === "pending" &&
-      visible.includes(conversation.department ?? NO_DEPARTMENT)
-    ) return true;
-  }
+  if (
+    conversation && isCurrent(conversation, desk.clock.now()) &&
+    canSeeChat(agent, conversation, visible)
+  ) return true;
   const ids: string[] = [];
   const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
   if (open) ids.push(open);
@@ -77,7 +98,7 @@ export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: strin
   }
   for (const id of new Set(ids)) {
     const ticket = (await kv.get<Ticket>(keys.ticket(id))).value;
-    if (ticket && canRead(agent, ticket, visible)) return true;
+    if (ticket && canReadTicket(agent, ticket, visible)) return true;
   }
   return false;
 }

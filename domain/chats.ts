@@ -1,6 +1,7 @@
 /** Live chats: pending chats agents accept (rule 7), agent replies that start a chat (17, 18). */
 import type { Clock } from "./clock.ts";
 import { HOUR } from "./clock.ts";
+import { canSeeChat, isStaff } from "./access.ts";
 import { isCurrent, writeConversation } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import { type Desk, kickDelivery } from "./desk.ts";
@@ -61,12 +62,7 @@ export async function listChats(
   return entries
     .map((e) => e.value)
     .filter((c): c is Conversation => !!c && isCurrent(c, now) && c.state === state)
-    .filter((c) =>
-      agent.role !== "agent" ||
-      (state === "pending"
-        ? visible.includes(c.department ?? NO_DEPARTMENT)
-        : c.agentId === agent.id)
-    )
+    .filter((c) => canSeeChat(agent, c, visible))
     .map(asChat);
 }
 
@@ -342,7 +338,7 @@ export async function chatMessages(
   const customerId = await chatConversation(desk, chatId);
   const c = (await desk.kv.get<Conversation>(keys.conversation(customerId))).value;
   if (!c || c.id !== chatId) throw new NotFound("Chat");
-  if (agent.role === "agent" && c.agentId !== agent.id) throw new NotFound("Chat");
+  if (!isStaff(agent) && c.agentId !== agent.id) throw new NotFound("Chat");
   const messages: Message[] = [];
   for await (const e of desk.kv.list<Message>({ prefix: keys.messages(chatId) })) {
     messages.push(e.value);

@@ -1,4 +1,5 @@
 /** Tickets: create-or-merge (rule 6), accept (14), quick accept (15), close (19), reassign (11). */
+import { canReadTicket, isStaff } from "./access.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { Conflict, Forbidden, NotFound } from "./errors.ts";
@@ -28,7 +29,6 @@ export function withEvent(history: TicketEvent[], event: TicketEvent): TicketEve
 
 export const isOpen = (t: Ticket): boolean => t.status === "unassigned" || t.status === "assigned";
 const dept = (t: { department: string | null }): string => t.department ?? NO_DEPARTMENT;
-const isStaff = (agent: Agent): boolean => agent.role !== "agent";
 
 /** The index entries a ticket in its current state has; each holds only the ticket id. */
 function indexKeys(t: Ticket): Deno.KvKey[] {
@@ -216,23 +216,12 @@ export async function getTicket(kv: Deno.Kv, id: string): Promise<Ticket> {
   return entry.value;
 }
 
-/** Rule 23: who may read a ticket. */
-export function canRead(agent: Agent, ticket: Ticket, visible: string[]): boolean {
-  if (isStaff(agent)) return true;
-  switch (ticket.status) {
-    case "unassigned":
-      return visible.includes(dept(ticket));
-    case "assigned":
-      return ticket.assignedTo === agent.id;
-    default:
-      return true;
-  }
-}
-
 /** Reads a ticket the agent may see, or 404 (not 403, so ids of others' tickets reveal nothing). */
 export async function readTicket(kv: Deno.Kv, agent: Agent, id: string): Promise<Ticket> {
   const ticket = await getTicket(kv, id);
-  if (!canRead(agent, ticket, await visibleDepartments(kv, agent))) throw new NotFound("Ticket");
+  if (!canReadTicket(agent, ticket, await visibleDepartments(kv, agent))) {
+    throw new NotFound("Ticket");
+  }
   return ticket;
 }
 
