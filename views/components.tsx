@@ -2,6 +2,7 @@
  * Small shared bits of every page: flash messages, empty states, time-ago, badges, post buttons,
  * and the fields of a ticket list's filter bar.
  */
+import { CHANNEL_FACTS } from "../domain/channels.ts";
 import type { Child } from "hono/jsx";
 import { AGES } from "../domain/ticket_lists.ts";
 import { type Channel, CHANNELS, type Department } from "../domain/types.ts";
@@ -42,13 +43,7 @@ export function Empty({ title, children }: { title: string; children?: Child }) 
   );
 }
 
-const CHANNEL_NAMES: Record<Channel, string> = {
-  whatsapp: "WhatsApp",
-  sms: "SMS",
-  webchat: "Web chat",
-};
-
-export const channelName = (channel: Channel): string => CHANNEL_NAMES[channel] ?? channel;
+export const channelName = (channel: Channel): string => CHANNEL_FACTS[channel]?.label ?? channel;
 
 export function ChannelBadge({ channel }: { channel: Channel }) {
   return <span class={`badge badge-${channel}`}>{channelName(channel)}</span>;
