@@ -8,6 +8,7 @@ import { runDueSweeps } from "./domain/sweeps.ts";
 import { Courier } from "./domain/delivery.ts";
 import { queueDispatcher } from "./domain/queue.ts";
 import { createApp } from "./routes/app.ts";
+import { withAccessLog } from "./routes/access_log.ts";
 
 let config;
 try {
@@ -78,4 +79,4 @@ Deno.serve({
         : "Inbound token: generated at first start (set CHATDESK_INBOUND_TOKEN to choose one)",
     );
   },
-}, app.fetch);
+}, withAccessLog(app.fetch));
