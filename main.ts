@@ -3,6 +3,7 @@ import { ManualClock, systemClock } from "./domain/clock.ts";
 import { ConfigError, parseConfig, PLATFORM_KV, providerConfig } from "./domain/config.ts";
 import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
+import { indexCustomerTickets } from "./domain/customer_profile.ts";
 import type { Desk } from "./domain/desk.ts";
 import { runDueSweeps } from "./domain/sweeps.ts";
 import { Courier } from "./domain/delivery.ts";
@@ -37,6 +38,8 @@ const admin = await ensureAdmin(
 );
 const inbound = await ensureInboundToken(kv, config.inboundToken);
 const inboundToken = inbound.token;
+// Rule 36: tickets stored before the customer index existed get their entries (idempotent).
+await indexCustomerTickets(kv);
 if (config.demo && await seedDemo(desk)) {
   console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");
 }
@@ -71,6 +74,7 @@ Deno.serve({
       ? "(the password in CHATDESK_ADMIN_PASSWORD)"
       : admin.password ?? "(the password you set at first start)";
     console.log(`Admin login: ${admin.email} / ${password}`);
+    console.log(`Web chat as a customer: http://${host}:${port}/webchat`);
     console.log(
       config.inboundToken
         ? "Inbound token: from CHATDESK_INBOUND_TOKEN"

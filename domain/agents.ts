@@ -4,19 +4,30 @@ import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { hashPassword } from "./passwords.ts";
+import { HOUR } from "./clock.ts";
+import { hashPassword, hashToken } from "./passwords.ts";
+import type { Session } from "./sessions.ts";
 import { type Agent, type AgentStatus, ROLES } from "./types.ts";
 import { asBody, EMAIL, oneOf, str, strList } from "./validate.ts";
 
+/**
+ * The stored agent. `sessionEpoch` grows with every password reset, role change and
+ * (de)activation; a session made under an older epoch is void (`authenticate`), so one commit
+ * ends every session of the agent and nothing revives them.
+ */
+export type AgentRecord = Agent & { sessionEpoch?: number };
+
+export const sessionEpochOf = (agent: AgentRecord): number => agent.sessionEpoch ?? 0;
+
 export type PublicAgent = Omit<Agent, "passwordHash">;
 
-export function publicAgent(agent: Agent): PublicAgent {
-  const { passwordHash: _, ...rest } = agent;
+export function publicAgent(agent: AgentRecord): PublicAgent {
+  const { passwordHash: _, sessionEpoch: _epoch, ...rest } = agent;
   return rest;
 }
 
-export async function getAgent(kv: Deno.Kv, id: string): Promise<Agent> {
-  const entry = await kv.get<Agent>(keys.agent(id));
+export async function getAgent(kv: Deno.Kv, id: string): Promise<AgentRecord> {
+  const entry = await kv.get<AgentRecord>(keys.agent(id));
   if (!entry.value) throw new NotFound("Agent");
   return entry.value;
 }
@@ -78,12 +89,23 @@ export async function createAgent(kv: Deno.Kv, clock: Clock, input: unknown): Pr
   return agent;
 }
 
-/** Edits name, e-mail, role, departments, active, or resets the password. */
-export async function updateAgent(kv: Deno.Kv, id: string, input: unknown): Promise<Agent> {
+/**
+ * Edits name, e-mail, role, departments, active, or resets the password. A password reset, a role
+ * change and a (de)activation end every session of the agent in the same commit (open `/events`
+ * streams included: the commit wakes them). `keepSession`: the caller's own token; when agents
+ * change their own password, that one session stays (re-bound to the new epoch) and all others end.
+ */
+export async function updateAgent(
+  kv: Deno.Kv,
+  id: string,
+  input: unknown,
+  opts: { keepSession?: string } = {},
+): Promise<Agent> {
   const body = asBody(input);
-  const entry = await kv.get<Agent>(keys.agent(id));
+  const entry = await kv.get<AgentRecord>(keys.agent(id));
   if (!entry.value) throw new NotFound("Agent");
-  const next: Agent = { ...entry.value };
+  const before = entry.value;
+  const next: AgentRecord = { ...before };
   const name = str(body, "name", { max: 80, optional: true });
   if (name !== undefined) next.name = name.trim();
   const email = str(body, "email", { max: 200, optional: true })?.trim().toLowerCase();
@@ -108,11 +130,25 @@ export async function updateAgent(kv: Deno.Kv, id: string, input: unknown): Prom
   const password = str(body, "password", { min: MIN_PASSWORD, max: 200, optional: true });
   if (password !== undefined) next.passwordHash = await hashPassword(password);
   const op = kv.atomic().check(entry);
-  if (email !== undefined && email !== entry.value.email) {
+  if (email !== undefined && email !== before.email) {
     next.email = email;
     op.check({ key: keys.agentByEmail(email), versionstamp: null })
-      .delete(keys.agentByEmail(entry.value.email))
+      .delete(keys.agentByEmail(before.email))
       .set(keys.agentByEmail(email), id);
+  }
+  const credentialsChanged = next.role !== before.role || next.active !== before.active;
+  if (password !== undefined || credentialsChanged) {
+    next.sessionEpoch = sessionEpochOf(before) + 1;
+    // Open /events streams re-read their session on this key's waves: they end now, not later.
+    op.sum(keys.ticketsChanged(), 1n);
+    if (opts.keepSession && !credentialsChanged) {
+      const key = keys.session(await hashToken(opts.keepSession));
+      const own = await kv.get<Session>(key);
+      if (own.value?.agentId === id && (own.value.epoch ?? 0) === sessionEpochOf(before)) {
+        const session: Session = { ...own.value, epoch: next.sessionEpoch };
+        op.check(own).set(key, session, { expireIn: SESSION_GC });
+      }
+    }
   }
   op.set(keys.agent(id), next);
   if (next.status === "online") op.set(keys.agentOnline(id), next.departments);
@@ -123,6 +159,9 @@ export async function updateAgent(kv: Deno.Kv, id: string, input: unknown): Prom
   }
   return next;
 }
+
+/** How long KV keeps a re-bound session (garbage collection only; `expiresAt` decides). */
+const SESSION_GC = 12 * HOUR;
 
 /** Rule 23: status only decides live-chat routing (rule 4). */
 export async function setStatus(kv: Deno.Kv, id: string, status: AgentStatus): Promise<Agent> {
@@ -145,8 +184,11 @@ export async function agentAvailable(kv: Deno.Kv, department: string | null): Pr
   return false;
 }
 
-export async function findAgentByEmail(kv: Deno.Kv, email: string): Promise<Agent | null> {
+export async function findAgentByEmail(
+  kv: Deno.Kv,
+  email: string,
+): Promise<AgentRecord | null> {
   const id = await kv.get<string>(keys.agentByEmail(email.trim().toLowerCase()));
   if (!id.value) return null;
-  return (await kv.get<Agent>(keys.agent(id.value))).value;
+  return (await kv.get<AgentRecord>(keys.agent(id.value))).value;
 }

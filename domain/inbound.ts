@@ -24,6 +24,7 @@ import {
   type Ticket,
 } from "./types.ts";
 import { asBody, oneOf, str } from "./validate.ts";
+import { refuseVisitorAddress } from "./webchat.ts";
 
 const PREVIEW_LENGTH = 140;
 const SEEN_FOR = 7 * 24 * 3600_000;
@@ -66,6 +67,7 @@ export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<Inbound
       from: "Invalid address.",
     });
   }
+  refuseVisitorAddress(channel, from);
   if (typeof body.text !== "string") {
     throw new Invalid("missing_field", '"text" is required.', { text: "Required." });
   }
@@ -245,6 +247,8 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
           conversation.deadline = now + settings.timeouts.sessionMinutes * MINUTE;
         }
         if (ticketStillOpen) op.sum(keys.ticketsChanged(), 1n);
+        // The open chat shows it at once, whatever became of its ticket.
+        op.sum(keys.deliveryChanged(), 1n);
         break;
     }
   }
@@ -276,17 +280,25 @@ function inboundFields(message: InboundMessage, customerId: string) {
   };
 }
 
-/** A new provider profile name (or an API name) for a known customer, or null if nothing changed. */
+/**
+ * A new provider profile name (or an API name) for a known customer, or null if nothing changed.
+ * Rule 36: a name an agent edited wins; the provider's profile name is still recorded.
+ */
 function renamedCustomer(known: Customer, message: InboundMessage): Customer | null {
   let next = known;
-  if (message.name && message.name !== known.name) next = { ...next, name: message.name };
+  const agentNamed = known.nameSetByAgent === true;
+  if (!agentNamed && message.name && message.name !== known.name) {
+    next = { ...next, name: message.name };
+  }
   const profile = message.profileName;
   if (profile && profile !== (known.profileName ?? null)) {
     // The provider's name replaces a name that was only the address or its older profile name.
-    const providerNamed = known.name === known.from || known.name === known.profileName;
+    const providerNamed = !agentNamed &&
+      (known.name === known.from || known.name === known.profileName);
     next = { ...next, profileName: profile, ...(providerNamed ? { name: profile } : {}) };
   }
-  return next === known ? null : next;
+  // Every change bumps the version staff edits are checked against (rule 36's `ifVersion`).
+  return next === known ? null : { ...next, version: (known.version ?? 1) + 1 };
 }
 
 function passiveResult(customerId: string, current: Conversation | null): InboundResult {

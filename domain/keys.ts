@@ -4,6 +4,7 @@ import type { Channel, ConversationState } from "./types.ts";
 export const NO_DEPARTMENT = "none";
 export type DueKind = "conversation";
 export type StatKind = "created" | "accepted" | "closed";
+export type NoteOwner = "ticket" | "conversation";
 
 export const keys = {
   settings: () => ["settings"] as const,
@@ -13,7 +14,11 @@ export const keys = {
   agentOnline: (id: string) => ["agents_online", id] as const,
   agentsOnline: () => ["agents_online"] as const,
   session: (tokenHash: string) => ["sessions", tokenHash] as const,
-  loginAttempts: (kind: "email" | "ip", value: string) => ["login_attempts", kind, value] as const,
+  /** Failed sign-ins of one e-mail from one client address (growing delays, owner unaffected). */
+  loginFailuresOfPair: (email: string, address: string) =>
+    ["login_failures_pair", email, address] as const,
+  /** Failed sign-ins from one client address, whatever the e-mail (password spraying). */
+  loginFailuresFrom: (address: string) => ["login_failures_address", address] as const,
   department: (id: string) => ["departments", id] as const,
   departments: () => ["departments"] as const,
   template: (id: string) => ["templates", id] as const,
@@ -87,10 +92,40 @@ export const keys = {
     ["early_statuses", route, providerId] as const,
   /** Bumped with every message written to a customer (a web chat visitor's stream watches it). */
   threadChanged: (customerId: string) => ["thread_changed", customerId] as const,
-  /** Bumped with every delivery change of a conversation's messages (the open thread watches it). */
+  /** Every message of a customer, in and out, by id (a web chat visitor's thread). */
+  thread: (customerId: string, messageId?: string) =>
+    messageId === undefined
+      ? ["customer_thread", customerId] as const
+      : ["customer_thread", customerId, messageId] as const,
+  /** Web chat (rule 30): a visitor, its token by hash, its quotas, its receipts, stream tickets. */
+  webchatVisitor: (visitorId: string) => ["webchat_visitors", visitorId] as const,
+  webchatToken: (tokenHash: string) => ["webchat_tokens", tokenHash] as const,
+  /** Recent uses of a limited web chat action (new visitors per address, messages per visitor). */
+  webchatQuota: (kind: "visitors" | "messages" | "streams", subject: string) =>
+    ["webchat_quotas", kind, subject] as const,
+  /** A visitor's `clientId` → the message it stored (a resend answers the same message). */
+  webchatClientMessage: (visitorId: string, clientId: string) =>
+    ["webchat_client_messages", visitorId, clientId] as const,
+  /** How far a visitor's receipts have moved its thread's marks (each walk starts there). */
+  webchatReceipts: (visitorId: string) => ["webchat_receipts", visitorId] as const,
+  webchatStreamTicket: (ticketHash: string) => ["webchat_stream_tickets", ticketHash] as const,
+  /**
+   * Bumped when a thread changes without any list changing: a delivery mark moves, the desk
+   * writes a message, a customer writes in a live chat. Open conversations re-render; lists do not.
+   */
   deliveryChanged: () => ["queue_changed", "_delivery"] as const,
   /** Provider channel settings (secrets included: never answered or shown). */
   channelSettings: (channel: string) => ["channel_settings", channel] as const,
+
+  /** Rule 34: admin-managed canned replies (all departments, or one). */
+  cannedReply: (id: string) => ["canned_replies", id] as const,
+  cannedReplies: () => ["canned_replies"] as const,
+  /**
+   * Rule 35: internal notes, by ticket or by conversation (a chat's notes follow its conversation
+   * into any ticket it joins). Never in a customer's thread, never in the outbox.
+   */
+  note: (on: NoteOwner, ownerId: string, noteId: string) => ["notes", on, ownerId, noteId] as const,
+  notes: (on: NoteOwner, ownerId: string) => ["notes", on, ownerId] as const,
 
   due: (at: number, kind: DueKind, id: string) => ["due", at, kind, id] as const,
   dueAll: () => ["due"] as const,

@@ -29,6 +29,7 @@ export function addMessage(
   op.set(keys.message(conversationId, message.id), message);
   op.set(keys.messageById(message.id), conversationId);
   if (message.customerId) op.sum(keys.threadChanged(message.customerId), 1n);
+  if (message.customerId) op.set(keys.thread(message.customerId, message.id), conversationId);
   return message;
 }
 

@@ -25,9 +25,23 @@ export async function hashPassword(password: string): Promise<string> {
   }`;
 }
 
+let dummy: Promise<string> | null = null;
+
+/**
+ * The hash of a password nobody knows. Sign-in checks guesses for unknown e-mails against it, so
+ * every failure costs the same key derivation and timing does not tell which e-mails exist.
+ */
+export function dummyHash(): Promise<string> {
+  return dummy ??= hashPassword(newToken());
+}
+
+/** Constant-time check of a password against its stored hash; a malformed hash never matches. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, iterations, salt, hash] = stored.split("$");
-  if (scheme !== "pbkdf2-sha256" || !iterations || !salt || !hash) return false;
+  if (scheme !== "pbkdf2-sha256" || !iterations || !salt || !hash) {
+    await verifyPassword(password, await dummyHash());
+    return false;
+  }
   const actual = await derive(password, unb64(salt), Number(iterations));
   const expected = unb64(hash);
   if (actual.length !== expected.length) return false;

@@ -1,27 +1,61 @@
-/** Sign-in, bearer/cookie sessions with expiry on the injected clock, and sign-in rate limits. */
-import { findAgentByEmail } from "./agents.ts";
+/**
+ * Sign-in, bearer/cookie sessions with expiry on the injected clock, and sign-in throttling.
+ * SECURITY.md describes the threats these answer and names the tests that prove each defence.
+ */
+import { type AgentRecord, findAgentByEmail, sessionEpochOf } from "./agents.ts";
 import { type Clock, HOUR, MINUTE } from "./clock.ts";
 import { TooManyRequests, Unauthorized } from "./errors.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { hashToken, newToken, verifyPassword } from "./passwords.ts";
+import { dummyHash, hashToken, newToken, verifyPassword } from "./passwords.ts";
 import type { Agent } from "./types.ts";
 import { asBody, str } from "./validate.ts";
 
 export const SESSION_HOURS = 12;
-const WINDOW = 15 * MINUTE;
-const LIMITS = { email: 5, ip: 30 } as const;
+const SECOND = 1000;
 
-interface Session {
+/** A session belongs to one agent and one of its session epochs (see `sessionEpochOf`). */
+export interface Session {
   agentId: string;
   expiresAt: number;
-}
-interface Attempts {
-  count: number;
-  since: number;
+  /** The agent's session epoch at sign-in; missing on sessions older than epochs (0). */
+  epoch?: number;
 }
 
-/** `POST /api/session`: failures count per account and per address; past the limit, 429. */
+/** Failed sign-ins counted under one key, and when the latest was. */
+interface Failures {
+  count: number;
+  last: number;
+}
+
+/**
+ * Throttles: after `free` failures each try waits `2^(n − free)` seconds after the latest
+ * failure, up to `maxDelay`; the count is forgotten `forget` after the latest failure.
+ * - per (e-mail, address) pair: the guesser waits, the owner from any other address does not;
+ * - per address, whatever the e-mail: spraying one password over many accounts is slowed too,
+ *   but never for long (a shared address without CHATDESK_TRUSTED_PROXY_HEADER is everyone).
+ */
+export const THROTTLES = {
+  pair: { free: 5, maxDelay: 15 * MINUTE, forget: 24 * HOUR },
+  address: { free: 30, maxDelay: MINUTE, forget: HOUR },
+} as const;
+type Throttle = (typeof THROTTLES)[keyof typeof THROTTLES];
+
+/** How long to wait after the latest of `count` failures before the next try. */
+export function throttleDelay(count: number, rule: Throttle): number {
+  if (count < rule.free) return 0;
+  return Math.min(SECOND * 2 ** Math.min(count - rule.free, 40), rule.maxDelay);
+}
+
+/** The same answer for every failed sign-in: which part was wrong, or whether the e-mail exists, is not said. */
+export const SIGN_IN_FAILED = "Wrong e-mail or password.";
+
+/**
+ * `POST /api/session` and the sign-in form. Each try is counted before the password is checked,
+ * in a checked commit, so parallel guesses cannot slip past a throttle; a success gives its
+ * count back. Unknown e-mails, deactivated agents and wrong passwords cost the same key
+ * derivation and get the same 401.
+ */
 export async function signIn(
   kv: Deno.Kv,
   clock: Clock,
@@ -32,69 +66,103 @@ export async function signIn(
   const email = str(body, "email", { max: 200 }).trim().toLowerCase();
   const password = str(body, "password", { max: 200 });
   const now = clock.now();
-  const counters = [keys.loginAttempts("email", email), keys.loginAttempts("ip", address)] as const;
-  // The attempt is counted before the password is checked, in a checked commit, so parallel
-  // guesses cannot all slip in under the limit; a successful sign-in gives its count back.
+  const group = addressGroup(address);
+  const counters = [
+    [keys.loginFailuresOfPair(email, group), THROTTLES.pair],
+    [keys.loginFailuresFrom(group), THROTTLES.address],
+  ] as const;
   await retryCommit(async () => {
-    const entries = await kv.getMany<[Attempts, Attempts]>(counters);
+    const entries = await kv.getMany<[Failures, Failures]>([counters[0][0], counters[1][0]]);
     const op = kv.atomic().check(...entries);
-    for (const [i, limit] of [LIMITS.email, LIMITS.ip].entries()) {
-      const entry = entries[i];
-      const fresh = entry.value && now - entry.value.since < WINDOW ? entry.value : null;
-      if (fresh && fresh.count >= limit) {
-        const retry = Math.ceil((fresh.since + WINDOW - now) / 1000);
-        throw new TooManyRequests(
-          `Too many failed sign-ins; try again in ${Math.ceil(retry / 60)} minute(s).`,
-          retry,
-        );
-      }
-      const next = fresh
-        ? { count: fresh.count + 1, since: fresh.since }
-        : { count: 1, since: now };
-      op.set(counters[i], next, { expireIn: WINDOW });
+    for (const [i, [key, rule]] of counters.entries()) {
+      const previous = entries[i].value;
+      const fresh = previous && now - previous.last < rule.forget ? previous : null;
+      const delay = throttleDelay(fresh?.count ?? 0, rule);
+      // A clock moved back (the manual test clock may) never makes the wait longer than the delay.
+      const wait = fresh ? Math.min(fresh.last + delay - now, delay) : 0;
+      if (wait > 0) throw tooMany(wait);
+      op.set(key, { count: (fresh?.count ?? 0) + 1, last: now } satisfies Failures, {
+        expireIn: rule.forget,
+      });
     }
     return (await op.commit()).ok ? true : undefined;
   });
-  const agent = await findAgentByEmail(kv, email);
-  const ok = agent !== null && agent.active && await verifyPassword(password, agent.passwordHash);
-  if (!ok || !agent) {
-    throw new Unauthorized(
-      agent && !agent.active ? "This account is deactivated." : "Wrong e-mail or password.",
-    );
-  }
+  const agent: AgentRecord | null = await findAgentByEmail(kv, email);
+  const matches = await verifyPassword(password, agent?.passwordHash ?? await dummyHash());
+  if (!agent || !agent.active || !matches) throw new Unauthorized(SIGN_IN_FAILED);
   await retryCommit(async () => {
-    const byIp = await kv.get<Attempts>(counters[1]);
-    const op = kv.atomic().check(byIp).delete(counters[0]);
-    if (byIp.value && byIp.value.count > 1) {
-      op.set(counters[1], { ...byIp.value, count: byIp.value.count - 1 }, { expireIn: WINDOW });
-    } else op.delete(counters[1]);
+    const from = await kv.get<Failures>(counters[1][0]);
+    const op = kv.atomic().check(from).delete(counters[0][0]);
+    if (from.value && from.value.count > 1) {
+      op.set(counters[1][0], { ...from.value, count: from.value.count - 1 }, {
+        expireIn: THROTTLES.address.forget,
+      });
+    } else op.delete(counters[1][0]);
     return (await op.commit()).ok ? true : undefined;
   });
-  const token = newToken();
-  const expiresAt = now + SESSION_HOURS * HOUR;
-  await kv.set(
-    keys.session(await hashToken(token)),
-    { agentId: agent.id, expiresAt } satisfies Session,
-    {
-      expireIn: SESSION_HOURS * HOUR,
-    },
-  );
-  return { token, agent, expiresAt };
+  return { ...await startSession(kv, clock, agent), agent };
 }
 
-/** The signed-in agent for a token, or null when unknown, expired (by the clock) or deactivated. */
+/**
+ * A new session for an agent whose credentials were just checked (signIn; tests that need many
+ * sessions without the key derivation). It belongs to the agent's session epoch as read with
+ * the password: a reset committed meanwhile voids it at once.
+ */
+export async function startSession(
+  kv: Deno.Kv,
+  clock: Clock,
+  agent: AgentRecord,
+): Promise<{ token: string; expiresAt: number }> {
+  const token = newToken();
+  const expiresAt = clock.now() + SESSION_HOURS * HOUR;
+  const session: Session = { agentId: agent.id, expiresAt, epoch: sessionEpochOf(agent) };
+  await kv.set(keys.session(await hashToken(token)), session, { expireIn: SESSION_HOURS * HOUR });
+  return { token, expiresAt };
+}
+
+function tooMany(waitMs: number): TooManyRequests {
+  const seconds = Math.max(1, Math.ceil(waitMs / SECOND));
+  const when = seconds < 60
+    ? `${seconds} second${seconds === 1 ? "" : "s"}`
+    : `${Math.ceil(seconds / 60)} minute(s)`;
+  return new TooManyRequests(`Too many failed sign-ins; try again in ${when}.`, seconds);
+}
+
+/**
+ * The signed-in agent for a token, or null when unknown, expired (by the clock), deactivated, or
+ * from before the agent's latest password reset, role change or (de)activation.
+ */
 export async function authenticate(
   kv: Deno.Kv,
   clock: Clock,
   token: string,
 ): Promise<Agent | null> {
   if (!token || token.length > 200) return null;
-  const session = await kv.get<Session>(keys.session(await hashToken(token)));
-  if (!session.value || session.value.expiresAt <= clock.now()) return null;
-  const agent = await kv.get<Agent>(keys.agent(session.value.agentId));
-  return agent.value?.active ? agent.value : null;
+  const session = (await kv.get<Session>(keys.session(await hashToken(token)))).value;
+  if (!session || session.expiresAt <= clock.now()) return null;
+  const agent = (await kv.get<AgentRecord>(keys.agent(session.agentId))).value;
+  if (!agent?.active || (session.epoch ?? 0) !== sessionEpochOf(agent)) return null;
+  return agent;
 }
 
 export async function signOut(kv: Deno.Kv, token: string): Promise<void> {
   await kv.delete(keys.session(await hashToken(token)));
+}
+
+/**
+ * The unit sign-in throttles count an address in: an IPv4 address, or an IPv6 /64 (one host
+ * usually holds a whole /64, so counting single IPv6 addresses would count nothing).
+ */
+export function addressGroup(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4) return v4[1];
+  if (!address.includes(":")) return address;
+  const [head, tail = null] = address.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail === null ? [] : tail ? tail.split(":") : [];
+  const groups = tail === null
+    ? left
+    : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  if (groups.length !== 8) return address;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }

@@ -1,6 +1,6 @@
 /**
- * Transcript downloads (SPEC `GET /api/transcripts`, rule 10): one row per message of every ticket,
- * archived ones included, for a time range. Rows are produced by walking the tickets index and
+ * Transcript downloads (SPEC `GET /api/transcripts`, rules 10 and 35): one row per message and per
+ * internal note of every ticket, archived ones included, for a time range (last column `kind`). Rows are produced by walking the tickets index and
  * each ticket's conversations page by page, so a range of any size streams in constant memory.
  */
 import { listAgents } from "./agents.ts";
@@ -9,7 +9,7 @@ import { Invalid } from "./errors.ts";
 import { idTimePrefix } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { ticketConversationIds } from "./tickets.ts";
-import type { Channel, Message, Ticket } from "./types.ts";
+import type { Channel, Message, Note, Ticket } from "./types.ts";
 
 export type TranscriptFormat = "csv" | "json";
 export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = ["csv", "json"];
@@ -25,13 +25,16 @@ export interface TranscriptRow {
   customer: string;
   from: string;
   channel: Channel;
-  direction: "in" | "out";
+  /** A note is neither sent nor received: "internal". */
+  direction: "in" | "out" | "internal";
   /** "customer", "system" or the agent's id, as in `GET /api/tickets/:id`. */
   author: string;
   /** The agent's name for agent messages; "customer" / "system" otherwise. */
   authorName: string;
   text: string;
   at: string;
+  /** Rule 35: a message, or a staff-only internal note. */
+  kind: "message" | "note";
 }
 
 export const TRANSCRIPT_COLUMNS: readonly (keyof TranscriptRow)[] = [
@@ -44,6 +47,7 @@ export const TRANSCRIPT_COLUMNS: readonly (keyof TranscriptRow)[] = [
   "authorName",
   "text",
   "at",
+  "kind",
 ];
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -107,16 +111,17 @@ export function parseTranscriptQuery(
   return { range: { from: ends.from!, to: ends.to! }, format };
 }
 
-/**
- * Every message whose time is within the range, ticket by ticket in creation order, each ticket's
- * messages in conversation order. Ids are time-ordered, so the walk stops at tickets created well
- * after `to` and lists each conversation's messages by a key range, never whole. A ticket's first
- * messages come before the ticket (the message before YES, a pending chat), so the walk goes on
- * past `to` by PRE_TICKET_MS.
- */
 /** Longest a conversation runs before it becomes a ticket: the timeouts' upper bound (24 h), twice. */
 const PRE_TICKET_MS = 2 * 24 * 3600_000;
 
+/**
+ * Every message and note whose time is within the range, ticket by ticket in creation order, each
+ * ticket's rows in conversation order (a conversation's messages and notes by time, the ticket's
+ * own notes placed by time among them). Ids are time-ordered, so the walk stops at tickets created
+ * well after `to` and lists each conversation's messages and notes by a key range, never whole. A
+ * ticket's first messages come before the ticket (the message before YES, a pending chat), so the
+ * walk goes on past `to` by PRE_TICKET_MS.
+ */
 export async function* transcriptRows(
   kv: Deno.Kv,
   range: TranscriptRange,
@@ -126,6 +131,11 @@ export async function* transcriptRows(
   const names = new Map((await listAgents(kv)).map((a) => [a.id, a.name]));
   const fromKey = idTimePrefix(range.from);
   const toKey = idTimePrefix(range.to + 1);
+  const inRange = <T extends { at: number }>(prefix: Deno.KvKey) =>
+    inTime(
+      kv.list<T>({ start: [...prefix, fromKey], end: [...prefix, toKey] }, { batchSize }),
+      range,
+    );
   const tickets = kv.list<Ticket>(
     {
       prefix: keys.tickets(),
@@ -134,25 +144,64 @@ export async function* transcriptRows(
     { batchSize },
   );
   for await (const { value: ticket } of tickets) {
+    const row = (item: Message | Note): TranscriptRow => {
+      const note = !("direction" in item);
+      return {
+        ticketId: ticket.id,
+        customer: ticket.name,
+        from: ticket.from,
+        channel: ticket.channel,
+        direction: note ? "internal" : item.direction,
+        author: item.author,
+        authorName: names.get(item.author) ?? item.author,
+        text: item.text,
+        at: iso(item.at),
+        kind: note ? "note" : "message",
+      };
+    };
+    // The ticket's own notes are interleaved by time: each waits for the first later row.
+    const own = inRange<Note>(keys.notes("ticket", ticket.id));
+    let nextOwn = await own.next();
     for (const conversationId of await ticketConversationIds(kv, ticket)) {
-      const messages = kv.list<Message>({
-        start: [...keys.messages(conversationId), fromKey],
-        end: [...keys.messages(conversationId), toKey],
-      }, { batchSize });
-      for await (const { value: m } of messages) {
-        if (m.at < range.from || m.at > range.to) continue;
-        yield {
-          ticketId: ticket.id,
-          customer: ticket.name,
-          from: ticket.from,
-          channel: ticket.channel,
-          direction: m.direction,
-          author: m.author,
-          authorName: names.get(m.author) ?? m.author,
-          text: m.text,
-          at: iso(m.at),
-        };
+      const items = mergeById<Message | Note>(
+        inRange<Message>(keys.messages(conversationId)),
+        inRange<Note>(keys.notes("conversation", conversationId)),
+      );
+      for await (const item of items) {
+        while (!nextOwn.done && nextOwn.value.id < item.id) {
+          yield row(nextOwn.value);
+          nextOwn = await own.next();
+        }
+        yield row(item);
       }
+    }
+    for (; !nextOwn.done; nextOwn = await own.next()) yield row(nextOwn.value);
+  }
+}
+
+/** The values of a KV listing whose `at` is within the range. */
+async function* inTime<T extends { at: number }>(
+  entries: Deno.KvListIterator<T>,
+  range: TranscriptRange,
+): AsyncGenerator<T> {
+  for await (const { value } of entries) {
+    if (value.at >= range.from && value.at <= range.to) yield value;
+  }
+}
+
+/** Two id-ordered streams as one, in id (that is, time) order. */
+async function* mergeById<T extends { id: string }>(
+  a: AsyncIterator<T>,
+  b: AsyncIterator<T>,
+): AsyncGenerator<T> {
+  let [x, y] = await Promise.all([a.next(), b.next()]);
+  while (!x.done || !y.done) {
+    if (!x.done && (y.done || x.value.id <= y.value.id)) {
+      yield x.value;
+      x = await a.next();
+    } else if (!y.done) {
+      yield y.value;
+      y = await b.next();
     }
   }
 }

@@ -40,6 +40,29 @@ export interface Customer {
   profileName?: string | null;
   /** As stored, the time of the first contact; `customerState` adds the latest conversation's. */
   lastInboundAt: number;
+  /** Rule 36: staff's free text about the customer (≤ 2,000 characters). */
+  about?: string;
+  /** Rule 36: an agent edited the name; the provider's names no longer replace it. */
+  nameSetByAgent?: boolean;
+  /** Bumped by every change to the record (`ifVersion` on edits); absent means 1. */
+  version?: number;
+}
+
+/** Rule 34: a reply text staff insert in the reply box; `department` null is for all departments. */
+export interface CannedReply {
+  id: string;
+  title: string;
+  body: string;
+  department: string | null;
+}
+
+/** Rule 35: a staff-only note on a ticket or a chat; append-only, never delivered. */
+export interface Note {
+  id: string;
+  /** The writing agent's id. */
+  author: string;
+  text: string;
+  at: number;
 }
 
 export type ConversationState = "live" | "pending" | "awaiting_reply" | "leaving_message" | "ended";

@@ -327,7 +327,9 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
       });
     }
     try {
-      await updateAgent(kv, agent.id, { password: password ?? "" });
+      await updateAgent(kv, agent.id, { password: password ?? "" }, {
+        keepSession: c.get("token"),
+      });
     } catch (error) {
       return agentPage(c, agent, { passwordErrors: formErrors(error), status: 400 });
     }

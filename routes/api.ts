@@ -16,8 +16,8 @@ import {
   listDepartments,
   updateDepartment,
 } from "../domain/departments.ts";
-import { Invalid, NotFound } from "../domain/errors.ts";
-import { customerState } from "../domain/inbound.ts";
+import { Invalid } from "../domain/errors.ts";
+import { chatNotes, noteJson, ticketNotes } from "../domain/notes.ts";
 import { signIn, signOut } from "../domain/sessions.ts";
 import { getSettings, updateSettings } from "../domain/settings.ts";
 import { deskStats } from "../domain/stats.ts";
@@ -57,27 +57,13 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
       kv,
       clock,
       await readJson(c),
-      clientAddress(c),
+      clientAddress(c, deps.config),
     );
     return c.json({ token, agent: agentJson(agent), expiresAt: iso(expiresAt) });
   });
   api.delete("/session", agent, async (c) => {
     await signOut(kv, c.get("token"));
     return c.body(null, 204);
-  });
-
-  api.get("/customers/:id", agent, async (c) => {
-    const state = await customerState(desk, c.req.param("id"));
-    if (!state) throw new NotFound("Customer");
-    const { customer } = state;
-    return c.json({
-      id: customer.id,
-      channel: customer.channel,
-      from: customer.from,
-      name: customer.name,
-      conversation: state.conversation,
-      openTicketId: state.openTicketId,
-    });
   });
 
   api.get("/tickets", agent, async (c) => {
@@ -98,6 +84,7 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     return c.json({
       ...ticketJson(ticket),
       messages: (await ticketMessages(kv, ticket)).map(messageJson),
+      notes: (await ticketNotes(kv, ticket)).map(noteJson),
     });
   });
   api.post(
@@ -151,7 +138,8 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
   });
   api.get("/chats/:id", agent, async (c) => {
     const { chat, messages } = await chatMessages(desk, c.get("agent"), c.req.param("id"));
-    return c.json({ ...chatJson(chat), messages: messages.map(messageJson) });
+    const notes = (await chatNotes(kv, chat.id)).map(noteJson);
+    return c.json({ ...chatJson(chat), messages: messages.map(messageJson), notes });
   });
   api.post(
     "/chats/:id/accept",
@@ -191,7 +179,13 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
   api.put(
     "/agents/:id",
     admin,
-    async (c) => c.json(agentJson(await updateAgent(kv, c.req.param("id"), await readJson(c)))),
+    async (c) => {
+      // An admin changing its own password keeps this session; every other session ends.
+      const options = { keepSession: c.get("token") };
+      return c.json(
+        agentJson(await updateAgent(kv, c.req.param("id"), await readJson(c), options)),
+      );
+    },
   );
   api.delete("/agents/:id", admin, async (c) => {
     return c.json(agentJson(await updateAgent(kv, c.req.param("id"), { active: false })));

@@ -5,10 +5,12 @@ import { secureHeaders } from "hono/secure-headers";
 import { NotFound, TooLarge } from "../domain/errors.ts";
 import { apiRoutes } from "./api.ts";
 import { channelRoutes } from "./channels.ts";
+import { productivityRoutes } from "./productivity.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
 import { inboundRoutes } from "./inbound.ts";
 import { webhookRoutes } from "./webhooks.ts";
+import { webchatRoutes } from "./webchat.ts";
 import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
 
@@ -17,6 +19,8 @@ const MAX_SEGMENT = 128;
 
 export function createApp(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
+  // Before the desk's headers: the widget and its API run inside other sites (their own headers).
+  app.route("/webchat", webchatRoutes(deps));
   app.use(secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
@@ -28,6 +32,12 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
       frameAncestors: ["'none'"],
     },
   }));
+  // Nothing a signed-in agent or the API is answered is kept by a browser or shared cache.
+  app.use(async (c, next) => {
+    await next();
+    const signedIn = (c.get("agent") as unknown) !== undefined;
+    if (signedIn || c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
+  });
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -50,6 +60,7 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
   app.route("/webhooks", webhookRoutes(deps));
   app.route("/api/transcripts", transcriptRoutes(deps));
   app.route("/api", channelRoutes(deps));
+  app.route("/api", productivityRoutes(deps));
   app.route("/api", apiRoutes(deps));
   app.route("/", pageRoutes(deps));
   return app;

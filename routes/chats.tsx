@@ -4,6 +4,7 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
 import {
   acceptChat,
@@ -14,22 +15,26 @@ import {
   sendChatMessage,
 } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
-import { DeskError } from "../domain/errors.ts";
+import { DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
+import { retryMessage } from "../domain/message_retry.ts";
 import { getSettings } from "../domain/settings.ts";
-import type { Agent } from "../domain/types.ts";
+import type { Agent, Message } from "../domain/types.ts";
 import {
   type ChatItem,
   ChatLists,
   ChatMessages,
+  ChatMessagesPane,
   type ChatsView,
   ChatThread,
 } from "../views/chats.tsx";
-import { Empty, type Flash } from "../views/components.tsx";
+import { Empty, type Flash, FlashMessage } from "../views/components.tsx";
+import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
+import type { ThreadProps } from "../views/tickets.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
-import type { LiveParts } from "./events.ts";
-import { formOf, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
+import { type LivePart, liveViews, pageVersion, type Share, unshared } from "./live_views.ts";
+import { formOf, isHtmx, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
 
 async function chatItems(deps: AppDeps, chats: Chat[]): Promise<ChatItem[]> {
@@ -59,16 +64,75 @@ async function loadChatsView(deps: AppDeps, agent: Agent, selected?: string): Pr
   };
 }
 
-/** The chats page's live fragment for /events. */
-export async function renderChatParts(
+const html = async (element: unknown): Promise<string> => String(await element);
+
+/** Failed messages this agent may Retry (rule 29; who may is decided in domain/access.ts). */
+async function retryable(deps: AppDeps, agent: Agent, messages: Message[]): Promise<Set<string>> {
+  const failed = messages.filter((m) => m.direction === "out" && m.delivery?.status === "failed");
+  const access = await Promise.all(
+    failed.map((m) => messageAccess(deps.desk, agent, m, m.customerId ?? null)),
+  );
+  return new Set(failed.filter((_, i) => access[i].retry).map((m) => m.id));
+}
+
+/**
+ * A chat's messages as this agent sees them (fragment "messages") and their version (the hash
+ * without the poller); null once the agent may no longer read the chat.
+ */
+async function loadChatMessagesPart(
   deps: AppDeps,
   agent: Agent,
-  params: URLSearchParams,
-): Promise<LiveParts> {
-  const view = await loadChatsView(deps, agent, params.get("selected") ?? undefined);
-  const chats = String(await <ChatLists view={view} />);
-  return { parts: { chats }, version: fnv1a(chats) };
+  id: string,
+  share: Share = unshared,
+) {
+  let found: Awaited<ReturnType<typeof chatMessages>>;
+  try {
+    found = await chatMessages(deps.desk, agent, id);
+  } catch (error) {
+    if (error instanceof NotFound) return null;
+    throw error;
+  }
+  const agents = await share("agents", () => listAgents(deps.desk.kv));
+  const thread: ThreadProps = {
+    messages: found.messages,
+    names: new Map(agents.map((a) => [a.id, a.name])),
+    me: agent.id,
+    retry: { base: `/chats/${id}/messages`, ids: await retryable(deps, agent, found.messages) },
+  };
+  const version = fnv1a(await html(<ChatMessages {...thread} pollUrl="" />));
+  const pollUrl = `/chats/${id}?part=messages&v=${version}`;
+  return {
+    chat: found.chat,
+    thread,
+    version,
+    pollUrl,
+    html: await html(<ChatMessages {...thread} pollUrl={pollUrl} />),
+  };
 }
+
+/** The chats page's live parts: the lists, and the open chat's messages with their marks. */
+liveViews.register("chats", (params) => {
+  const parts: LivePart[] = [{
+    on: ["tickets", "chats"],
+    render: async ({ deps, agent }) => {
+      const view = await loadChatsView(deps, agent, params.get("selected") ?? undefined);
+      const chats = await html(<ChatLists view={view} />);
+      return { parts: { chats }, version: fnv1a(chats) };
+    },
+  }];
+  const selected = params.get("selected");
+  if (selected) {
+    parts.push({
+      // Delivery marks change with no chat change: only this part re-renders for them.
+      on: ["tickets", "chats", "delivery"],
+      render: async ({ deps, agent, share }) => {
+        const part = await loadChatMessagesPart(deps, agent, selected, share);
+        return part && { parts: { messages: part.html }, version: part.version };
+      },
+    });
+  }
+  return parts;
+});
 
 export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
@@ -77,15 +141,16 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
 
   async function page(
     c: Context<DeskEnv>,
-    selected: string | null,
+    selected: { id: string; version: string } | null,
     thread: unknown,
     flash: Flash | null,
   ) {
     const agent = c.get("agent");
-    const view = await loadChatsView(deps, agent, selected ?? undefined);
-    const chats = String(await <ChatLists view={view} />);
-    const events = new URLSearchParams({ view: "chats", v: fnv1a(chats) });
-    if (selected) events.set("selected", selected);
+    const view = await loadChatsView(deps, agent, selected?.id);
+    const chats = await html(<ChatLists view={view} />);
+    const events = new URLSearchParams({ view: "chats" });
+    if (selected) events.set("selected", selected.id);
+    events.set("v", pageVersion([fnv1a(chats), selected?.version]));
     return c.html(
       <Layout
         title="Chats"
@@ -135,25 +200,20 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.get("/:id", async (c) => {
     const agent = c.get("agent");
     const id = c.req.param("id");
-    const { chat, messages } = await chatMessages(desk, agent, id);
-    const [state, agents, live, settings] = await Promise.all([
+    const part = await loadChatMessagesPart(deps, agent, id);
+    if (c.req.query("part") === "messages") {
+      // The 3 s poll: 204 while unchanged; 286 (htmx stops polling) once the chat is out of reach.
+      if (!part) return new Response(null, { status: 286 });
+      if (c.req.query("v") === part.version) return c.body(null, 204);
+      return c.html(part.html);
+    }
+    if (!part) throw new NotFound("Chat");
+    const { chat } = part;
+    const [state, live, settings] = await Promise.all([
       customerState(desk, chat.customerId),
-      listAgents(desk.kv),
       listChats(desk, agent, "live"),
       getSettings(desk.kv),
     ]);
-    const names = new Map(agents.map((a) => [a.id, a.name]));
-    const rendered = String(
-      await <ChatMessages messages={messages} names={names} me={agent.id} pollUrl="" />,
-    );
-    const version = fnv1a(rendered);
-    const pollUrl = `/chats/${id}?part=messages&v=${version}`;
-    if (c.req.query("part") === "messages") {
-      if (c.req.query("v") === version) return c.body(null, 204);
-      return c.html(
-        <ChatMessages messages={messages} names={names} me={agent.id} pollUrl={pollUrl} />,
-      );
-    }
     const customer = state?.customer;
     const item: ChatItem = {
       chat,
@@ -167,15 +227,13 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const thread = (
       <ChatThread
         item={item}
-        messages={messages}
-        names={names}
-        me={agent.id}
-        pollUrl={pollUrl}
+        thread={part.thread}
+        pollUrl={part.pollUrl}
         live={live.some((ch) => ch.id === id && ch.agentId === agent.id)}
         windowOpen={windowOpen}
       />
     );
-    return await page(c, id, thread, takeFlash(c));
+    return await page(c, { id, version: part.version }, thread, takeFlash(c));
   });
 
   /** Domain refusals (taken, ended, window closed) come back as a message on the page. */
@@ -208,6 +266,30 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       await sendChatMessage(desk, c.get("agent"), id, { text: form.text ?? "" });
       return null;
     });
+  });
+
+  /** Rule 29: a failed message goes back to the customer's queue; the thread shows its mark. */
+  app.post("/:id/messages/:messageId/retry", async (c) => {
+    const agent = c.get("agent");
+    const id = c.req.param("id");
+    let flash = RETRY_QUEUED;
+    try {
+      await retryMessage(desk, agent, c.req.param("messageId"));
+    } catch (error) {
+      if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) {
+        throw error;
+      }
+      const settings = await getSettings(desk.kv);
+      flash = retryRefusal(error, settings.timeouts.whatsappWindowHours);
+    }
+    if (!isHtmx(c)) return redirectWithFlash(c, `/chats/${id}`, flash);
+    const part = await loadChatMessagesPart(deps, agent, id);
+    return c.html(
+      <>
+        <FlashMessage flash={flash} />
+        {part ? <ChatMessagesPane {...part.thread} pollUrl={part.pollUrl} oob /> : null}
+      </>,
+    );
   });
 
   app.post("/:id/end", async (c) => {

@@ -1,35 +1,47 @@
 /**
- * `GET /events`: server-sent events for the live lists (rule 12) and the open ticket's
- * conversation. One `kv.watch` per process and KV handle, on the "queue changed" keys every
- * ticket and chat commit bumps, wakes every connected page; each sends the fragments its agent
- * may see whose HTML changed. Pages woken together share the work: one session check per token,
- * one render per agent and view, and one list render for all agents who see the same list (500
- * pages of 50 agents cost about 50 small renders and one list, not 500 lists). A 2 s poll of the
- * same keys covers writes from other processes, which `kv.watch` does not see on a local file.
+ * `GET /events`: server-sent events for the live lists (rule 12), the open conversation and its
+ * delivery marks (rule 29). One `kv.watch` per process and KV handle, on the "changed" counters
+ * every ticket, chat and delivery commit bumps, wakes every connected page; each renders only the
+ * parts the wave's changes touch (a delivery status re-renders the conversation, not the lists)
+ * and sends the fragments its agent may see whose HTML changed. Pages woken together share the
+ * work: one session check per token, one render per agent, page and part, and one list render for
+ * all agents who see the same list (500 pages of 50 agents cost about 50 small renders and one
+ * list, not 500 lists). A 2 s poll of the same keys covers writes from other processes, which
+ * `kv.watch` does not see on a local file. The pages themselves come from the registry in
+ * live_views.ts.
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { keys } from "../domain/keys.ts";
 import { authenticate } from "../domain/sessions.ts";
 import type { Agent } from "../domain/types.ts";
-import { LIST_QUEUES, type ListQueue } from "../views/tickets.tsx";
-import { renderChatParts } from "./chats.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
+import {
+  type Change,
+  CHANGE_KEYS,
+  CHANGES,
+  type LivePart,
+  type LiveViews,
+  liveViews,
+  pageVersion,
+  type Share,
+} from "./live_views.ts";
 import { pageAuth } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
-import { liveVersion, loadConversationPart, loadQueueParts, type Share } from "./tickets.tsx";
 
-const WATCHED: Deno.KvKey[] = [keys.ticketsChanged(), keys.chatsChanged()];
+const WATCHED: Deno.KvKey[] = CHANGES.map((change) => CHANGE_KEYS[change]);
 export const POLL_MS = 2000;
 const KEEPALIVE_MS = 25_000;
+const EVERYTHING: ReadonlySet<Change> = new Set(CHANGES);
 
 /**
- * One wake-up of every connected page. Work keyed the same within a wave runs once, so pages
- * that show the same thing share it; the next change starts a new wave, so nothing goes stale.
+ * One wake-up of every connected page, for what changed. Work keyed the same within a wave runs
+ * once, so pages that show the same thing share it; the next change starts a new wave, so
+ * nothing goes stale.
  */
 export class Wave {
   #memo = new Map<string, Promise<unknown>>();
+  constructor(readonly changes: ReadonlySet<Change> = EVERYTHING) {}
   share: Share = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let found = this.#memo.get(key) as Promise<T> | undefined;
     if (!found) this.#memo.set(key, found = fn());
@@ -43,7 +55,7 @@ const alone = (): Wave => new Wave();
 /** Wakes its subscribers whenever a watched key changes; runs only while someone listens. */
 export class QueueHub {
   #listeners = new Set<(wave: Wave) => void>();
-  #stamps: string | null = null;
+  #stamps: string[] | null = null;
   #reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
 
@@ -66,12 +78,13 @@ export class QueueHub {
   }
 
   #seen(entries: Deno.KvEntryMaybe<unknown>[]) {
-    const stamps = entries.map((e) => e.versionstamp ?? "-").join(",");
-    if (stamps === this.#stamps) return;
-    const first = this.#stamps === null;
+    const stamps = entries.map((e) => e.versionstamp ?? "-");
+    const before = this.#stamps;
     this.#stamps = stamps;
-    if (first) return;
-    const wave = new Wave();
+    if (before === null) return;
+    const changes = new Set(CHANGES.filter((_, i) => stamps[i] !== before[i]));
+    if (changes.size === 0) return;
+    const wave = new Wave(changes);
     for (const listener of [...this.#listeners]) listener(wave);
   }
 
@@ -119,21 +132,16 @@ export function hubFor(kv: Deno.Kv): QueueHub {
   return hub;
 }
 
-export interface LiveParts {
-  /** SSE event name → fragment HTML (the page's `sse-swap` names). */
-  parts: Record<string, string>;
-  version: string;
-}
-
 /** A live part ready to send: its hash (to skip unchanged ones) and its SSE message bytes. */
 interface Encoded {
   hash: string;
   bytes: Uint8Array;
 }
 
-interface LiveView {
+interface Rendered {
   parts: Map<string, Encoded>;
-  version: string;
+  /** Only when every part was rendered (a page's first render). */
+  version: string | null;
 }
 
 const encoder = new TextEncoder();
@@ -144,76 +152,74 @@ function encodeEvent(event: string, data: string): Uint8Array {
   return encoder.encode(`event: ${event}\n${lines}\n\n`);
 }
 
-/** What one connected page shows: a ticket queue (with its open ticket, if any) or the chats. */
-async function renderView(
+const touches = (part: LivePart, changes: ReadonlySet<Change>) =>
+  part.on.some((change) => changes.has(change));
+
+/**
+ * Renders the parts of a page that `changes` touch, each once per agent, page address and part
+ * within a wave (pages with the same address share it).
+ */
+async function renderTouched(
   deps: AppDeps,
   agent: Agent,
   params: URLSearchParams,
-  share: Share,
-): Promise<LiveParts> {
-  const view = params.get("view") ?? "unassigned";
-  if (view === "chats") return await renderChatParts(deps, agent, params);
-  const queue: ListQueue = LIST_QUEUES.includes(view as ListQueue)
-    ? view as ListQueue
-    : "unassigned";
-  const selected = params.get("selected");
-  const [{ parts }, conversation] = await Promise.all([
-    loadQueueParts(deps, agent, queue, params, share),
-    selected ? loadConversationPart(deps, agent, queue, selected, share) : null,
-  ]);
-  return {
-    parts: {
-      tabs: parts.tabs,
-      quick: parts.quick,
-      list: parts.list,
-      ...(conversation ? { conversation: conversation.html } : {}),
-    },
-    version: liveVersion(parts.version, conversation?.version),
-  };
-}
-
-/** Renders and encodes a view once per agent and page address within a wave. */
-function liveView(deps: AppDeps, agent: Agent, params: URLSearchParams, wave: Wave) {
+  live: LivePart[],
+  changes: ReadonlySet<Change>,
+  wave: Wave,
+): Promise<Rendered> {
   const address = new URLSearchParams([...params].filter(([k]) => k !== "v").sort()).toString();
-  return wave.share(`view|${agent.id}|${address}`, async (): Promise<LiveView> => {
-    const live = await renderView(deps, agent, params, wave.share);
-    const parts = new Map<string, Encoded>();
-    for (const [event, html] of Object.entries(live.parts)) {
-      parts.set(event, { hash: fnv1a(html), bytes: encodeEvent(event, html) });
-    }
-    return { parts, version: live.version };
-  });
+  const ctx = { deps, agent, params, share: wave.share };
+  const rendered = await Promise.all(live.map((part, i) => {
+    if (!touches(part, changes)) return undefined;
+    return wave.share(`part|${agent.id}|${address}|${i}`, async () => {
+      const out = await part.render(ctx);
+      if (!out) return null;
+      const events = Object.entries(out.parts).map(([event, html]) =>
+        [event, { hash: fnv1a(html), bytes: encodeEvent(event, html) }] as const
+      );
+      return { events, version: out.version };
+    });
+  }));
+  const parts = new Map<string, Encoded>();
+  for (const one of rendered) for (const [event, part] of one?.events ?? []) parts.set(event, part);
+  const all = !rendered.includes(undefined);
+  const versions = rendered.map((one) => one?.version);
+  return { parts, version: all ? pageVersion(versions) : null };
 }
 
-export function eventRoutes(deps: AppDeps): Hono<DeskEnv> {
+/** `views`: the registry of pages (tests may hand in their own). */
+export function eventRoutes(deps: AppDeps, views: LiveViews = liveViews): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
-  app.get("/", pageAuth(deps), (c) => liveStream(c, deps));
+  app.get("/", pageAuth(deps), (c) => liveStream(c, deps, views));
   return app;
 }
 
-function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
+function liveStream(c: Context<DeskEnv>, deps: AppDeps, views: LiveViews) {
   const { kv, clock } = deps.desk;
   const token = c.get("token");
   const params = new URL(c.req.url).searchParams;
+  const live = views.find(params.get("view"))?.(params) ?? [];
   return streamSSE(c, async (stream) => {
     const sent = new Map<string, string>();
+    let initial = true;
     let running = false;
-    let dirty = false;
     let closed = false;
+    /** Waves that came while a refresh ran: the latest, with every change they bring. */
+    let waiting: { wave: Wave; changes: Set<Change> } | null = null;
 
     /** Sends this page's fragments that changed since the last send; one run at a time. */
-    let next: Wave | null = null;
-    const refresh = async (wave: Wave, initial = false) => {
-      if (running) {
-        dirty = true;
-        next = wave;
-        return;
-      }
+    const refresh = async (wave: Wave) => {
+      if (!initial && !live.some((part) => touches(part, wave.changes))) return;
+      if (waiting) {
+        waiting.wave = wave;
+        for (const change of wave.changes) waiting.changes.add(change);
+      } else waiting = { wave, changes: new Set(wave.changes) };
+      if (running) return;
       running = true;
       try {
-        do {
-          if (dirty && next) wave = next;
-          dirty = false;
+        while (waiting && !closed) {
+          const { wave, changes } = waiting;
+          waiting = null;
           // Re-read the agent: a signed-out or re-departmented agent stops seeing old queues.
           const agent = await wave.share(`agent|${token}`, () => authenticate(kv, clock, token));
           if (!agent) {
@@ -222,16 +228,24 @@ function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
             stream.abort();
             return;
           }
-          const live = await liveView(deps, agent, params, wave);
-          const fresh = initial && live.version !== params.get("v");
-          for (const [event, part] of live.parts) {
-            if (sent.get(event) === part.hash) continue;
-            const firstTime = !sent.has(event);
-            sent.set(event, part.hash);
-            if (!firstTime || fresh) await stream.write(part.bytes);
-          }
+          const first = initial;
           initial = false;
-        } while (dirty && !closed);
+          const rendered = await renderTouched(
+            deps,
+            agent,
+            params,
+            live,
+            first ? EVERYTHING : changes,
+            wave,
+          );
+          // A page rendered from an older state gets every part at once.
+          const fresh = first && rendered.version !== params.get("v");
+          for (const [event, part] of rendered.parts) {
+            if (sent.get(event) === part.hash) continue;
+            sent.set(event, part.hash);
+            if (!first || fresh) await stream.write(part.bytes);
+          }
+        }
       } catch (error) {
         if (!stream.aborted) console.error("live refresh failed", error);
       } finally {
@@ -248,7 +262,7 @@ function liveStream(c: Context<DeskEnv>, deps: AppDeps) {
     });
     // Ask the browser to retry soon after a drop; then bring the page up to date.
     await stream.write("retry: 2000\n\n");
-    await refresh(alone(), true);
+    await refresh(alone());
     while (!closed && !stream.aborted) {
       // An abortable wait: a closed stream must not leave a 25 s timer behind.
       await new Promise<void>((resolve) => {

@@ -30,7 +30,7 @@ export function loginRoutes(deps: AppDeps): Hono<DeskEnv> {
         kv,
         clock,
         { email, password: form.password ?? "" },
-        clientAddress(c),
+        clientAddress(c, deps.config),
       );
       setSessionCookie(c, token);
       return c.redirect(next, 303);

@@ -36,23 +36,44 @@ export function pageCsrf(): MiddlewareHandler<DeskEnv> {
   });
 }
 
-/** A same-site path only (no scheme, no `//host`), else the fallback. */
+/**
+ * A same-site path only, else the fallback. What goes out in `Location` never starts with `//`
+ * or `/\\` (a browser reads both as another host), however it was spelled on the way in:
+ * dot segments (`/.//evil`, `/..//evil`, `/%2e%2e//evil`) are resolved first, and the result is
+ * checked again until it no longer changes.
+ */
 export function safeNext(value: unknown, fallback = "/tickets/unassigned"): string {
-  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) {
-    return fallback;
+  let path = value;
+  for (let round = 0; round < 4; round++) {
+    const clean = cleanPath(path);
+    if (clean === null) return fallback;
+    if (clean === path) return clean;
+    path = clean;
+  }
+  return fallback;
+}
+
+/** One round of safeNext: the normalised same-origin path, or null when it is not one. */
+function cleanPath(value: unknown): string | null {
+  if (typeof value !== "string" || !value.startsWith("/") || /^\/[/\\]/.test(value)) {
+    return null;
   }
   // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"): refuse every control
-  // character, then make sure the path resolves on our own origin.
+  // character and backslash, then make sure the path resolves on our own origin.
   const control = [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
-  if (value.includes("\\") || control || value.startsWith("/login")) {
-    return fallback;
-  }
+  if (value.includes("\\") || control) return null;
   try {
     const url = new URL(value, "http://desk.invalid");
-    if (url.origin !== "http://desk.invalid") return fallback;
-    return url.pathname + url.search + url.hash;
+    if (url.origin !== "http://desk.invalid") return null;
+    const path = url.pathname + url.search + url.hash;
+    // An encoded slash or backslash right after the first one is refused too, in case anything
+    // between us and the browser decodes it.
+    if (/^\/(?:%2f|%5c)/i.test(path) || /^\/login(?:[/?#]|$)/.test(path)) {
+      return null;
+    }
+    return path;
   } catch {
-    return fallback;
+    return null;
   }
 }
 

@@ -6,12 +6,14 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { raw } from "hono/html";
+import { messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
 import { listChats, replyToTicket } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
 import { listDepartments, visibleDepartments } from "../domain/departments.ts";
 import { Conflict, DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
+import { retryMessage } from "../domain/message_retry.ts";
 import { getSettings } from "../domain/settings.ts";
 import { listTemplates } from "../domain/templates.ts";
 import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
@@ -26,11 +28,13 @@ import {
   ticketMessages,
   unassignedCount,
 } from "../domain/tickets.ts";
-import type { Agent, Ticket } from "../domain/types.ts";
+import type { Agent, Message, Ticket } from "../domain/types.ts";
 import type { Flash } from "../views/components.tsx";
 import { FlashMessage } from "../views/components.tsx";
+import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
 import {
+  ConversationPane,
   conversationPollUrl,
   Filters,
   LIST_QUEUES,
@@ -43,11 +47,20 @@ import {
   type QueueView,
   QuickAcceptBar,
   type ReplyState,
+  type ThreadProps,
   TicketConversation,
   TicketDetail,
   ticketUrl,
 } from "../views/tickets.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
+import {
+  type LivePart,
+  type LiveView,
+  liveViews,
+  pageVersion,
+  type Share,
+  unshared,
+} from "./live_views.ts";
 import {
   formAll,
   formOf,
@@ -74,13 +87,6 @@ export function filtersOf(queue: ListQueue, params: URLSearchParams): URLSearchP
   return out;
 }
 
-/**
- * Runs `fn` at most once per key among pages refreshed together (the live stream shares one
- * render between agents who see the same list); a plain page load runs everything itself.
- */
-export type Share = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
-export const unshared: Share = (_key, fn) => fn();
-
 export interface QueueParts {
   tabs: string;
   quick: string;
@@ -97,7 +103,7 @@ const html = async (element: unknown): Promise<string> => String(await element);
  * agent with the same visible departments (Unassigned) or for the agent itself (Assigned,
  * Closed), so `share` renders it once for all of them; only tabs and the poller are per agent.
  */
-export async function loadQueueParts(
+async function loadQueueParts(
   deps: AppDeps,
   agent: Agent,
   queue: ListQueue,
@@ -156,45 +162,99 @@ export async function loadQueueParts(
   return { view, parts: { tabs, quick, list, version } };
 }
 
+/** Failed messages this agent may Retry (rule 29; who may is decided in domain/access.ts). */
+async function retryable(deps: AppDeps, agent: Agent, messages: Message[]): Promise<Set<string>> {
+  const failed = messages.filter((m) => m.direction === "out" && m.delivery?.status === "failed");
+  const access = await Promise.all(
+    failed.map((m) => messageAccess(deps.desk, agent, m, m.customerId ?? null)),
+  );
+  return new Set(failed.filter((_, i) => access[i].retry).map((m) => m.id));
+}
+
+/** A ticket's thread as this agent sees it: its messages, their authors, what it may Retry. */
+async function ticketThread(
+  deps: AppDeps,
+  agent: Agent,
+  ticket: Ticket,
+  share: Share = unshared,
+): Promise<ThreadProps> {
+  const { kv } = deps.desk;
+  const [messages, agents] = await Promise.all([
+    share(`messages|${ticket.id}`, () => ticketMessages(kv, ticket)),
+    share("agents", () => listAgents(kv)),
+  ]);
+  return {
+    messages,
+    names: new Map(agents.map((a) => [a.id, a.name])),
+    me: agent.id,
+    retry: { base: `/tickets/${ticket.id}/messages`, ids: await retryable(deps, agent, messages) },
+  };
+}
+
+/** The conversation fragment and its version (the hash of the thread without its poller). */
+async function renderConversation(queue: ListQueue, ticketId: string, thread: ThreadProps) {
+  const version = fnv1a(await html(<TicketConversation {...thread} pollUrl="" />));
+  const pollUrl = conversationPollUrl(queue, ticketId, version);
+  return {
+    html: await html(<TicketConversation {...thread} pollUrl={pollUrl} />),
+    version,
+    pollUrl,
+  };
+}
+
 /**
  * The open ticket's conversation (fragment "conversation"), if this agent may still read the
  * ticket (rule 23): live updates reach only agents who can see it.
  */
-export async function loadConversationPart(
+async function loadConversationPart(
   deps: AppDeps,
   agent: Agent,
   queue: ListQueue,
   id: string,
   share: Share = unshared,
-): Promise<{ html: string; version: string } | null> {
-  const { kv } = deps.desk;
+): Promise<{ html: string; version: string; thread: ThreadProps; pollUrl: string } | null> {
   let ticket: Ticket;
   try {
-    ticket = await readTicket(kv, agent, id);
+    ticket = await readTicket(deps.desk.kv, agent, id);
   } catch (error) {
     if (error instanceof NotFound) return null;
     throw error;
   }
-  const [messages, agents] = await Promise.all([
-    share(`messages|${ticket.id}`, () => ticketMessages(kv, ticket)),
-    share("agents", () => listAgents(kv)),
-  ]);
-  const names = new Map(agents.map((a) => [a.id, a.name]));
-  const version = fnv1a(
-    await html(<TicketConversation messages={messages} names={names} me={agent.id} pollUrl="" />),
-  );
-  const pollUrl = conversationPollUrl(queue, ticket.id, version);
-  return {
-    html: await html(
-      <TicketConversation messages={messages} names={names} me={agent.id} pollUrl={pollUrl} />,
-    ),
-    version,
+  const thread = await ticketThread(deps, agent, ticket, share);
+  return { ...await renderConversation(queue, ticket.id, thread), thread };
+}
+
+/** What a ticket queue page updates live: its lists and counts, and its open conversation. */
+function ticketLiveView(queue: ListQueue): LiveView {
+  return (params) => {
+    const parts: LivePart[] = [{
+      on: ["tickets", "chats"],
+      render: async ({ deps, agent, share }) => {
+        const { parts } = await loadQueueParts(deps, agent, queue, params, share);
+        return {
+          parts: { tabs: parts.tabs, quick: parts.quick, list: parts.list },
+          version: parts.version,
+        };
+      },
+    }];
+    const selected = params.get("selected");
+    if (selected) {
+      parts.push({
+        // Delivery marks change with no ticket change: only this part re-renders for them.
+        on: ["tickets", "chats", "delivery"],
+        render: async ({ deps, agent, share }) => {
+          const part = await loadConversationPart(deps, agent, queue, selected, share);
+          return part && { parts: { conversation: part.html }, version: part.version };
+        },
+      });
+    }
+    return parts;
   };
 }
 
-/** The version a live page starts from: its queue parts, and its open conversation if any. */
-export const liveVersion = (queueVersion: string, conversationVersion?: string): string =>
-  conversationVersion ? fnv1a(`${queueVersion}|${conversationVersion}`) : queueVersion;
+for (const queue of LIST_QUEUES) {
+  liveViews.register(queue, ticketLiveView(queue), { fallback: queue === "unassigned" });
+}
 
 /** The fragments for an htmx swap: the list in place, tabs and Quick Accept out of band. */
 function oobParts(parts: QueueParts, withList: boolean): string {
@@ -233,7 +293,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     events.set("view", queue);
     if (view.query.cursor) events.set("cursor", view.query.cursor);
     if (selected) events.set("selected", selected.id);
-    events.set("v", liveVersion(parts.version, selected?.version));
+    events.set("v", pageVersion([parts.version, selected?.version]));
     const split = queue !== "unassigned" || detail;
     return c.html(
       <Layout
@@ -324,25 +384,20 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     if (queueOf(ticket) !== queue) {
       return c.redirect(ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams()), 303);
     }
-    const [messages, agents, departments] = await Promise.all([
-      ticketMessages(kv, ticket),
-      listAgents(kv),
+    const [thread, departments] = await Promise.all([
+      ticketThread(deps, agent, ticket),
       listDepartments(kv),
     ]);
-    const names = new Map(agents.map((a) => [a.id, a.name]));
     const mine = ticket.status === "assigned" && ticket.assignedTo === agent.id;
     const reply = mine ? await replyState(ticket, agent, c.req.query("template")) : null;
-    const version = fnv1a(
-      await html(
-        <TicketConversation messages={messages} names={names} me={agent.id} pollUrl="" />,
-      ),
-    );
+    const { version, pollUrl } = await renderConversation(queue, ticket.id, thread);
     const detail = (
       <TicketDetail
         ticket={ticket}
-        messages={messages}
-        pollUrl={conversationPollUrl(queue, ticket.id, version)}
-        names={names}
+        messages={thread.messages}
+        pollUrl={pollUrl}
+        names={thread.names}
+        retry={thread.retry}
         department={departments.find((d) => d.id === ticket.department)?.name ?? null}
         now={clock.now()}
         me={agent.id}
@@ -452,9 +507,11 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       : { text: typeof form.text === "string" ? form.text : "" };
     try {
       const message = await replyToTicket(desk, c.get("agent"), id, input);
+      // Rule 29: nothing was handed to the provider yet; the mark tells when it is.
       return redirectWithFlash(c, here, {
         kind: "ok",
-        text: "Sent. A live chat with the customer is open.",
+        text: "Your reply is on its way to the customer: its mark shows when it is sent, " +
+          "delivered and read. A live chat with the customer is open.",
         href: `/chats/${message.conversationId}`,
         link: "Open the chat",
       });
@@ -465,6 +522,33 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       const back = template ? `${here}?template=${encodeURIComponent(template)}` : here;
       return redirectWithFlash(c, back, { kind: "error", text: error.message });
     }
+  });
+
+  /** Rule 29: a failed message goes back to the customer's queue; the thread shows its mark. */
+  app.post("/:id/messages/:messageId/retry", async (c) => {
+    const agent = c.get("agent");
+    const ticket = await readTicket(kv, agent, c.req.param("id"));
+    const queue = queueOf(ticket);
+    let flash = RETRY_QUEUED;
+    try {
+      await retryMessage(desk, agent, c.req.param("messageId"));
+    } catch (error) {
+      if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) {
+        throw error;
+      }
+      const settings = await getSettings(kv);
+      flash = retryRefusal(error, settings.timeouts.whatsappWindowHours);
+    }
+    if (!isHtmx(c)) {
+      return redirectWithFlash(c, ticketUrl(queue, ticket.id, new URLSearchParams()), flash);
+    }
+    const part = await loadConversationPart(deps, agent, queue, ticket.id);
+    return c.html(
+      <>
+        <FlashMessage flash={flash} />
+        {part ? <ConversationPane {...part.thread} pollUrl={part.pollUrl} oob /> : null}
+      </>,
+    );
   });
 
   app.post("/:id/close", async (c) => {

@@ -251,7 +251,7 @@ e2e(
     const csv = await Deno.readTextFile((await download.path())!);
     const lines = csv.split("\r\n");
     assert(
-      lines[0] === "ticketId,customer,from,channel,direction,author,authorName,text,at",
+      lines[0] === "ticketId,customer,from,channel,direction,author,authorName,text,at,kind",
       lines[0],
     );
     assert(csv.includes(`"Checkout says ""card declined"", twice."`), "quotes escaped");

@@ -187,7 +187,7 @@ Deno.test({
           anaPage.waitForURL(new RegExp(`/tickets/assigned/${first}$`)),
           anaPage.click("text=Start Chat"),
         ]);
-        await anaPage.waitForSelector("text=Sent. A live chat with the customer is open.");
+        await anaPage.waitForSelector("text=Your reply is on its way to the customer");
         await anaPage.waitForSelector(".msg-out >> text=your parcel left our warehouse");
         await screenshot(anaPage, "assigned-detail-1280");
       });

@@ -1,6 +1,6 @@
 /** Fixes from the engine review: bounded records, isolated sweep failures, races and edge timing. */
 import assert from "node:assert/strict";
-import { setStatus } from "../domain/agents.ts";
+import { getAgent, setStatus } from "../domain/agents.ts";
 import { MINUTE } from "../domain/clock.ts";
 import type { Desk } from "../domain/desk.ts";
 import { keys } from "../domain/keys.ts";
@@ -248,6 +248,37 @@ Deno.test("[race] status changes through two KV handles on one file all succeed"
     ),
   );
   assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+  // Record and online index agree for every agent, whichever write won; then a last, known
+  // status per agent is exactly what both handles read back.
+  const online = async () => {
+    const ids = new Set<string>();
+    for await (const e of a.kv.list({ prefix: keys.agentsOnline() })) ids.add(e.key[1] as string);
+    return ids;
+  };
+  const agree = async () => {
+    const index = await online();
+    for (const p of people) {
+      const status = (await getAgent(a.kv, p.agent.id)).status;
+      assert.equal(index.has(p.agent.id), status === "online", `${p.agent.id}: ${status} vs index`);
+    }
+  };
+  await agree();
+  for (const [i, p] of people.entries()) {
+    const status = i % 2 ? "online" : "offline";
+    const res = await (i % 2 ? a : b).call("PUT", "/api/agents/me/status", {
+      token: p.token,
+      body: { status },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  }
+  for (const [i, p] of people.entries()) {
+    for (const d of [a, b]) {
+      assert.equal((await getAgent(d.kv, p.agent.id)).status, i % 2 ? "online" : "offline");
+    }
+  }
+  await agree();
+  assert.equal((await online()).size, 2, "the online index does not list the two online agents");
   await a.close();
   await b.close();
   await Deno.remove(dir, { recursive: true });

@@ -397,7 +397,7 @@ Deno.test("[routes] supervisor transcripts page", async (t) => {
     assert.match(page.res.headers.get("content-disposition")!, /^attachment; filename=".*\.csv"$/);
     assert.equal(
       page.html.split("\r\n")[0],
-      "ticketId,customer,from,channel,direction,author,authorName,text,at",
+      "ticketId,customer,from,channel,direction,author,authorName,text,at,kind",
     );
     assert.match(page.html, /"a, b"/);
   });

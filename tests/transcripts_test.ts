@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { DAY, HOUR } from "../domain/clock.ts";
+import { setStatus } from "../domain/agents.ts";
+import { DAY, HOUR, MINUTE } from "../domain/clock.ts";
+import { addChatNote, addTicketNote } from "../domain/notes.ts";
+import { runDueSweeps } from "../domain/sweeps.ts";
 import { archiveClosed, closeTicket } from "../domain/tickets.ts";
 import {
   csvCell,
@@ -51,6 +54,7 @@ const HEADER = [
   "authorName",
   "text",
   "at",
+  "kind",
 ];
 
 Deno.test("[domain] transcripts: CSV cells", async (t) => {
@@ -205,6 +209,7 @@ Deno.test("[routes] GET /api/transcripts", async (t) => {
     const agentRow = rows.find((r) => r[5] === agent.agent.id)!;
     assert.equal(agentRow[4], "out");
     assert.equal(agentRow[6], "Ana Agent");
+    assert.ok(rows.slice(1).every((r) => r[9] === "message"), "these tickets have no notes");
   });
 
   await t.step("JSON: one array of objects with ISO times", async () => {
@@ -312,6 +317,83 @@ Deno.test("[domain] transcripts: rows are produced as the reader asks", async (t
     await chunks.next();
     await chunks.return(undefined);
     assert.ok(produced <= 21, `produced ${produced} rows for one chunk`);
+  });
+
+  await desk.close();
+});
+
+Deno.test("[routes] rule 35: transcripts carry notes as rows of kind note", async (t) => {
+  const desk = await testDesk();
+  const agent = await desk.person("agent", { name: "Ana Agent" });
+  const supervisor = await desk.person("supervisor", { name: "Sue Supervisor" });
+  // A pending chat gets a note, times out into a ticket (rule 5), and the ticket gets one too.
+  await setStatus(desk.kv, agent.agent.id, "online");
+  const chat = await desk.inbound({ channel: "whatsapp", from: "+27820000901", text: "hi?" });
+  assert.equal(chat.conversation.state, "pending");
+  const chatId = (await desk.json<{ chats: { id: string }[] }>("GET", "/api/chats", {
+    token: agent.token,
+  })).body.chats[0].id;
+  desk.clock.advance(MINUTE);
+  await addChatNote(desk.desk, agent.agent, chatId, { text: "Chat note, before the ticket" });
+  desk.clock.advance(5 * MINUTE);
+  await runDueSweeps(desk.desk);
+  const ticketId = (await desk.json<{ openTicketId: string }>(
+    "GET",
+    `/api/customers/${chat.customerId}`,
+    { token: supervisor.token },
+  )).body.openTicketId;
+  desk.clock.advance(MINUTE);
+  const ticketNoteAt = desk.clock.now();
+  await addTicketNote(desk.desk, supervisor.agent, ticketId, { text: "=Ticket note" });
+  // The customer is still leaving its message (rule 1): a message after the ticket's note.
+  desk.clock.advance(MINUTE);
+  await desk.inbound({ channel: "whatsapp", from: "+27820000901", text: "one more thing" });
+  const day = new Date(desk.clock.now()).toISOString().slice(0, 10);
+  const download = (format: string) =>
+    desk.call("GET", `/api/transcripts?from=${day}&to=${day}&format=${format}`, {
+      token: supervisor.token,
+    });
+
+  await t.step("the CSV header ends with kind; notes are rows of kind note", async () => {
+    const rows = parseCsv(await (await download("csv")).text());
+    assert.equal(rows[0].at(-1), "kind");
+    const body = rows.slice(1);
+    assert.ok(body.every((r) => r.length === HEADER.length && r[0] === ticketId));
+    const notes = body.filter((r) => r[9] === "note");
+    assert.deepEqual(notes.map((r) => r[7]), [
+      "Chat note, before the ticket",
+      "'=Ticket note",
+    ]);
+    assert.deepEqual(notes.map((r) => r[6]), ["Ana Agent", "Sue Supervisor"]);
+    assert.ok(notes.every((r) => r[4] === "internal"));
+    assert.ok(body.filter((r) => r[9] !== "note").every((r) => r[9] === "message"));
+  });
+
+  await t.step("rows are in time order, notes among the messages", async () => {
+    const rows = await (await download("json")).json() as TranscriptRow[];
+    assert.deepEqual(rows.map((r) => [r.kind, r.text]), [
+      ["message", "hi?"],
+      ["note", "Chat note, before the ticket"],
+      ["message", rows[2].text],
+      ["message", rows[3].text],
+      ["note", "=Ticket note"],
+      ["message", "one more thing"],
+    ]);
+    assert.ok(rows[2].direction === "out" && rows[3].direction === "out", "rule 5's notices");
+    const times = rows.map((r) => Date.parse(r.at));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b));
+    for (const row of rows) assert.deepEqual(Object.keys(row), HEADER);
+  });
+
+  await t.step("notes outside the range are left out", async () => {
+    const before = new Date(ticketNoteAt - 1).toISOString();
+    const rows = await (await desk.call(
+      "GET",
+      `/api/transcripts?from=${day}&to=${before}&format=json`,
+      { token: supervisor.token },
+    )).json() as TranscriptRow[];
+    assert.ok(!rows.some((r) => r.text === "=Ticket note" || r.text === "one more thing"));
+    assert.ok(rows.some((r) => r.text === "Chat note, before the ticket"));
   });
 
   await desk.close();

@@ -1,6 +1,6 @@
 /** The Chats page: pending live chats to accept (rule 7), the agent's live chats, one thread. */
 import type { Chat } from "../domain/chats.ts";
-import type { Channel, Message } from "../domain/types.ts";
+import type { Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
 import { MessageThread, type ThreadProps } from "./tickets.tsx";
 
@@ -109,23 +109,41 @@ export function ChatLists({ view }: { view: ChatsView }) {
   );
 }
 
-/** A chat's messages with their 3 s poller (fragment "messages"). */
+/** A chat's messages with their 3 s poller (fragment "messages"); no `pollUrl`: no poller. */
 export function ChatMessages({ pollUrl, ...thread }: ThreadProps & { pollUrl: string }) {
   return (
     <MessageThread
       {...thread}
       empty="No messages yet."
-      poll={{ url: pollUrl, every: "3s", target: "#chat-messages" }}
+      poll={pollUrl ? { url: pollUrl, every: "3s", target: "#chat-messages" } : null}
     />
+  );
+}
+
+/**
+ * The chat's message container (SSE fragment "messages"); `oob` for an htmx answer that
+ * refreshes it out of band (a Retry).
+ */
+export function ChatMessagesPane(
+  { oob, ...props }: ThreadProps & { pollUrl: string; oob?: boolean },
+) {
+  return (
+    <div
+      class="conversation"
+      id="chat-messages"
+      sse-swap="messages"
+      aria-label="Messages"
+      hx-swap-oob={oob ? "innerHTML" : undefined}
+    >
+      <ChatMessages {...props} />
+    </div>
   );
 }
 
 export function ChatThread(
   props: {
     item: ChatItem;
-    messages: Message[];
-    names: Map<string, string>;
-    me: string;
+    thread: ThreadProps;
     pollUrl: string;
     live: boolean;
     windowOpen: boolean;
@@ -153,14 +171,7 @@ export function ChatThread(
           )
           : null}
       </div>
-      <div class="conversation" id="chat-messages" aria-label="Messages">
-        <ChatMessages
-          messages={props.messages}
-          names={props.names}
-          me={props.me}
-          pollUrl={props.pollUrl}
-        />
-      </div>
+      <ChatMessagesPane {...props.thread} pollUrl={props.pollUrl} />
       {props.live
         ? (
           props.windowOpen

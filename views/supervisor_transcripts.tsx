@@ -65,9 +65,9 @@ export function TranscriptsForm(
       <Card id="about-h" title="What is in it">
         <div class="card-body stack">
           <p>
-            One row per message sent or received in the range, of every ticket, archived ones
-            included: ticket id, customer, address, channel, direction, author, text and time (ISO
-            8601, UTC).
+            One row per message sent or received in the range, and per internal note, of every
+            ticket, archived ones included: ticket id, customer, address, channel, direction,
+            author, text, time (ISO 8601, UTC) and kind (message or note).
           </p>
           <p class="muted small">
             Dates are whole days in the business time zone ({timeZone}). The file is written as it

@@ -18,6 +18,7 @@ import {
   stamp,
   TimeAgo,
 } from "./components.tsx";
+import { DeliveryMark, type QueuePlace, queuePlaces, RetryForm } from "./delivery.tsx";
 
 export type ListQueue = "unassigned" | "assigned" | "closed";
 export const LIST_QUEUES: readonly ListQueue[] = ["unassigned", "assigned", "closed"];
@@ -334,9 +335,25 @@ function pollUrl(view: QueueView, version: string) {
   return `/tickets/${view.queue}?${params}`;
 }
 
-/** One message bubble; customer text is escaped by JSX like all text. */
+/** Failed messages this agent may Retry (rule 29), and where their forms post. */
+export interface RetryActions {
+  /** `${base}/${messageId}/retry` */
+  base: string;
+  ids: ReadonlySet<string>;
+}
+
+/**
+ * One message bubble with, when it is outbound and has a delivery, its mark (rule 29) and maybe a
+ * Retry form; customer text is escaped by JSX like all text.
+ */
 export function MessageBubble(
-  { message, names, agentId }: { message: Message; names: Map<string, string>; agentId?: string },
+  { message, names, agentId, place, retry }: {
+    message: Message;
+    names: Map<string, string>;
+    agentId?: string;
+    place?: QueuePlace;
+    retry?: RetryActions;
+  },
 ) {
   const system = message.author === "system";
   const cls = system ? "msg msg-system" : message.direction === "in" ? "msg msg-in" : "msg msg-out";
@@ -347,14 +364,25 @@ export function MessageBubble(
     : message.author === agentId
     ? "You"
     : names.get(message.author) ?? "Agent";
+  const delivery = message.direction === "out" ? message.delivery : undefined;
+  const markId = `mark-${message.id}`;
   return (
-    <div class={cls} data-direction={message.direction}>
+    <div
+      class={cls}
+      data-direction={message.direction}
+      data-message={message.id}
+      data-delivery={delivery?.status}
+    >
       {message.text}
       <span class="msg-meta">
         {who}
         {message.template ? ` · template ${message.template}` : ""} ·{" "}
         <time datetime={new Date(message.at).toISOString()}>{stamp(message.at)}</time>
+        {delivery ? <DeliveryMark delivery={delivery} place={place} id={markId} /> : null}
       </span>
+      {delivery?.status === "failed" && retry?.ids.has(message.id)
+        ? <RetryForm action={`${retry.base}/${message.id}/retry`} describedBy={markId} />
+        : null}
     </div>
   );
 }
@@ -367,18 +395,29 @@ export interface ThreadProps {
   messages: Message[];
   names: Map<string, string>;
   me: string;
+  retry?: RetryActions;
 }
 
 export function MessageThread(
-  { messages, names, me, empty, poll }: ThreadProps & {
+  { messages, names, me, retry, empty, poll }: ThreadProps & {
     empty: string;
     poll: { url: string; every: string; target: string } | null;
   },
 ) {
+  const places = queuePlaces(messages);
   return (
     <>
       {messages.length
-        ? messages.map((m) => <MessageBubble key={m.id} message={m} names={names} agentId={me} />)
+        ? messages.map((m) => (
+          <MessageBubble
+            key={m.id}
+            message={m}
+            names={names}
+            agentId={me}
+            place={places.get(m.id)}
+            retry={retry}
+          />
+        ))
         : <p class="muted">{empty}</p>}
       {poll
         ? (
@@ -411,6 +450,27 @@ export function TicketConversation(
   );
 }
 
+/**
+ * The conversation's container (SSE fragment "conversation"); `oob` for an htmx answer that
+ * refreshes it out of band (a Retry).
+ */
+export function ConversationPane(
+  { oob, ...props }: ThreadProps & { pollUrl: string; oob?: boolean },
+) {
+  return (
+    <div
+      class="conversation"
+      id="conversation"
+      sse-swap="conversation"
+      aria-label="Conversation"
+      aria-live="polite"
+      hx-swap-oob={oob ? "innerHTML" : undefined}
+    >
+      <TicketConversation {...props} />
+    </div>
+  );
+}
+
 export function conversationPollUrl(queue: ListQueue, id: string, version: string): string {
   return `/tickets/${queue}/${id}?part=conversation&v=${version}`;
 }
@@ -421,6 +481,8 @@ export interface TicketDetailProps {
   /** The conversation's poller (conversationPollUrl). */
   pollUrl: string;
   names: Map<string, string>;
+  /** Failed messages this agent may Retry. */
+  retry?: RetryActions;
   department: string | null;
   now: number;
   me: string;
@@ -486,20 +548,13 @@ export function TicketDetail(props: TicketDetailProps) {
           <TimeAgo at={t.lastMessageAt} now={props.now} />
         </dd>
       </dl>
-      <div
-        class="conversation"
-        id="conversation"
-        sse-swap="conversation"
-        aria-label="Conversation"
-        aria-live="polite"
-      >
-        <TicketConversation
-          messages={props.messages}
-          names={props.names}
-          me={props.me}
-          pollUrl={props.pollUrl}
-        />
-      </div>
+      <ConversationPane
+        messages={props.messages}
+        names={props.names}
+        me={props.me}
+        retry={props.retry}
+        pollUrl={props.pollUrl}
+      />
       {!readOnly && props.reply ? <ReplyBox ticket={t} state={props.reply} /> : null}
       {readOnly && t.status === "closed"
         ? <p class="reply muted small">Closed tickets are read-only.</p>

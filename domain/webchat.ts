@@ -1,0 +1,641 @@
+/**
+ * Web chat, the customer's side of the desk (rule 30): visitors and their bearer tokens (stored
+ * hashed, 30 days unused, revocable), the two volume limits, the visitor's thread (every in and
+ * out message of its customer), receipts that move delivery marks, one-use stream tickets, and
+ * the hub that wakes a visitor's stream when its thread changes.
+ *
+ * A visitor's message goes through `receiveInbound` like any channel's (rules 1–4): the visitor id
+ * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
+ */
+import { getChannelSettings } from "./channel_settings.ts";
+import { CHANNEL_FACTS } from "./channels.ts";
+import { DAY, HOUR, MINUTE } from "./clock.ts";
+import type { Desk } from "./desk.ts";
+import { Conflict, DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
+import { customerIdFor, newId } from "./ids.ts";
+import { receiveInbound } from "./inbound.ts";
+import { keys } from "./keys.ts";
+import { getAll, retryCommit } from "./kv_util.ts";
+import { advanceDelivery, findMessage } from "./messages.ts";
+import { hashToken, newToken } from "./passwords.ts";
+import type { Channel, Message } from "./types.ts";
+import { asBody, oneOf } from "./validate.ts";
+
+export const NEW_VISITORS_PER_HOUR = 10;
+export const MESSAGES_PER_MINUTE = 30;
+/** Stream tickets per visitor per minute: reconnects are a few, a loop minting them is not. */
+export const STREAM_TICKETS_PER_MINUTE = 20;
+export const TOKEN_UNUSED_LIMIT = 30 * DAY;
+export const STREAM_TICKET_MS = 60_000;
+/** A visitor's page of thread messages. */
+export const THREAD_PAGE = 100;
+/** How stale a token's last-use stamp may get before a request rewrites it (a write per use is waste). */
+const TOUCH_EVERY = 10 * MINUTE;
+const CLIENT_IDS_KEPT = 7 * DAY;
+const RECEIPT_BATCH = 50;
+
+/** Visitor ids are made only here: `wv_` and a time-ordered id. `/api/inbound` may not use them. */
+const VISITOR_ID = /^wv_[0-9A-HJKMNP-TV-Z]{26}$/;
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export interface Visitor {
+  id: string;
+  customerId: string;
+  /** The SHA-256 of the bearer token this request came with. */
+  tokenHash: string;
+}
+
+interface VisitorRecord {
+  id: string;
+  createdAt: number;
+  /** The current token's hash; null once revoked. */
+  tokenHash: string | null;
+  revokedAt: number | null;
+}
+
+interface TokenRecord {
+  visitorId: string;
+  createdAt: number;
+  lastUsedAt: number;
+}
+
+interface StreamTicket {
+  visitorId: string;
+  tokenHash: string;
+  expiresAt: number;
+}
+
+/** How far receipts have moved a visitor's marks: the last message id walked per state. */
+interface ReceiptMarks {
+  delivered?: string;
+  read?: string;
+}
+
+/** SPEC "Routes": a web chat visitor id names a visitor only `POST /webchat/api/visitors` made. */
+export function isVisitorAddress(channel: Channel, from: string): boolean {
+  return channel === "webchat" && VISITOR_ID.test(from);
+}
+
+/** `POST /api/inbound` may not speak for a web chat visitor: 409 `address_taken`. */
+export function refuseVisitorAddress(channel: Channel, from: string): void {
+  if (isVisitorAddress(channel, from)) {
+    throw new Conflict(
+      "address_taken",
+      "This address belongs to a web chat visitor; only the visitor's own widget writes for it.",
+    );
+  }
+}
+
+/** Web chat switched off by the admin: no new visitors, no new messages. */
+export class WebchatDisabled extends DeskError {
+  constructor() {
+    super(403, "webchat_disabled", "Web chat is turned off; the desk is not taking chats here.");
+  }
+}
+
+async function requireEnabled(kv: Deno.Kv): Promise<void> {
+  if (!(await getChannelSettings(kv)).webchat.enabled) throw new WebchatDisabled();
+}
+
+/**
+ * Rule 30: counts one use of a limited action in a sliding window, in a checked commit so parallel
+ * requests cannot all slip under the limit. Past the limit: 429 with the wait until a slot frees.
+ */
+async function takeQuota(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  limit: number,
+  windowMs: number,
+  now: number,
+  what: string,
+): Promise<void> {
+  await retryCommit(async () => {
+    const entry = await kv.get<number[]>(key);
+    const stored = Array.isArray(entry.value) ? entry.value : [];
+    const recent = stored.filter((t) => typeof t === "number" && t > now - windowMs).sort((a, b) =>
+      a - b
+    );
+    if (recent.length >= limit) {
+      const wait = recent[recent.length - limit] + windowMs - now;
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      const when = seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+      throw new TooManyRequests(`${what}; try again in ${when}.`, seconds);
+    }
+    recent.push(now);
+    const op = kv.atomic().check(entry).set(key, recent, { expireIn: windowMs });
+    return (await op.commit()).ok ? true : undefined;
+  });
+}
+
+/**
+ * `POST /webchat/api/visitors`: a new visitor and its token (shown once; only its hash is kept).
+ * Rule 30: at most 10 new visitors per client address per hour.
+ */
+export async function createVisitor(
+  desk: Desk,
+  address: string,
+): Promise<{ visitorId: string; token: string }> {
+  const { kv, clock } = desk;
+  await requireEnabled(kv);
+  await takeQuota(
+    kv,
+    keys.webchatQuota("visitors", address),
+    NEW_VISITORS_PER_HOUR,
+    HOUR,
+    clock.now(),
+    "Too many new chats from your network",
+  );
+  const token = newToken();
+  const tokenHash = await hashToken(token);
+  const visitorId = await retryCommit(async () => {
+    const now = clock.now();
+    const id = `wv_${newId(now)}`;
+    const visitor: VisitorRecord = { id, createdAt: now, tokenHash, revokedAt: null };
+    const record: TokenRecord = { visitorId: id, createdAt: now, lastUsedAt: now };
+    const ok = (await kv.atomic()
+      .check({ key: keys.webchatVisitor(id), versionstamp: null })
+      .check({ key: keys.webchatToken(tokenHash), versionstamp: null })
+      .set(keys.webchatVisitor(id), visitor)
+      .set(keys.webchatToken(tokenHash), record, { expireIn: TOKEN_UNUSED_LIMIT + DAY })
+      .commit()).ok;
+    return ok ? id : undefined;
+  });
+  return { visitorId, token };
+}
+
+/**
+ * The visitor a bearer token belongs to. Rule 30: unknown, revoked, or unused for 30 days by the
+ * desk clock: 401. A use moves the 30 days on (the stamp is rewritten at most every 10 minutes).
+ */
+export async function authenticateVisitor(desk: Desk, token: string): Promise<Visitor> {
+  const { kv, clock } = desk;
+  if (!token || token.length > 200) throw new Unauthorized("A web chat visitor token is required.");
+  const tokenHash = await hashToken(token);
+  const entry = await kv.get<TokenRecord>(keys.webchatToken(tokenHash));
+  const record = entry.value;
+  const now = clock.now();
+  if (!record) throw new Unauthorized("This chat has ended; start a new one.");
+  if (now - record.lastUsedAt >= TOKEN_UNUSED_LIMIT) {
+    await kv.atomic().check(entry).delete(entry.key).commit();
+    throw new Unauthorized("This chat expired after 30 days without use; start a new one.");
+  }
+  if (now - record.lastUsedAt >= TOUCH_EVERY) {
+    // A lost race means another request just stamped it: nothing to do.
+    await kv.atomic().check(entry)
+      .set(entry.key, { ...record, lastUsedAt: now }, { expireIn: TOKEN_UNUSED_LIMIT + DAY })
+      .commit();
+  }
+  return visitorFor(record.visitorId, tokenHash);
+}
+
+async function visitorFor(visitorId: string, tokenHash: string): Promise<Visitor> {
+  return { id: visitorId, customerId: await customerIdFor("webchat", visitorId), tokenHash };
+}
+
+/** `DELETE /webchat/api/visitors/me`: the token stops working at once (rule 30). */
+export async function revokeVisitor(desk: Desk, visitor: Visitor): Promise<void> {
+  const { kv, clock } = desk;
+  await retryCommit(async () => {
+    const entry = await kv.get<VisitorRecord>(keys.webchatVisitor(visitor.id));
+    const op = kv.atomic().check(entry).delete(keys.webchatToken(visitor.tokenHash));
+    if (entry.value) {
+      op.set(entry.key, { ...entry.value, tokenHash: null, revokedAt: clock.now() });
+    }
+    return (await op.commit()).ok ? true : undefined;
+  });
+  hubFor(kv).end(visitor.customerId);
+}
+
+/** Per-visitor send queue in this process: a resend waits for the original, then finds it. */
+const sending = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(visitorId: string, fn: () => Promise<T>): Promise<T> {
+  const before = sending.get(visitorId) ?? Promise.resolve();
+  const run = before.catch(() => {}).then(fn);
+  const tail = run.catch(() => {});
+  sending.set(visitorId, tail);
+  tail.then(() => {
+    if (sending.get(visitorId) === tail) sending.delete(visitorId);
+  });
+  return run;
+}
+
+/**
+ * `POST /webchat/api/messages {text, clientId}`: the visitor's message through rules 1–4. A
+ * `clientId` already stored answers the stored message again and stores nothing (a resend after
+ * a dropped connection). Rule 30: at most 30 new messages per visitor per minute.
+ */
+export async function sendVisitorMessage(
+  desk: Desk,
+  visitor: Visitor,
+  input: unknown,
+): Promise<{ message: Message; duplicate: boolean }> {
+  const body = asBody(input);
+  const max = CHANNEL_FACTS.webchat.maxLength;
+  if (typeof body.text !== "string" || body.text.trim() === "") {
+    throw new Invalid("empty_text", '"text" must not be empty.', { text: "Write a message." });
+  }
+  if (body.text.length > max) {
+    throw new Invalid("text_too_long", `"text" must have at most ${max} characters.`, {
+      text: `At most ${max} characters.`,
+    });
+  }
+  if (typeof body.clientId !== "string" || !CLIENT_ID.test(body.clientId)) {
+    throw new Invalid("invalid_field", '"clientId" must be 1–64 letters, digits, _ or -.', {
+      clientId: "1–64 letters, digits, _ or -.",
+    });
+  }
+  const text = body.text;
+  const clientId = body.clientId;
+  const { kv, clock } = desk;
+  return await oneAtATime(visitor.id, async () => {
+    const clientKey = keys.webchatClientMessage(visitor.id, clientId);
+    const known = await kv.get<string>(clientKey);
+    if (known.value) {
+      const stored = await findMessage(kv, known.value);
+      if (stored?.value) return { message: stored.value, duplicate: true };
+    }
+    await requireEnabled(kv);
+    await takeQuota(
+      kv,
+      keys.webchatQuota("messages", visitor.id),
+      MESSAGES_PER_MINUTE,
+      MINUTE,
+      clock.now(),
+      "You are sending messages too quickly",
+    );
+    const result = await receiveInbound(desk, {
+      channel: "webchat",
+      from: visitor.id,
+      text,
+      id: clientId,
+      route: "webchat",
+      // Agents see "Visitor 4QKJW", not a 29-character id; an agent-given name still wins.
+      profileName: `Visitor ${visitor.id.slice(-5)}`,
+    });
+    const message = await latestInbound(kv, visitor.customerId, text);
+    if (!message) throw new Error(`web chat message of ${visitor.id} not found after storing`);
+    await kv.set(clientKey, message.id, { expireIn: CLIENT_IDS_KEPT });
+    hubFor(kv).nudge(visitor.customerId);
+    return { message, duplicate: result.duplicate === true };
+  });
+}
+
+/**
+ * The visitor's newest inbound message with this text: the one just stored (its auto-replies,
+ * written after it in the same commit, are skipped; one visitor's sends run one at a time).
+ */
+async function latestInbound(
+  kv: Deno.Kv,
+  customerId: string,
+  text: string,
+): Promise<Message | null> {
+  const pointers: Deno.KvKey[] = [];
+  for await (
+    const e of kv.list<string>({ prefix: keys.thread(customerId) }, { reverse: true, limit: 20 })
+  ) {
+    pointers.push(keys.message(e.value, e.key[e.key.length - 1] as string));
+  }
+  for (const entry of await getAll<Message>(kv, pointers)) {
+    const m = entry.value;
+    if (m && m.direction === "in" && m.text === text) return m;
+  }
+  return null;
+}
+
+/** Checks a message id names a message of this visitor's thread (else 404: not theirs). */
+async function requireInThread(kv: Deno.Kv, visitor: Visitor, messageId: unknown, field: string) {
+  if (typeof messageId !== "string" || !MESSAGE_ID.test(messageId)) {
+    throw new Invalid("invalid_field", `"${field}" must be a message id.`, {
+      [field]: "A message id.",
+    });
+  }
+  if (!(await kv.get(keys.thread(visitor.customerId, messageId))).value) {
+    throw new NotFound("Message");
+  }
+  return messageId;
+}
+
+/** Notes are staff-only (rule 35): a thread shows messages alone. */
+const isMessage = (m: Message | null): m is Message =>
+  m !== null && (m.direction === "in" || m.direction === "out") &&
+  (m as { kind?: string }).kind !== "note";
+
+/**
+ * `GET /webchat/api/messages?after=<cursor>`: the visitor's thread after a message id, oldest
+ * first, at most `limit`; `cursor` is the last id returned (or `after` when nothing is new). A
+ * cursor from another visitor's thread is 404. One customer's messages are written under its
+ * conversation's check, so their ids commit in order and a cursor never skips one.
+ */
+export async function visitorThread(
+  kv: Deno.Kv,
+  visitor: Visitor,
+  after: string | null,
+  limit = THREAD_PAGE,
+  /** False for a cursor this process already checked (an open stream's). */
+  check = true,
+): Promise<{ messages: Message[]; cursor: string | null }> {
+  if (after !== null && check) await requireInThread(kv, visitor, after, "after");
+  const prefix = keys.thread(visitor.customerId);
+  const pointers: Deno.KvKey[] = [];
+  let last = after;
+  const selector = after === null ? { prefix } : { prefix, start: [...prefix, after] };
+  for await (const e of kv.list<string>(selector, { limit: limit + 1 })) {
+    const id = e.key[e.key.length - 1] as string;
+    if (id === after) continue;
+    if (pointers.length === limit) break;
+    pointers.push(keys.message(e.value, id));
+    last = id;
+  }
+  const messages = (await getAll<Message>(kv, pointers)).map((e) => e.value).filter(isMessage);
+  return { messages, cursor: last };
+}
+
+/** Validates a Last-Event-ID: a message of the visitor's own thread (404 otherwise). */
+export async function threadCursor(
+  kv: Deno.Kv,
+  visitor: Visitor,
+  value: string,
+): Promise<string> {
+  return await requireInThread(kv, visitor, value, "Last-Event-ID");
+}
+
+/**
+ * `POST /webchat/api/receipts {upTo, state}`: every desk message of the visitor's thread up to
+ * `upTo` moves to `delivered` or `read` by the rank rule (rule 25: never down). Each walk starts
+ * where the last receipt of that state ended, so a long thread costs only its new messages.
+ */
+export async function applyVisitorReceipt(
+  desk: Desk,
+  visitor: Visitor,
+  input: unknown,
+): Promise<{ upTo: string; state: "delivered" | "read"; updated: number }> {
+  const { kv, clock } = desk;
+  const body = asBody(input);
+  const state = oneOf(body, "state", ["delivered", "read"] as const);
+  const upTo = await requireInThread(kv, visitor, body.upTo, "upTo");
+  const marksKey = keys.webchatReceipts(visitor.id);
+  const prefix = keys.customerMessages(visitor.customerId);
+  let updated = 0;
+  while (true) {
+    const done = await retryCommit(async () => {
+      const marksEntry = await kv.get<ReceiptMarks>(marksKey);
+      const marks = marksEntry.value ?? {};
+      const from = state === "read" ? marks.read : maxId(marks.delivered, marks.read);
+      if (from !== undefined && from >= upTo) return { done: true, changed: 0 };
+      const pointers: Deno.KvKey[] = [];
+      let last = from;
+      const selector = from === undefined ? { prefix } : { prefix, start: [...prefix, from] };
+      for await (const e of kv.list<string>(selector, { limit: RECEIPT_BATCH + 1 })) {
+        const id = e.key[e.key.length - 1] as string;
+        if (id === from) continue;
+        if (id > upTo || pointers.length === RECEIPT_BATCH) break;
+        pointers.push(keys.message(e.value, id));
+        last = id;
+      }
+      const finished = pointers.length < RECEIPT_BATCH;
+      const op = kv.atomic().check(marksEntry);
+      let changed = 0;
+      const now = clock.now();
+      for (const entry of await getAll<Message>(kv, pointers)) {
+        const m = entry.value;
+        if (!m?.delivery || m.direction !== "out") continue;
+        const next = advanceDelivery(m.delivery, state, undefined, now);
+        if (!next) continue;
+        op.check(entry).set(entry.key, { ...m, delivery: next });
+        changed++;
+      }
+      op.set(marksKey, { ...marks, [state]: finished ? maxId(upTo, last) : last });
+      if (changed) op.sum(keys.deliveryChanged(), 1n);
+      return (await op.commit()).ok ? { done: finished, changed } : undefined;
+    });
+    updated += done.changed;
+    if (done.done) break;
+  }
+  return { upTo, state, updated };
+}
+
+const maxId = (a: string | undefined, b: string | undefined): string | undefined =>
+  a === undefined ? b : b === undefined ? a : a > b ? a : b;
+
+/**
+ * `POST /webchat/api/stream-ticket`: a one-use, 60-second ticket for `GET /webchat/api/events`
+ * (EventSource cannot send the bearer token; the ticket keeps the token out of URLs and logs).
+ */
+export async function issueStreamTicket(desk: Desk, visitor: Visitor): Promise<string> {
+  const { kv, clock } = desk;
+  const now = clock.now();
+  await takeQuota(
+    kv,
+    keys.webchatQuota("streams", visitor.id),
+    STREAM_TICKETS_PER_MINUTE,
+    MINUTE,
+    now,
+    "Too many reconnects",
+  );
+  const ticket = newToken();
+  const record: StreamTicket = {
+    visitorId: visitor.id,
+    tokenHash: visitor.tokenHash,
+    expiresAt: now + STREAM_TICKET_MS,
+  };
+  await kv.set(keys.webchatStreamTicket(await hashToken(ticket)), record, {
+    expireIn: STREAM_TICKET_MS,
+  });
+  return ticket;
+}
+
+/** Uses up a stream ticket: unknown, used, expired, or its token revoked since: 401. */
+export async function redeemStreamTicket(desk: Desk, ticket: string): Promise<Visitor> {
+  const { kv, clock } = desk;
+  const refused = new Unauthorized("A fresh stream ticket is required.");
+  if (!ticket || ticket.length > 200) throw refused;
+  const entry = await kv.get<StreamTicket>(keys.webchatStreamTicket(await hashToken(ticket)));
+  const record = entry.value;
+  if (!record || record.expiresAt <= clock.now()) throw refused;
+  if (!(await kv.atomic().check(entry).delete(entry.key).commit()).ok) throw refused;
+  if (!(await tokenAlive(desk, record.tokenHash))) throw refused;
+  return await visitorFor(record.visitorId, record.tokenHash);
+}
+
+/** Whether a token still works (not revoked, not 30 days unused): open streams re-check it. */
+export async function tokenAlive(desk: Desk, tokenHash: string): Promise<boolean> {
+  const record = (await desk.kv.get<TokenRecord>(keys.webchatToken(tokenHash))).value;
+  return record !== null && desk.clock.now() - record.lastUsedAt < TOKEN_UNUSED_LIMIT;
+}
+
+export type StreamSignal = "changed" | "end";
+type Listener = (signal: StreamSignal) => void;
+
+/** Streams one visitor may hold open in one process; a further one ends the oldest. */
+export const MAX_STREAMS_PER_VISITOR = 5;
+/**
+ * Cross-process writes (which `kv.watch` never sees on a local file) are found by this poll; under
+ * 1 s with the poll's own time, so they too reach the visitor within rule 30's second.
+ */
+export const HUB_POLL_MS = 750;
+/** `kv.watch` takes at most 10 keys. */
+const GROUP_SIZE = 10;
+
+/** Up to 10 connected customers whose `threadChanged` keys share one `kv.watch`. */
+interface Group {
+  ids: string[];
+  reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null;
+}
+
+/**
+ * Wakes visitors' streams when their thread changes (every message written for a customer bumps
+ * its `threadChanged` key in the same commit). One registry of customer → listeners per process
+ * and KV handle; the connected customers' keys are watched in groups of 10 (KV's limit per
+ * watch), so a commit wakes exactly its customer's streams with no extra read. A 750 ms poll of the
+ * same keys (one `getMany` per 10 customers) covers writes from other processes, which
+ * `kv.watch` never sees on a local file. Measured against one watch on desk-wide keys plus a scan
+ * of every connected customer on each wake: see BENCHMARKS.md.
+ */
+export class ThreadHub {
+  #listeners = new Map<string, Set<Listener>>();
+  #stamps = new Map<string, string>();
+  #groups = new Set<Group>();
+  #groupOf = new Map<string, Group>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #scanning = false;
+  /** Counters for the benchmark: polls run, streams woken, time spent polling. */
+  stats = { scans: 0, wakes: 0, scanMs: 0 };
+
+  constructor(private kv: Deno.Kv, private pollMs = HUB_POLL_MS) {}
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.#listeners.values()) n += set.size;
+    return n;
+  }
+
+  subscribe(customerId: string, listener: Listener): () => void {
+    let set = this.#listeners.get(customerId);
+    if (!set) {
+      this.#listeners.set(customerId, set = new Set());
+      this.#join(customerId);
+    }
+    set.add(listener);
+    if (set.size > MAX_STREAMS_PER_VISITOR) {
+      const oldest = set.values().next().value!;
+      set.delete(oldest);
+      oldest("end");
+    }
+    if (this.#timer === null) this.#timer = setInterval(() => this.#poll(), this.pollMs);
+    return () => {
+      const current = this.#listeners.get(customerId);
+      if (!current?.delete(listener)) return;
+      if (current.size === 0) {
+        this.#listeners.delete(customerId);
+        this.#stamps.delete(customerId);
+        this.#leave(customerId);
+      }
+      if (this.#listeners.size === 0 && this.#timer !== null) {
+        clearInterval(this.#timer);
+        this.#timer = null;
+      }
+    };
+  }
+
+  /** A write this process just made for the customer: wake its streams now. */
+  nudge(customerId: string) {
+    this.#wake(customerId, "changed");
+  }
+
+  /** The visitor's token was revoked: its streams end. */
+  end(customerId: string) {
+    this.#wake(customerId, "end");
+  }
+
+  #wake(customerId: string, signal: StreamSignal) {
+    for (const listener of [...this.#listeners.get(customerId) ?? []]) {
+      this.stats.wakes++;
+      listener(signal);
+    }
+  }
+
+  /** A customer's stamp as read now: a change (or a first sight) wakes its streams. */
+  #seen(customerId: string, entry: Deno.KvEntryMaybe<unknown>) {
+    if (!this.#listeners.has(customerId)) return;
+    const stamp = entry.versionstamp ?? "-";
+    if (this.#stamps.get(customerId) === stamp) return;
+    this.#stamps.set(customerId, stamp);
+    // A first sight wakes too: the stream may have missed a write while it was connecting.
+    this.#wake(customerId, "changed");
+  }
+
+  #join(customerId: string) {
+    let group = [...this.#groups].find((g) => g.ids.length < GROUP_SIZE);
+    if (!group) this.#groups.add(group = { ids: [], reader: null });
+    group.ids.push(customerId);
+    this.#groupOf.set(customerId, group);
+    this.#watch(group);
+  }
+
+  #leave(customerId: string) {
+    const group = this.#groupOf.get(customerId);
+    if (!group) return;
+    this.#groupOf.delete(customerId);
+    group.ids = group.ids.filter((id) => id !== customerId);
+    if (group.ids.length) this.#watch(group);
+    else {
+      this.#groups.delete(group);
+      group.reader?.cancel().catch(() => {});
+      group.reader = null;
+    }
+  }
+
+  /** (Re)starts a group's watch on its current members. */
+  #watch(group: Group) {
+    group.reader?.cancel().catch(() => {});
+    const ids = [...group.ids];
+    let reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]>;
+    try {
+      reader = this.kv.watch(ids.map((id) => keys.threadChanged(id))).getReader();
+    } catch {
+      // The store is closed (shutdown, tests): nothing is left to watch.
+      group.reader = null;
+      return;
+    }
+    group.reader = reader;
+    (async () => {
+      try {
+        while (group.reader === reader) {
+          const { value, done } = await reader.read();
+          if (done || group.reader !== reader) break;
+          value.forEach((entry, i) => this.#seen(ids[i], entry));
+        }
+      } catch {
+        // The store closed (tests) or the watch broke: the poll keeps streams current.
+      }
+    })();
+  }
+
+  /** Reads every connected customer's stamp (10 per getMany); one poll at a time. */
+  async #poll() {
+    if (this.#scanning) return;
+    this.#scanning = true;
+    const started = Date.now();
+    try {
+      this.stats.scans++;
+      const ids = [...this.#listeners.keys()];
+      const entries = await getAll<bigint>(this.kv, ids.map((id) => keys.threadChanged(id)));
+      entries.forEach((entry, i) => this.#seen(ids[i], entry));
+    } catch {
+      // The store closed (tests) or a read failed: the next tick tries again.
+    } finally {
+      this.stats.scanMs += Date.now() - started;
+      this.#scanning = false;
+    }
+  }
+}
+
+// One hub per KV handle: tests with their own stores get their own hub.
+const hubs = new WeakMap<Deno.Kv, ThreadHub>();
+export function hubFor(kv: Deno.Kv): ThreadHub {
+  let hub = hubs.get(kv);
+  if (!hub) hubs.set(kv, hub = new ThreadHub(kv));
+  return hub;
+}

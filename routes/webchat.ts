@@ -1,0 +1,337 @@
+/**
+ * `/webchat`: the customer's side of the desk (rule 30). The widget script, the plain chat page,
+ * and the visitor API with bearer visitor tokens, CORS for the configured origins only, and an
+ * SSE stream. Mounted before the desk's global headers: the script and API run inside other
+ * sites, so they carry their own headers; the desk's pages keep theirs.
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { compress } from "hono/compress";
+import { streamSSE } from "hono/streaming";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import widgetSource from "../static/widget.js" with { type: "text" };
+import { getChannelSettings, type WebchatSettings } from "../domain/channel_settings.ts";
+import { DeskError, TooLarge, Unauthorized } from "../domain/errors.ts";
+import {
+  applyVisitorReceipt,
+  authenticateVisitor,
+  createVisitor,
+  hubFor,
+  issueStreamTicket,
+  redeemStreamTicket,
+  revokeVisitor,
+  sendVisitorMessage,
+  THREAD_PAGE,
+  threadCursor,
+  tokenAlive,
+  type Visitor,
+  visitorThread,
+} from "../domain/webchat.ts";
+import { WebchatPage } from "../views/webchat.tsx";
+import type { AppDeps } from "./context.ts";
+import { errorJson } from "./errors.ts";
+import { messageJson } from "./json.ts";
+import { clientAddress, readJson } from "./request.ts";
+import { fnv1a } from "./static.ts";
+
+type WebchatEnv = { Variables: { visitor: Visitor } };
+
+const MAX_BODY = 32 * 1024;
+const KEEPALIVE_MS = 25_000;
+const SETTINGS_MARKER = '"__CHATDESK_SETTINGS__"';
+
+/** Headers of every API answer: JSON for a script on another site, never cached or framed. */
+const API_HEADERS: Record<string, string> = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "cross-origin-resource-policy": "same-origin",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+/** The chat page: only our own script, styles only from it (constructed sheets), no framing. */
+const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+interface Script {
+  etag: string;
+  raw: Uint8Array;
+  br: Uint8Array;
+  gzip: Uint8Array;
+}
+
+/** The widget with the settings filled in, compressed once per distinct settings (by their JSON). */
+const scripts = new Map<string, Script>();
+function widgetScript(settings: WebchatSettings): Script {
+  const config = JSON.stringify({
+    enabled: settings.enabled,
+    title: settings.title,
+    greeting: settings.greeting,
+    color: settings.color,
+  }).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  let found = scripts.get(config);
+  if (!found) {
+    const text = widgetSource.replace(SETTINGS_MARKER, () => config);
+    const etag = `"w${fnv1a(text)}"`;
+    const raw = new TextEncoder().encode(text);
+    found = {
+      etag,
+      raw,
+      br: brotliCompressSync(raw, {
+        params: {
+          [constants.BROTLI_PARAM_QUALITY]: 11,
+          [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+        },
+      }),
+      gzip: gzipSync(raw, { level: 9 }),
+    };
+    if (scripts.size >= 8) scripts.delete(scripts.keys().next().value!);
+    scripts.set(config, found);
+  }
+  return found;
+}
+
+/** Bytes the widget costs on the wire for each encoding (benchmarks, the 10 KB budget). */
+export function widgetBytes(settings: WebchatSettings) {
+  const s = widgetScript(settings);
+  return { raw: s.raw.length, gzip: s.gzip.length, br: s.br.length };
+}
+
+/** The desk's own origins: same-origin pages (the `/webchat` page) need no listing. */
+function ownOrigins(c: Context, publicUrl: string | null | undefined): string[] {
+  const own = [new URL(c.req.url).origin];
+  if (publicUrl) {
+    try {
+      own.push(new URL(publicUrl).origin);
+    } catch {
+      // An unusable public URL adds nothing.
+    }
+  }
+  return own;
+}
+
+class OriginRefused extends DeskError {
+  constructor() {
+    super(403, "origin_not_allowed", "This site is not allowed to use the desk's web chat.");
+  }
+}
+
+export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
+  const { desk, config } = deps;
+  const { kv } = desk;
+  const app = new Hono<WebchatEnv>();
+  app.onError((error, c) => errorJson(c, error));
+
+  /**
+   * Rule 30 CORS: a browser on an origin listed in the web chat settings (or the desk itself) may
+   * call the API; any other origin gets no `Access-Control-Allow-Origin`, its preflight is
+   * refused, and its requests are refused before they touch anything.
+   */
+  const cors: MiddlewareHandler<WebchatEnv> = async (c, next) => {
+    const origin = c.req.header("origin") ?? null;
+    let listed = false;
+    if (origin !== null && !ownOrigins(c, config.publicUrl).includes(origin)) {
+      listed = (await getChannelSettings(kv)).webchat.allowedOrigins.includes(origin);
+      if (!listed) {
+        if (c.req.method === "OPTIONS") {
+          return c.body(null, 403, { ...API_HEADERS, vary: "Origin" });
+        }
+        throw new OriginRefused();
+      }
+    }
+    if (c.req.method === "OPTIONS") {
+      return c.body(null, 204, {
+        ...API_HEADERS,
+        ...(listed ? { "access-control-allow-origin": origin! } : {}),
+        "access-control-allow-methods": "GET, POST, DELETE",
+        "access-control-allow-headers": "Authorization, Content-Type, Last-Event-ID",
+        "access-control-max-age": "600",
+        vary: "Origin",
+      });
+    }
+    await next();
+    for (const [name, value] of Object.entries(API_HEADERS)) {
+      if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+    }
+    c.res.headers.append("vary", "Origin");
+    if (listed) {
+      c.res.headers.set("access-control-allow-origin", origin!);
+      c.res.headers.set("access-control-expose-headers", "Retry-After");
+    }
+  };
+
+  const visitor: MiddlewareHandler<WebchatEnv> = async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    c.set("visitor", await authenticateVisitor(desk, token));
+    await next();
+  };
+
+  app.use(
+    "/api/*",
+    cors,
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: () => {
+        throw new TooLarge("body_too_large", `Request bodies are limited to ${MAX_BODY} bytes.`);
+      },
+    }),
+  );
+
+  app.get("/widget.js", async (c) => {
+    const script = widgetScript((await getChannelSettings(kv)).webchat);
+    const versioned = c.req.query("v") === script.etag.slice(1, -1);
+    const headers: Record<string, string> = {
+      "content-type": "text/javascript; charset=utf-8",
+      etag: script.etag,
+      vary: "Accept-Encoding",
+      // The snippet's URL never changes, so settings reach sites within 5 minutes.
+      "cache-control": versioned ? "public, max-age=31536000, immutable" : "public, max-age=300",
+      "cross-origin-resource-policy": "cross-origin",
+      "access-control-allow-origin": "*",
+      "x-content-type-options": "nosniff",
+    };
+    const match = c.req.header("if-none-match");
+    if (match && match.split(",").some((t) => t.trim().replace(/^W\//, "") === script.etag)) {
+      return c.body(null, 304, headers);
+    }
+    const accept = c.req.header("accept-encoding") ?? "";
+    let body = script.raw;
+    if (/\bbr\b/.test(accept)) {
+      body = script.br;
+      headers["content-encoding"] = "br";
+    } else if (/\bgzip\b/.test(accept)) {
+      body = script.gzip;
+      headers["content-encoding"] = "gzip";
+    }
+    headers["content-length"] = String(body.length);
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+  });
+
+  app.get("/", compress(), async (c) => {
+    const settings = (await getChannelSettings(kv)).webchat;
+    const version = widgetScript(settings).etag.slice(1, -1);
+    c.header("content-security-policy", PAGE_CSP);
+    c.header("x-content-type-options", "nosniff");
+    c.header("x-frame-options", "DENY");
+    c.header("referrer-policy", "no-referrer");
+    c.header("cache-control", "no-store");
+    return c.html(WebchatPage({ settings, widgetUrl: `/webchat/widget.js?v=${version}` }));
+  });
+
+  app.post("/api/visitors", async (c) => {
+    return c.json(await createVisitor(desk, clientAddress(c, config)), 201);
+  });
+  app.delete("/api/visitors/me", visitor, async (c) => {
+    await revokeVisitor(desk, c.get("visitor"));
+    return c.body(null, 204);
+  });
+  app.post("/api/messages", visitor, async (c) => {
+    const { message, duplicate } = await sendVisitorMessage(
+      desk,
+      c.get("visitor"),
+      await readJson(c),
+    );
+    return c.json(
+      { message: messageJson(message), ...(duplicate ? { duplicate } : {}) },
+      duplicate ? 200 : 201,
+    );
+  });
+  app.get("/api/messages", visitor, async (c) => {
+    const limit = Math.min(Math.max(Number(c.req.query("limit")) || THREAD_PAGE, 1), THREAD_PAGE);
+    const { messages, cursor } = await visitorThread(
+      kv,
+      c.get("visitor"),
+      c.req.query("after") || null,
+      limit,
+    );
+    return c.json({ messages: messages.map(messageJson), cursor });
+  });
+  app.post("/api/receipts", visitor, async (c) => {
+    return c.json(await applyVisitorReceipt(desk, c.get("visitor"), await readJson(c)));
+  });
+  app.post("/api/stream-ticket", visitor, async (c) => {
+    return c.json({ ticket: await issueStreamTicket(desk, c.get("visitor")) });
+  });
+  app.get("/api/events", async (c) => {
+    const ticket = c.req.query("ticket");
+    if (!ticket) throw new Unauthorized("A stream ticket is required.");
+    const who = await redeemStreamTicket(desk, ticket);
+    // EventSource sends Last-Event-ID on its own reconnects; a fresh one passes `lastEventId`.
+    // Without either the stream starts at the thread's beginning: nothing written before the
+    // stream opened (the auto-replies to a first message) can fall between a page and its stream.
+    const last = c.req.header("last-event-id") || c.req.query("lastEventId") || "";
+    const start = last ? await threadCursor(kv, who, last) : null;
+    return visitorStream(c, deps, who, start);
+  });
+  return app;
+}
+
+/**
+ * A visitor's SSE stream: every message of its thread after `cursor`, each with its id as the
+ * event id, as soon as the hub says the thread changed; comments keep proxies from closing it.
+ */
+function visitorStream(c: Context, deps: AppDeps, who: Visitor, start: string | null) {
+  const { desk } = deps;
+  c.header("x-accel-buffering", "no"); // a proxy must pass each event on at once
+  return streamSSE(c, async (stream) => {
+    let cursor = start;
+    let dirty = true;
+    let ping = false;
+    let closed = false;
+    let wake = () => {};
+    const unsubscribe = hubFor(desk.kv).subscribe(who.customerId, (signal) => {
+      if (signal === "end") closed = true;
+      dirty = true;
+      wake();
+    });
+    stream.onAbort(() => {
+      closed = true;
+      wake();
+    });
+    const timer = setInterval(() => {
+      ping = true;
+      wake();
+    }, KEEPALIVE_MS);
+    try {
+      await stream.write("retry: 3000\n\n");
+      while (!closed && !stream.aborted) {
+        if (dirty) {
+          dirty = false;
+          for (let more = true; more && !closed;) {
+            const page = await visitorThread(desk.kv, who, cursor, THREAD_PAGE, false);
+            for (const m of page.messages) {
+              await stream.writeSSE({ id: m.id, data: JSON.stringify(messageJson(m)) });
+            }
+            cursor = page.cursor;
+            more = page.messages.length === THREAD_PAGE;
+          }
+          continue;
+        }
+        if (ping) {
+          ping = false;
+          // A token revoked or expired elsewhere (another process) ends the stream too.
+          if (!(await tokenAlive(desk, who.tokenHash))) break;
+          await stream.write(": ping\n\n");
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = () => {};
+      }
+    } catch (error) {
+      if (!stream.aborted) console.error("web chat stream failed", error);
+    } finally {
+      clearInterval(timer);
+      unsubscribe();
+    }
+  });
+}

@@ -1,0 +1,504 @@
+// chatdesk web chat (SPEC rule 30): one <script src=".../webchat/widget.js" defer> draws a chat
+// button and panel on any site. Hand-written, no framework, no build step. The desk fills in the
+// settings string below when it serves this file. All customer and desk text goes in as text
+// nodes (never HTML). `data-mode="page"` on the script tag renders the panel as the whole page.
+(() => {
+  "use strict";
+  const C = "__CHATDESK_SETTINGS__";
+  const doc = document;
+  const script = doc.currentScript || doc.querySelector('script[src*="/webchat/widget.js"]');
+  if (!script || typeof C !== "object" || doc.querySelector("chatdesk-chat")) return;
+  const page = script.dataset.mode === "page";
+  if (!C.enabled && !page) return;
+  const api = script.src.replace(/\/widget\.js(\?.*)?$/, "") + "/api";
+  const KEY = "chatdesk-webchat:" + api;
+
+  // ---- storage: the visitor token and unsent messages survive reloads and navigation
+  const mem = {};
+  const get = (area, k) => {
+    try {
+      return globalThis[area].getItem(k);
+    } catch {
+      return mem[area + k] ?? null;
+    }
+  };
+  const put = (area, k, v) => {
+    try {
+      globalThis[area].setItem(k, v);
+    } catch {
+      mem[area + k] = v;
+    }
+  };
+  let saved;
+  try {
+    saved = JSON.parse(get("localStorage", KEY)) || {};
+  } catch {
+    saved = {};
+  }
+  saved.outbox = Array.isArray(saved.outbox) ? saved.outbox : [];
+  const save = () => put("localStorage", KEY, JSON.stringify(saved));
+
+  // ---- drawing: text nodes and attributes only, never markup
+  const h = (tag, attrs, ...kids) => {
+    const el = doc.createElement(tag);
+    for (const k in attrs || {}) {
+      if (attrs[k] !== false && attrs[k] != null) {
+        el.setAttribute(k, attrs[k] === true ? "" : attrs[k]);
+      }
+    }
+    for (const kid of kids) if (kid != null) el.append(kid);
+    return el;
+  };
+  const hex = /^#[0-9a-f]{6}$/i.test(C.color) ? C.color : "#1f6feb";
+  const lum = (c) => {
+    const v = [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16) / 255)
+      .map((x) => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  };
+  // Text on the accent colour: white or near-black, whichever contrasts more.
+  const ink = 1.05 / (lum(hex) + 0.05) >= (lum(hex) + 0.05) / 0.0556 ? "#fff" : "#111";
+  const css = `
+:host{all:initial;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328}
+*{box-sizing:border-box;font:inherit}
+[hidden]{display:none!important}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+:focus-visible{outline:2px solid #111;outline-offset:2px;box-shadow:0 0 0 4px #fff}
+button{cursor:pointer;border:0;border-radius:8px;background:${hex};color:${ink};padding:8px 14px;font-weight:600}
+.go{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;align-items:center;gap:8px;border-radius:24px;padding:12px 18px;box-shadow:0 4px 14px #0003;max-width:calc(100vw - 32px)}
+.go svg{flex:none}
+.go span:first-of-type{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.n{background:#fff;color:#111;border-radius:10px;padding:0 7px;font-size:13px}
+.p{position:fixed;right:16px;bottom:84px;z-index:2147483001;display:flex;flex-direction:column;width:min(380px,calc(100vw - 32px));height:min(580px,calc(100vh - 104px));background:#fff;border-radius:12px;box-shadow:0 8px 30px #0004;overflow:hidden}
+header{display:flex;align-items:center;gap:8px;background:${hex};color:${ink};padding:12px 14px}
+h1,h2{margin:0;flex:1;font-size:17px;font-weight:700;overflow-wrap:anywhere}
+.x{background:transparent;color:inherit;font-size:22px;line-height:1;padding:4px 10px}
+.log{flex:1;overflow-y:auto;overflow-x:hidden;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f8fa}
+.m{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;align-self:flex-start}
+.me{align-self:flex-end;background:${hex};color:${ink};border-color:${hex}}
+.m small{display:block;font-size:12px;margin-top:2px}
+.me.wait{opacity:.75}
+.bad{background:#fff;color:#a40e26;border-color:#a40e26}
+.st{margin:0;padding:0 12px;font-size:13px;color:#57606a}
+.st:not(:empty){padding:6px 12px}
+form{display:flex;gap:8px;padding:10px;border-top:1px solid #d0d7de;align-items:flex-end}
+textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8px;padding:8px;max-height:120px;color:#1f2328;background:#fff}
+@media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0}}
+@media (prefers-reduced-motion:no-preference){.p{animation:up .18s ease-out}}
+@keyframes up{from{opacity:0;transform:translateY(12px)}}
+:host([data-page]){display:block;position:fixed;inset:0;background:#eaeef2}
+:host([data-page]) .p{position:relative;inset:auto;margin:0 auto;width:100%;max-width:640px;height:100%;border-radius:0;animation:none}
+`;
+  const host = page ? doc.getElementById("chatdesk-webchat") || doc.body.appendChild(h("div")) : h(
+    "chatdesk-chat",
+  );
+  if (page) host.setAttribute("data-page", "");
+  const root = host.attachShadow({ mode: "open" });
+  try {
+    // Constructed sheets pass a host page's strict style-src; <style> is the fallback.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch {
+    root.append(h("style", {}, css));
+  }
+  const title = C.title || "Chat";
+  const badge = h("span", { class: "n", hidden: true });
+  const icon = doc.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("viewBox", "0 0 16 16");
+  icon.setAttribute("width", "18");
+  icon.setAttribute("height", "18");
+  icon.setAttribute("aria-hidden", "true");
+  const path = doc.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute(
+    "d",
+    "M2 2h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H7l-4 3v-3H2a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1z",
+  );
+  icon.append(path);
+  const go = page ? null : h(
+    "button",
+    { type: "button", class: "go", "aria-expanded": "false", "aria-controls": "p" },
+    icon,
+    h("span", {}, title),
+    badge,
+  );
+  const close = page
+    ? null
+    : h("button", { type: "button", class: "x", "aria-label": "Close chat" }, "×");
+  const log = h("div", {
+    class: "log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-label": "Messages",
+    tabindex: "0",
+  });
+  if (C.greeting) {
+    log.append(h("p", { class: "m" }, h("span", { class: "sr" }, "Support: "), C.greeting));
+  }
+  const status = h("p", { class: "st", role: "status" });
+  const input = h("textarea", {
+    id: "in",
+    rows: "2",
+    maxlength: "4096",
+    enterkeyhint: "send",
+    autocomplete: "off",
+    placeholder: "Write a message…",
+  });
+  const form = h(
+    "form",
+    {},
+    h("label", { for: "in", class: "sr" }, "Message"),
+    input,
+    h("button", { type: "submit" }, "Send"),
+  );
+  const panel = h(
+    "section",
+    {
+      id: "p",
+      class: "p",
+      role: page ? "region" : "dialog",
+      "aria-labelledby": "t",
+      hidden: !page,
+    },
+    h("header", {}, h(page ? "h1" : "h2", { id: "t" }, title), close),
+    log,
+    status,
+    form,
+  );
+  if (go) root.append(go);
+  root.append(panel);
+  if (!page) doc.body.append(host);
+  if (!C.enabled) {
+    status.textContent = "Chat is unavailable right now.";
+    input.disabled = true;
+  }
+
+  // ---- the thread
+  const shown = new Map(); // message id → element
+  let cursor = null; // newest message id received from the desk
+  let lastOut = ""; // newest desk message id (receipts point here)
+  const sent = { delivered: "", read: "" }; // receipts the desk has taken
+  let unread = 0;
+  let open = page;
+  const near = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  const when = (at) => new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const bubble = (me, text, meta, who) =>
+    h(
+      "div",
+      { class: me ? "m me" : "m" },
+      h("span", { class: "sr" }, who + ": "),
+      text,
+      h("small", {}, meta),
+    );
+  const place = (el, id) => {
+    // Ids are time-ordered; a message that arrives late still lands in its place.
+    // Unsent messages stay last.
+    let at = log.lastElementChild;
+    while (at && ((at.classList.contains("wait") && !at.dataset.id) || at.dataset.id > id)) {
+      at = at.previousElementSibling;
+    }
+    at ? at.after(el) : log.prepend(el);
+  };
+  const receive = (messages) => {
+    const stick = near();
+    let fresh = 0;
+    for (const m of messages) {
+      if (!m || !m.id || shown.has(m.id)) continue;
+      const mine = m.direction === "in";
+      let el = mine &&
+        [...log.querySelectorAll(".wait")].find((p) => !p.dataset.id && p.dataset.text === m.text);
+      if (el) {
+        el.classList.remove("wait", "bad");
+        el.lastChild.textContent = when(Date.parse(m.at));
+      } else {
+        el = bubble(
+          mine,
+          m.text,
+          when(Date.parse(m.at)),
+          mine ? "You" : m.author === "system" ? "Automatic reply" : "Support",
+        );
+        place(el, m.id);
+      }
+      el.dataset.id = m.id;
+      shown.set(m.id, el);
+      if (!cursor || m.id > cursor) cursor = m.id;
+      if (!mine && m.id > lastOut) {
+        lastOut = m.id;
+        fresh++;
+      }
+    }
+    if (stick) log.scrollTop = log.scrollHeight;
+    if (fresh && !(open && doc.visibilityState === "visible")) {
+      unread += fresh;
+      badge.textContent = unread;
+      badge.hidden = false;
+      if (go) go.setAttribute("aria-label", `${title}, ${unread} new`);
+    }
+    receipts();
+  };
+
+  // ---- talking to the desk
+  const call = (method, path, body) =>
+    fetch(api + path, {
+      method,
+      headers: Object.assign(
+        { "content-type": "application/json" },
+        saved.token ? { authorization: "Bearer " + saved.token } : {},
+      ),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  const say = (text) => (status.textContent = text);
+  const problem = async (r) => {
+    try {
+      return (await r.json()).error.message;
+    } catch {
+      return "The chat is unavailable right now.";
+    }
+  };
+  // The token is gone (revoked, or 30 days unused): its thread goes too; a new one starts.
+  const forget = () => {
+    saved.token = saved.visitorId = null;
+    save();
+    stream && stream.close();
+    stream = null;
+    for (const el of shown.values()) el.remove();
+    shown.clear();
+    cursor = null;
+    lastOut = sent.read = sent.delivered = "";
+  };
+
+  const rid = () =>
+    [...crypto.getRandomValues(new Uint8Array(12))].map((b) => (b + 256).toString(16).slice(1))
+      .join("");
+  const pending = (item) => {
+    const el = bubble(true, item.text, "Sending…", "You");
+    el.classList.add("wait");
+    el.dataset.text = item.text;
+    el.dataset.client = item.clientId;
+    log.append(el);
+    log.scrollTop = log.scrollHeight;
+  };
+  const mark = (item, text, bad) => {
+    const el = log.querySelector(`[data-client="${item.clientId}"]`);
+    if (el && !el.dataset.id) {
+      el.lastChild.textContent = text;
+      if (bad) el.classList.replace("wait", "bad");
+    }
+  };
+
+  let flushing = false;
+  let again = 1000;
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (saved.outbox.length) {
+        const item = saved.outbox[0];
+        if (!saved.token) {
+          const r = await call("POST", "/visitors");
+          if (!r.ok) {
+            const text = await problem(r);
+            saved.outbox.forEach((i) => mark(i, "Not sent: " + text, true));
+            say(text);
+            if (r.status >= 500 || r.status === 429) throw 0;
+            return;
+          }
+          Object.assign(saved, await r.json());
+          save();
+          connect();
+        }
+        const r = await call("POST", "/messages", { text: item.text, clientId: item.clientId });
+        if (r.status === 401) {
+          forget();
+          continue;
+        }
+        if (r.status === 429 || r.status >= 500) {
+          mark(item, "Waiting to send…");
+          say(await problem(r));
+          throw 0;
+        }
+        saved.outbox.shift();
+        save();
+        if (!r.ok) {
+          mark(item, "Not sent: " + await problem(r), true);
+          continue;
+        }
+        const { message } = await r.json();
+        const el = log.querySelector(`[data-client="${item.clientId}"]`);
+        if (el && !shown.has(message.id) && !el.dataset.id) {
+          el.dataset.id = message.id;
+          el.classList.remove("wait");
+          el.lastChild.textContent = when(Date.parse(message.at));
+          shown.set(message.id, el);
+        } else if (el && el.dataset.id !== message.id) el.remove();
+        again = 1000;
+        say("");
+      }
+    } catch {
+      if (!navigator.onLine) say("You are offline. Your messages will be sent when you are back.");
+      saved.outbox.forEach((i) => mark(i, "Waiting to send…"));
+      setTimeout(flush, again);
+      again = Math.min(again * 2, 15000);
+    } finally {
+      flushing = false;
+    }
+  };
+
+  // New desk messages: a stream (server-sent events) while it is up, polling every 4 s when not.
+  let stream = null;
+  let pulling = false;
+  let poller = null;
+  let wait = 1000;
+  let retry = null;
+  const pull = async () => {
+    if (pulling || !saved.token) return;
+    pulling = true;
+    try {
+      for (let more = true; more;) {
+        const r = await call("GET", "/messages" + (cursor ? "?after=" + cursor : ""));
+        if (r.status === 401) return forget();
+        if (!r.ok) return;
+        const page = await r.json();
+        receive(page.messages);
+        more = page.messages.length >= 100;
+      }
+    } catch {
+      // Offline: the next tick tries again.
+    } finally {
+      pulling = false;
+    }
+  };
+  const polling = (on) => {
+    if (on && !poller) poller = setInterval(pull, 4000);
+    if (!on && poller) poller = clearInterval(poller);
+  };
+  const connect = async () => {
+    clearTimeout(retry);
+    if (!saved.token || stream) return;
+    try {
+      const r = await call("POST", "/stream-ticket");
+      if (r.status === 401) return forget();
+      if (!r.ok) throw 0;
+      const { ticket } = await r.json();
+      if (stream || !saved.token) return;
+      const es = new EventSource(
+        `${api}/events?ticket=${encodeURIComponent(ticket)}` +
+          (cursor ? "&lastEventId=" + cursor : ""),
+      );
+      stream = es;
+      es.onopen = () => {
+        wait = 1000;
+        polling(false);
+        if (C.enabled) say("");
+      };
+      es.onmessage = (e) => {
+        try {
+          receive([JSON.parse(e.data)]);
+        } catch {
+          // Not a message: ignore it.
+        }
+      };
+      es.onerror = () => {
+        // Tickets are one use: reconnect with a fresh one (and the newest id we have).
+        es.close();
+        if (stream === es) stream = null;
+        down();
+      };
+    } catch {
+      down();
+    }
+  };
+  const down = () => {
+    polling(true);
+    clearTimeout(retry);
+    retry = setTimeout(connect, wait);
+    wait = Math.min(wait * 2, 30000);
+  };
+
+  // Receipts: delivered when received, read when shown in an open panel on a visible page.
+  let sending = false;
+  const receipts = async () => {
+    if (sending || !lastOut || !saved.token) return;
+    const state = open && doc.visibilityState === "visible" ? "read" : "delivered";
+    const upTo = lastOut;
+    if (sent.read >= upTo || (state === "delivered" && sent.delivered >= upTo)) return;
+    sending = true;
+    let ok = false;
+    try {
+      ok = (await call("POST", "/receipts", { upTo, state })).ok;
+    } catch {
+      // Offline: the next message or the panel opening sends it again.
+    }
+    sending = false;
+    if (ok) {
+      sent[state] = upTo;
+      receipts(); // newer messages, or the panel opened, while this one was on its way
+    }
+  };
+
+  // ---- opening, closing, keyboard
+  const show = (on, focus) => {
+    open = on || page;
+    panel.hidden = !open;
+    if (go) go.setAttribute("aria-expanded", String(open));
+    put("sessionStorage", KEY, open ? "1" : "");
+    if (open) {
+      unread = 0;
+      badge.hidden = true;
+      if (go) go.removeAttribute("aria-label");
+      log.scrollTop = log.scrollHeight;
+      if (focus) input.focus();
+      receipts();
+    }
+  };
+  if (go) go.onclick = () => show(!open, true);
+  if (close) {
+    close.onclick = () => {
+      show(false);
+      go.focus();
+    };
+  }
+  root.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && open && !page) {
+      show(false);
+      go.focus();
+    }
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    const text = input.value;
+    if (!text.trim() || !C.enabled) return;
+    input.value = "";
+    const item = { clientId: rid(), text };
+    saved.outbox.push(item);
+    save();
+    pending(item);
+    flush();
+  };
+  doc.addEventListener("visibilitychange", receipts);
+  addEventListener("online", () => {
+    say("");
+    flush();
+    pull();
+    connect();
+  });
+  addEventListener(
+    "offline",
+    () => say("You are offline. Your messages will be sent when you are back."),
+  );
+
+  // ---- start: the thread so far, then the stream; unsent messages from before go out again
+  if (get("sessionStorage", KEY) === "1") show(true);
+  saved.outbox.forEach(pending);
+  (async () => {
+    await pull();
+    connect();
+    flush();
+  })();
+})();

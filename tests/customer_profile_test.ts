@@ -1,0 +1,359 @@
+/** SPEC rule 36: the customer profile, its edits, and the customer-ticket index. */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { HOUR } from "../domain/clock.ts";
+import {
+  CUSTOMER_TICKETS_PAGE,
+  customerProfile,
+  indexCustomerTickets,
+} from "../domain/customer_profile.ts";
+import { receiveInbound } from "../domain/inbound.ts";
+import { keys } from "../domain/keys.ts";
+import { closedTicket, newTicket, writeTicket } from "../domain/tickets.ts";
+import type { Conversation, Customer, Ticket } from "../domain/types.ts";
+import type { AppDeps, DeskEnv } from "../routes/context.ts";
+import { errorJson } from "../routes/errors.ts";
+import { productivityRoutes } from "../routes/productivity.ts";
+import {
+  type CallOptions,
+  INBOUND_TOKEN,
+  leaveMessage,
+  type TestDesk,
+  testDesk,
+} from "./helpers.ts";
+
+/** The real app with the productivity routes mounted first at /api, as routes/app.ts will. */
+function withProductivity(d: TestDesk) {
+  const deps: AppDeps = {
+    desk: d.desk,
+    config: {
+      port: 0,
+      kvPath: ":memory:",
+      adminEmail: "admin@test.local",
+      adminPassword: null,
+      inboundToken: INBOUND_TOKEN,
+      clock: "manual",
+      demo: false,
+      publicUrl: null,
+      whatsappApiBase: "http://127.0.0.1:9",
+      twilioApiBase: "http://127.0.0.1:9",
+      providerTimeoutMs: 2_000,
+    },
+    manualClock: d.clock,
+    inboundToken: INBOUND_TOKEN,
+    courier: d.courier,
+  };
+  const app = new Hono<DeskEnv>();
+  app.onError((error, c) => errorJson(c, error));
+  app.route("/api", productivityRoutes(deps));
+  app.route("/", d.app);
+  return async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await app.request(path, { method, headers, body });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+}
+
+type Row = { id: string; status: string; createdAt: string; assignedTo: string | null };
+type Profile = {
+  id: string;
+  channel: string;
+  from: string;
+  name: string;
+  profileName: string | null;
+  about: string;
+  firstSeenAt: string;
+  conversation: { state: string; chatId?: string };
+  openTicketId: string | null;
+  tickets: Row[];
+  ticketsCursor: string | null;
+  version: number;
+};
+type Failure = { error: { code: string; message: string } };
+
+/** A closed ticket for a known customer, written as an old one would be (tests only). */
+async function closedTicketFor(d: TestDesk, customer: Customer, at: number): Promise<Ticket> {
+  // newTicket reads only these two fields of the conversation.
+  const conversation = { department: null, firstText: "old" } as Conversation;
+  const ticket = closedTicket(newTicket(conversation, customer, at), at, null, "admin");
+  const op = d.kv.atomic();
+  writeTicket(op, null, ticket, at);
+  assert.ok((await op.commit()).ok);
+  return ticket;
+}
+
+Deno.test("[routes] rule 36: the customer profile", async (t) => {
+  const d = await testDesk();
+  const api = withProductivity(d);
+  const sales = await d.department("Sales");
+  const support = await d.department("Support");
+  const ana = await d.person("agent", { departments: [sales] });
+  const sam = await d.person("agent", { departments: [support] });
+  const supervisor = await d.person("supervisor");
+  const firstSeen = d.clock.now();
+  const first = await receiveInbound(d.desk, {
+    channel: "whatsapp",
+    from: "+27820000901",
+    text: "hi",
+    route: "meta",
+    profileName: "Thandi",
+    department: sales,
+  });
+  const customerId = first.customerId;
+  await receiveInbound(d.desk, {
+    channel: "whatsapp",
+    from: "+27820000901",
+    text: "yes",
+    route: "meta",
+  });
+  await receiveInbound(d.desk, {
+    channel: "whatsapp",
+    from: "+27820000901",
+    text: "//end",
+    route: "meta",
+  });
+  const get = (token: string, query = "") =>
+    api<Profile>("GET", `/api/customers/${customerId}${query}`, { token });
+  const patch = (token: string, body: Record<string, unknown>) =>
+    api<Profile & Failure>("PATCH", `/api/customers/${customerId}`, { token, body });
+
+  await t.step(
+    "it answers name, profileName, channel, address, first seen, about, tickets",
+    async () => {
+      const res = await get(ana.token);
+      assert.equal(res.status, 200);
+      const p = res.body;
+      assert.equal(p.id, customerId);
+      assert.equal(p.channel, "whatsapp");
+      assert.equal(p.from, "+27820000901");
+      assert.equal(p.name, "Thandi");
+      assert.equal(p.profileName, "Thandi");
+      assert.equal(p.about, "");
+      assert.equal(p.firstSeenAt, new Date(firstSeen).toISOString());
+      assert.deepEqual(p.conversation, { state: "ended" });
+      assert.ok(p.openTicketId);
+      assert.deepEqual(p.tickets, [{
+        id: p.openTicketId,
+        status: "unassigned",
+        createdAt: new Date(firstSeen).toISOString(),
+        assignedTo: null,
+      }]);
+      assert.equal(p.ticketsCursor, null);
+      assert.equal(p.version, 1);
+    },
+  );
+
+  await t.step("an agent who may not see the customer gets 404, also for PATCH", async () => {
+    assert.equal((await get(sam.token)).status, 404);
+    assert.equal((await patch(sam.token, { about: "hidden" })).status, 404);
+    assert.equal(
+      (await api("GET", "/api/customers/CNOSUCHCUSTOMER", { token: ana.token })).status,
+      404,
+    );
+    assert.equal((await get(supervisor.token)).status, 200);
+  });
+
+  await t.step("PATCH edits about and name, bumping the version each time", async () => {
+    const about = await patch(ana.token, { about: "Prefers mornings.", ifVersion: 1 });
+    assert.equal(about.status, 200);
+    assert.equal(about.body.about, "Prefers mornings.");
+    assert.equal(about.body.version, 2);
+    const named = await patch(ana.token, { name: "Thandi Nkosi" });
+    assert.equal(named.body.name, "Thandi Nkosi");
+    assert.equal(named.body.version, 3);
+    const same = await patch(ana.token, { name: "Thandi Nkosi", about: "Prefers mornings." });
+    assert.equal(same.body.version, 3, "nothing changed, nothing bumped");
+    assert.equal((await get(ana.token)).body.version, 3);
+  });
+
+  await t.step("a stale ifVersion is 409 version_conflict and changes nothing", async () => {
+    const stale = await patch(ana.token, { about: "Overwritten?", ifVersion: 2 });
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.error.code, "version_conflict");
+    assert.equal((await get(ana.token)).body.about, "Prefers mornings.");
+  });
+
+  await t.step("about ≤ 2,000 and name 1–100 characters", async () => {
+    assert.equal((await patch(ana.token, { about: "x".repeat(2001) })).status, 400);
+    assert.equal((await patch(ana.token, { name: "" })).status, 400);
+    assert.equal((await patch(ana.token, { name: "   " })).status, 400);
+    assert.equal((await patch(ana.token, { name: "x".repeat(101) })).status, 400);
+    assert.equal((await patch(ana.token, { ifVersion: "3" })).status, 400);
+    assert.equal((await patch(ana.token, { about: "y".repeat(2000) })).status, 200);
+    assert.equal((await patch(ana.token, { about: "" })).body.about, "");
+  });
+
+  await t.step("an agent-edited name wins over a later provider profile name", async () => {
+    const version = (await get(ana.token)).body.version;
+    await receiveInbound(d.desk, {
+      channel: "whatsapp",
+      from: "+27820000901",
+      text: "hello again",
+      route: "meta",
+      profileName: "New Name",
+    });
+    const p = (await get(ana.token)).body;
+    assert.equal(p.name, "Thandi Nkosi");
+    assert.equal(p.profileName, "New Name");
+    assert.equal(p.version, version + 1, "the provider's change bumps the version too");
+    const stale = await patch(ana.token, { about: "x", ifVersion: version });
+    assert.equal(stale.status, 409);
+  });
+
+  await t.step("without an agent's edit, the provider's new profile name replaces it", async () => {
+    const other = await receiveInbound(d.desk, {
+      channel: "whatsapp",
+      from: "+27820000902",
+      text: "hi",
+      route: "meta",
+      profileName: "Old Name",
+    });
+    await receiveInbound(d.desk, {
+      channel: "whatsapp",
+      from: "+27820000902",
+      text: "hi",
+      route: "meta",
+      profileName: "New Name",
+    });
+    const res = await api<Profile>("GET", `/api/customers/${other.customerId}`, {
+      token: supervisor.token,
+    });
+    assert.equal(res.body.name, "New Name");
+  });
+
+  await t.step("tickets are listed even when the agent may not open them", async () => {
+    const ticketId = (await get(ana.token)).body.openTicketId!;
+    const bob = await d.person("agent", { departments: [sales] });
+    assert.equal(
+      (await d.json("POST", `/api/tickets/${ticketId}/accept`, { token: bob.token })).status,
+      200,
+    );
+    // Bob's ticket was the only way Ana saw the customer (rule 23); a closed ticket is another.
+    assert.equal((await get(ana.token)).status, 404);
+    const customer = (await d.kv.get<Customer>(keys.customer(customerId))).value!;
+    await closedTicketFor(d, customer, d.clock.now() - HOUR);
+    const res = await get(ana.token);
+    assert.equal(res.status, 200);
+    const row = res.body.tickets.find((r) => r.id === ticketId)!;
+    assert.deepEqual(row.assignedTo, bob.agent.id);
+    assert.equal(row.status, "assigned");
+    assert.equal(
+      (await d.json("GET", `/api/tickets/${ticketId}`, { token: ana.token })).status,
+      404,
+    );
+  });
+
+  await d.close();
+});
+
+Deno.test("[routes] rule 36: a customer's tickets, newest first, 50 a page with a cursor", async (t) => {
+  const d = await testDesk();
+  const api = withProductivity(d);
+  const supervisor = await d.person("supervisor");
+  const { agent } = supervisor;
+  const newest = await leaveMessage(d, "+27820001001", ["latest problem"], { name: "Marcus" });
+  const state = await d.json<{ customerId: string }>("GET", `/api/tickets/${newest}`, {
+    token: supervisor.token,
+  });
+  const customerId = state.body.customerId;
+  const customer = (await d.kv.get<Customer>(keys.customer(customerId))).value!;
+  // 50 older closed tickets of the same customer, one an hour back.
+  const older: string[] = [];
+  for (let i = 1; i <= 50; i++) {
+    older.push((await closedTicketFor(d, customer, d.clock.now() - i * HOUR - 1)).id);
+  }
+  const all = [newest, ...older];
+
+  await t.step("the API's page is 50, newest first, and its cursor gives the rest", async () => {
+    assert.equal(CUSTOMER_TICKETS_PAGE, 50);
+    const first = await api<Profile>("GET", `/api/customers/${customerId}`, {
+      token: supervisor.token,
+    });
+    assert.equal(first.body.tickets.length, 50);
+    assert.deepEqual(first.body.tickets.map((r) => r.id), all.slice(0, 50));
+    assert.ok(first.body.ticketsCursor);
+    const times = first.body.tickets.map((r) => Date.parse(r.createdAt));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    const rest = await api<Profile>(
+      "GET",
+      `/api/customers/${customerId}?cursor=${first.body.ticketsCursor}`,
+      { token: supervisor.token },
+    );
+    assert.deepEqual(rest.body.tickets.map((r) => r.id), all.slice(50));
+    assert.equal(rest.body.ticketsCursor, null);
+  });
+
+  await t.step("smaller pages walk every ticket once, in order", async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await customerProfile(d.desk, agent, customerId, cursor, 7);
+      assert.ok(page.tickets.length <= 7);
+      seen.push(...page.tickets.map((r) => r.id));
+      cursor = page.ticketsCursor;
+    } while (cursor);
+    assert.deepEqual(seen, all);
+  });
+
+  await t.step("a cursor that is not one is refused with 400", async () => {
+    const res = await api(
+      "GET",
+      `/api/customers/${customerId}?cursor=${encodeURIComponent("a/b")}`,
+      {
+        token: supervisor.token,
+      },
+    );
+    assert.equal(res.status, 400);
+  });
+
+  await d.close();
+});
+
+Deno.test("[domain] rule 36: existing tickets are indexed by customer at start (idempotent)", async (t) => {
+  const d = await testDesk();
+  const a = await leaveMessage(d, "+27820001101");
+  const b = await leaveMessage(d, "+27820001102");
+  await d.json("POST", `/api/tickets/${a}/close`, { token: (await d.person("admin")).token });
+  const c = await leaveMessage(d, "+27820001101", ["again"]);
+  const index = async () => {
+    const pairs: string[] = [];
+    for await (const e of d.kv.list<string>({ prefix: ["customer_tickets"] })) {
+      assert.equal(e.key[2], e.value);
+      pairs.push(`${String(e.key[1])}/${e.value}`);
+    }
+    return pairs.sort();
+  };
+  const tickets = async () => {
+    const pairs: string[] = [];
+    for await (const e of d.kv.list<Ticket>({ prefix: keys.tickets() })) {
+      pairs.push(`${e.value.customerId}/${e.value.id}`);
+    }
+    return pairs.sort();
+  };
+  assert.equal((await tickets()).length, 3);
+  assert.deepEqual((await tickets()).map((p) => p.split("/")[1]).sort(), [a, b, c].sort());
+
+  await t.step("tickets stored before the index get their entries", async () => {
+    // As stored by an older version: the index entries are missing.
+    for (const e of await Array.fromAsync(d.kv.list<string>({ prefix: ["customer_tickets"] }))) {
+      if (e.value !== b) await d.kv.delete(e.key);
+    }
+    assert.equal((await index()).length, 1);
+    assert.equal(await indexCustomerTickets(d.kv), 2);
+    assert.deepEqual(await index(), await tickets());
+  });
+
+  await t.step("running it again changes nothing", async () => {
+    const before = await Array.fromAsync(d.kv.list({ prefix: ["customer_tickets"] }));
+    assert.equal(await indexCustomerTickets(d.kv), 0);
+    const after = await Array.fromAsync(d.kv.list({ prefix: ["customer_tickets"] }));
+    assert.deepEqual(after.map((e) => e.versionstamp), before.map((e) => e.versionstamp));
+    assert.deepEqual(await index(), await tickets());
+  });
+
+  await d.close();
+});
