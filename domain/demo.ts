@@ -1,4 +1,5 @@
 /** Demo data for a first local start (`CHATDESK_DEMO=1`): real tickets made through the real paths. */
+import { updateChannel } from "./channel_settings.ts";
 import { createAgent, findAgentByEmail } from "./agents.ts";
 import { createDepartment } from "./departments.ts";
 import type { Desk } from "./desk.ts";
@@ -85,6 +86,8 @@ export async function seedDemo(real: Desk): Promise<boolean> {
     if (yes.ticketId) tickets.push(yes.ticketId);
     at += (2 + (i % 4)) * 3600_000 + 7 * 60_000 * i;
   }
+  // The demo's way to play the customer is the web chat page: it starts enabled.
+  await updateChannel(kv, "webchat", { enabled: true }, { clock, publicUrl: null });
   await acceptTicket(desk, ana, tickets[1]);
   await acceptTicket(desk, ben, tickets[3]);
   await acceptTicket(desk, ben, tickets[0]);
