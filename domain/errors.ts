@@ -1,7 +1,7 @@
 /** Named domain errors; routes map them to HTTP statuses in one place. */
 export class DeskError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429,
+    readonly status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 422 | 429,
     readonly code: string,
     message: string,
   ) {

@@ -13,6 +13,7 @@ import { webhookRoutes } from "./webhooks.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
+import { requestLimits } from "./limits.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_SEGMENT = 128;
@@ -38,6 +39,8 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
     const signedIn = (c.get("agent") as unknown) !== undefined;
     if (signedIn || c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
   });
+  // Before the body limit, which reads the whole body: a trickling one must time out there too.
+  app.use(requestLimits(deps, deps.limits));
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {

@@ -3,6 +3,7 @@ import type { ManualClock } from "../domain/clock.ts";
 import type { Config } from "../domain/config.ts";
 import type { Desk } from "../domain/desk.ts";
 import type { Courier } from "../domain/delivery.ts";
+import type { RequestLimits } from "./limits.ts";
 import type { Agent } from "../domain/types.ts";
 
 export interface AppDeps {
@@ -14,6 +15,8 @@ export interface AppDeps {
   inboundToken: string;
   /** Hands queued messages to providers (rules 25–27). */
   courier: Courier;
+  /** Body deadline and per-address cap (routes/limits.ts); tests shorten them. */
+  limits?: RequestLimits;
 }
 
 export type DeskEnv = {
