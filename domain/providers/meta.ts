@@ -7,6 +7,7 @@ import type { WhatsAppSettings } from "../channel_settings.ts";
 import {
   classifyHttpStatus,
   cutText,
+  errorCode,
   failedOutcome,
   hmac,
   jsonObject,
@@ -98,23 +99,17 @@ export const metaProvider: Provider<WhatsAppSettings> = {
       return { kind: "accepted", providerId: typeof id === "string" && id ? id : null };
     }
     const error = isRecord(json?.error) ? json.error : null;
-    const raw = error?.code;
-    const numeric = typeof raw === "number" && Number.isSafeInteger(raw)
-      ? raw
-      : typeof raw === "string" && /^\d{1,15}$/.test(raw)
-      ? Number(raw)
-      : null;
-    const code = numeric !== null ? String(numeric) : `http_${status}`;
+    const code = errorCode(error?.code, status);
     const text = typeof error?.message === "string" && error.message
       ? error.message
       : body.trim()
       ? body.trim()
       : `HTTP ${status}`;
     const message = cutText(text, error ? MAX_ERROR : 200);
-    if (kind === "auth" || numeric === META_AUTH_CODE) {
+    if (kind === "auth" || code === String(META_AUTH_CODE)) {
       return failedOutcome("auth", code, message, headers, now);
     }
-    if (kind === "retry" || (numeric !== null && META_TEMPORARY_CODES.has(numeric))) {
+    if (kind === "retry" || (/^\d+$/.test(code) && META_TEMPORARY_CODES.has(Number(code)))) {
       return failedOutcome("retry", code, message, headers, now);
     }
     return failedOutcome("permanent", code, message, headers, now);

@@ -180,3 +180,13 @@ export function failedOutcome(
     ? { kind, code, message }
     : { kind, code, message, retryAfterMs: after };
 }
+
+/** A provider's numeric error code as text (`131047`, `20003`), or `http_<status>` without one. */
+export function errorCode(raw: unknown, status: number): string {
+  const numeric = typeof raw === "number" && Number.isSafeInteger(raw)
+    ? raw
+    : typeof raw === "string" && /^\d{1,15}$/.test(raw)
+    ? Number(raw)
+    : null;
+  return numeric !== null ? String(numeric) : `http_${status}`;
+}

@@ -7,6 +7,7 @@ import type { TwilioSettings } from "../channel_settings.ts";
 import {
   classifyHttpStatus,
   cutText,
+  errorCode,
   failedOutcome,
   hmac,
   jsonObject,
@@ -66,21 +67,15 @@ export const twilioProvider: Provider<TwilioSettings> = {
       const sid = json?.sid;
       return { kind: "accepted", providerId: typeof sid === "string" && sid ? sid : null };
     }
-    const raw = json?.code;
-    const numeric = typeof raw === "number" && Number.isSafeInteger(raw)
-      ? raw
-      : typeof raw === "string" && /^\d{1,15}$/.test(raw)
-      ? Number(raw)
-      : null;
-    const code = numeric !== null ? String(numeric) : `http_${status}`;
+    const code = errorCode(json?.code, status);
     const given = typeof json?.message === "string" && json.message ? json.message : null;
     const message = given
       ? cutText(given, MAX_ERROR)
       : cutText(body.trim() || `HTTP ${status}`, 200);
-    if (kind === "auth" || numeric === TWILIO_AUTH_CODE) {
+    if (kind === "auth" || code === String(TWILIO_AUTH_CODE)) {
       return failedOutcome("auth", code, message, headers, now);
     }
-    if (kind === "retry" || numeric === TWILIO_RATE_CODE) {
+    if (kind === "retry" || code === String(TWILIO_RATE_CODE)) {
       return failedOutcome("retry", code, message, headers, now);
     }
     return failedOutcome("permanent", code, message, headers, now);
