@@ -1,6 +1,6 @@
 /**
  * Admin pages (role admin): business hours, agents, departments, auto-responder texts and
- * timeouts, message templates, integrations (channel settings). Plain forms posting back here (CSRF-checked), redirect after a
+ * timeouts, message templates, canned replies, integrations (channel settings). Plain forms posting back here (CSRF-checked), redirect after a
  * save, and the same page with messages next to the fields when a form is refused.
  */
 import type { Context } from "hono";
@@ -8,6 +8,13 @@ import { Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { createAgent, getAgent, listAgents, updateAgent } from "../domain/agents.ts";
 import { describeOpening, timeZones } from "../domain/business_hours.ts";
+import {
+  createCannedReply,
+  deleteCannedReply,
+  getCannedReply,
+  listCannedReplies,
+  updateCannedReply,
+} from "../domain/canned_replies.ts";
 import {
   getChannelSettings,
   PROVIDER_CHANNELS,
@@ -43,8 +50,14 @@ import {
   updateTemplate,
 } from "../domain/templates.ts";
 import { assignedCount } from "../domain/tickets.ts";
-import type { Agent, Template, Texts, Timeouts } from "../domain/types.ts";
+import type { Agent, CannedReply, Template, Texts, Timeouts } from "../domain/types.ts";
 import { AreaPage, type Errors } from "../views/admin_shell.tsx";
+import {
+  CannedRepliesTable,
+  type CannedReplyDraft,
+  CannedReplyForm,
+  emptyCannedReplyDraft,
+} from "../views/admin_canned_replies.tsx";
 import {
   CHANNEL_TITLES,
   type ChannelDrafts,
@@ -619,6 +632,107 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
     return redirectWithFlash(c, "/admin/templates", {
       kind: "ok",
       text: `Template ${t.name} deleted.`,
+    });
+  });
+
+  // Canned replies (rule 34).
+  const cannedRepliesPage = async (
+    c: Context<DeskEnv>,
+    draft: CannedReplyDraft,
+    errors: Errors,
+    status: 200 | 400 | 409 = 200,
+  ) => {
+    const [replies, departments] = await Promise.all([
+      listCannedReplies(deps.desk, c.get("agent")),
+      listDepartments(kv),
+    ]);
+    return page(
+      c,
+      "Canned replies",
+      "/admin/canned-replies",
+      <div class="stack">
+        <CannedRepliesTable replies={replies} departments={departments} />
+        <CannedReplyForm draft={draft} errors={errors} departments={departments} />
+      </div>,
+      { status },
+    );
+  };
+  const cannedReplyDraft = (form: FormData): CannedReplyDraft => ({
+    title: field(form, "title"),
+    // The text keeps its line breaks and inner spacing; only the ends are trimmed.
+    body: field(form, "body"),
+    department: field(form, "department"),
+  });
+  const cannedReplyInput = (draft: CannedReplyDraft) => ({
+    ...draft,
+    department: draft.department || null,
+  });
+  const cannedReplyPage = async (
+    c: Context<DeskEnv>,
+    reply: CannedReply,
+    draft: CannedReplyDraft,
+    errors: Errors,
+    status: 200 | 400 | 409 = 200,
+  ) =>
+    page(
+      c,
+      `Canned reply ${reply.title}`,
+      "/admin/canned-replies",
+      <div class="stack">
+        <CannedReplyForm
+          draft={draft}
+          errors={errors}
+          departments={await listDepartments(kv)}
+          id={reply.id}
+        />
+        <section class="card">
+          <div class="card-body inline">
+            <p class="grow">Agents can no longer insert a deleted canned reply.</p>
+            <form method="post" action={`/admin/canned-replies/${reply.id}/delete`}>
+              <button type="submit" class="btn btn-danger">Delete canned reply</button>
+            </form>
+          </div>
+        </section>
+      </div>,
+      { status },
+    );
+  app.get("/canned-replies", (c) => cannedRepliesPage(c, emptyCannedReplyDraft(), {}));
+  app.post("/canned-replies", async (c) => {
+    const draft = cannedReplyDraft(await formData(c));
+    try {
+      const r = await createCannedReply(kv, clock, cannedReplyInput(draft));
+      return redirectWithFlash(c, "/admin/canned-replies", {
+        kind: "ok",
+        text: `Canned reply ${r.title} created.`,
+      });
+    } catch (error) {
+      return cannedRepliesPage(c, draft, formErrors(error, "title"), statusOf(error));
+    }
+  });
+  app.get("/canned-replies/:id", async (c) => {
+    const r = await getCannedReply(kv, c.req.param("id"));
+    const draft = { title: r.title, body: r.body, department: r.department ?? "" };
+    return cannedReplyPage(c, r, draft, {});
+  });
+  app.post("/canned-replies/:id", async (c) => {
+    const r = await getCannedReply(kv, c.req.param("id"));
+    const draft = cannedReplyDraft(await formData(c));
+    try {
+      await updateCannedReply(kv, r.id, cannedReplyInput(draft));
+    } catch (error) {
+      return cannedReplyPage(c, r, draft, formErrors(error, "title"), statusOf(error));
+    }
+    return redirectWithFlash(c, "/admin/canned-replies", {
+      kind: "ok",
+      text: `Canned reply ${draft.title} saved.`,
+    });
+  });
+  app.post("/canned-replies/:id/delete", async (c) => {
+    const r = await getCannedReply(kv, c.req.param("id"));
+    await deleteCannedReply(kv, r.id);
+    return redirectWithFlash(c, "/admin/canned-replies", {
+      kind: "ok",
+      text: `Canned reply ${r.title} deleted.`,
     });
   });
 

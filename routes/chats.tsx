@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
+import { listCannedReplies, renderCannedReply } from "../domain/canned_replies.ts";
 import {
   acceptChat,
   type Chat,
@@ -18,6 +19,7 @@ import { HOUR } from "../domain/clock.ts";
 import { DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { retryMessage } from "../domain/message_retry.ts";
+import { addChatNote, chatNotes, readChat } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
 import type { Agent, Message } from "../domain/types.ts";
 import {
@@ -29,13 +31,35 @@ import {
   ChatThread,
 } from "../views/chats.tsx";
 import { Empty, type Flash, FlashMessage } from "../views/components.tsx";
+import { CustomerPanel } from "../views/customer_panel.tsx";
+import { NotesSection } from "../views/notes.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
 import type { ThreadProps } from "../views/tickets.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
+import {
+  asideBasics,
+  businessTimeZone,
+  customerPanelProps,
+  formText,
+  insertCanned,
+  noteRefusal,
+  type PaneState,
+  saveCustomerForm,
+  unfilledRefusal,
+} from "./conversation_pane.tsx";
 import { type LivePart, liveViews, pageVersion, type Share, unshared } from "./live_views.ts";
 import { formOf, isHtmx, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
+
+/** A domain refusal (ended, not found) becomes `value`; anything else still throws. */
+const ifRefused = <T,>(value: T) => (error: unknown): T => {
+  if (error instanceof DeskError) return value;
+  throw error;
+};
+
+/** What the notes and the customer panel need of a chat. */
+type ChatRef = Pick<Chat, "id" | "customerId">;
 
 async function chatItems(deps: AppDeps, chats: Chat[]): Promise<ChatItem[]> {
   const states = await Promise.all(chats.map((ch) => customerState(deps.desk, ch.customerId)));
@@ -92,12 +116,16 @@ async function loadChatMessagesPart(
     if (error instanceof NotFound) return null;
     throw error;
   }
-  const agents = await share("agents", () => listAgents(deps.desk.kv));
+  const [agents, timeZone] = await Promise.all([
+    share("agents", () => listAgents(deps.desk.kv)),
+    share("timeZone", () => businessTimeZone(deps.desk.kv)),
+  ]);
   const thread: ThreadProps = {
     messages: found.messages,
     names: new Map(agents.map((a) => [a.id, a.name])),
     me: agent.id,
     retry: { base: `/chats/${id}/messages`, ids: await retryable(deps, agent, found.messages) },
+    timeZone,
   };
   const version = fnv1a(await html(<ChatMessages {...thread} pollUrl="" />));
   const pollUrl = `/chats/${id}?part=messages&v=${version}`;
@@ -198,21 +226,38 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.get("/", async (c) => await page(c, null, null, takeFlash(c)));
 
   app.get("/:id", async (c) => {
-    const agent = c.get("agent");
     const id = c.req.param("id");
-    const part = await loadChatMessagesPart(deps, agent, id);
     if (c.req.query("part") === "messages") {
       // The 3 s poll: 204 while unchanged; 286 (htmx stops polling) once the chat is out of reach.
+      const part = await loadChatMessagesPart(deps, c.get("agent"), id);
       if (!part) return new Response(null, { status: 286 });
       if (c.req.query("v") === part.version) return c.body(null, 204);
       return c.html(part.html);
     }
+    return await chatPage(c, id);
+  });
+
+  /**
+   * One chat open beside the lists: messages, the message box (its agent), notes and the
+   * customer panel. `pane` keeps what a refused form typed, drawn again with `status`.
+   */
+  async function chatPage(
+    c: Context<DeskEnv>,
+    id: string,
+    pane: PaneState = {},
+    status: 200 | 400 | 409 | 422 = 200,
+  ) {
+    const agent = c.get("agent");
+    const part = await loadChatMessagesPart(deps, agent, id);
     if (!part) throw new NotFound("Chat");
     const { chat } = part;
-    const [state, live, settings] = await Promise.all([
+    const [state, live, settings, canned, aside] = await Promise.all([
       customerState(desk, chat.customerId),
       listChats(desk, agent, "live"),
       getSettings(desk.kv),
+      // An ended chat offers none (its box is gone).
+      listCannedReplies(desk, agent, { chatId: id }).catch(ifRefused([])),
+      chatAside(agent, chat, part.thread, pane),
     ]);
     const customer = state?.customer;
     const item: ChatItem = {
@@ -231,10 +276,71 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         pollUrl={part.pollUrl}
         live={live.some((ch) => ch.id === id && ch.agentId === agent.id)}
         windowOpen={windowOpen}
+        canned={canned}
+        draft={pane.draft ?? ""}
+        error={pane.replyError}
+        aside={aside}
       />
     );
+    c.status(status);
     return await page(c, { id, version: part.version }, thread, takeFlash(c));
-  });
+  }
+
+  /** Beside a chat: its notes (rule 35) and the customer panel (rule 36). */
+  async function chatAside(agent: Agent, chat: Chat, thread: ThreadProps, pane: PaneState) {
+    const timeZone = thread.timeZone ?? "UTC";
+    const [notes, panel] = await Promise.all([
+      chatNotesSection(agent, chat, thread.names, timeZone, pane),
+      chatPanel(agent, chat, thread.names, timeZone, pane),
+    ]);
+    return (
+      <>
+        {notes}
+        {panel ? <CustomerPanel {...panel} /> : null}
+      </>
+    );
+  }
+
+  const chatPanel = (
+    agent: Agent,
+    chat: ChatRef,
+    names: Map<string, string>,
+    timeZone: string,
+    pane: PaneState,
+  ) =>
+    customerPanelProps(desk, agent, chat.customerId, {
+      action: `/chats/${chat.id}/customer`,
+      names,
+      timeZone,
+      level: 3,
+      currentChatId: chat.id,
+      pane,
+    });
+
+  /** Rule 35: the chat's notes; the form while the chat is still going. */
+  async function chatNotesSection(
+    agent: Agent,
+    chat: ChatRef,
+    names: Map<string, string>,
+    timeZone: string,
+    pane: PaneState,
+  ) {
+    const going = (await readChat(desk, agent, chat.id).catch(ifRefused(null))) !== null;
+    return (
+      <NotesSection
+        notes={await chatNotes(desk.kv, chat.id)}
+        names={names}
+        me={agent.id}
+        action={going ? `/chats/${chat.id}/notes` : null}
+        closedText="This chat has ended: notes go on the customer's ticket now."
+        timeZone={timeZone}
+        level={3}
+        draft={pane.noteDraft}
+        error={pane.noteError}
+        added={pane.noteAdded}
+      />
+    );
+  }
 
   /** Domain refusals (taken, ended, window closed) come back as a message on the page. */
   async function act(
@@ -262,6 +368,19 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.post("/:id/messages", async (c) => {
     const id = c.req.param("id");
     const form = await formOf(c);
+    if (form.insert) {
+      // Rule 34 without JavaScript: the filled canned reply joins the draft; nothing is sent.
+      const agent = c.get("agent");
+      await readChat(desk, agent, id);
+      const { draft, error } = await insertCanned(desk, agent, form, { chatId: id });
+      return await chatPage(c, id, { draft, replyError: error }, error ? 400 : 200);
+    }
+    const unfilled = unfilledRefusal(form.text ?? "");
+    if (unfilled) {
+      // Rule 34: a placeholder left in the text is never sent; the draft comes back as typed.
+      await readChat(desk, c.get("agent"), id);
+      return await chatPage(c, id, { draft: formText(form.text), replyError: unfilled }, 422);
+    }
     return await act(c, `/chats/${id}`, `/chats/${id}`, async () => {
       await sendChatMessage(desk, c.get("agent"), id, { text: form.text ?? "" });
       return null;
@@ -289,6 +408,51 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         <FlashMessage flash={flash} />
         {part ? <ChatMessagesPane {...part.thread} pollUrl={part.pollUrl} oob /> : null}
       </>,
+    );
+  });
+
+  /** Rule 35: a note on the chat; htmx gets the notes back in place (a draft message stays). */
+  app.post("/:id/notes", async (c) => {
+    const agent = c.get("agent");
+    const id = c.req.param("id");
+    const text = formText((await formOf(c)).note);
+    let pane: PaneState;
+    try {
+      await addChatNote(desk, agent, id, { text });
+      pane = { noteAdded: true };
+    } catch (error) {
+      pane = { noteDraft: text, noteError: noteRefusal(error) };
+    }
+    if (!isHtmx(c)) {
+      if (pane.noteError) return await chatPage(c, id, pane, 400);
+      return redirectWithFlash(c, `/chats/${id}#notes`, {
+        kind: "ok",
+        text: "Note added: only staff see it.",
+      });
+    }
+    const chat = await readChat(desk, agent, id);
+    const [names, timeZone] = await asideBasics(desk.kv);
+    return c.html(await chatNotesSection(agent, chat, names, timeZone, pane));
+  });
+
+  /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
+  app.post("/:id/customer", async (c) => {
+    const agent = c.get("agent");
+    const chat = await readChat(desk, agent, c.req.param("id"));
+    const form = await formOf(c);
+    const [names, timeZone] = await asideBasics(desk.kv);
+    return await saveCustomerForm(c, desk, agent, chat.customerId, form, {
+      back: `/chats/${chat.id}`,
+      panel: (pane) => chatPanel(agent, chat, names, timeZone, pane),
+      page: (pane, status) => chatPage(c, chat.id, pane, status),
+    });
+  });
+
+  /** Rule 34 for the message box's picker (static/desk.js): a canned reply filled for the chat. */
+  app.get("/:id/canned-replies/:cannedId", async (c) => {
+    const context = { chatId: c.req.param("id") };
+    return c.json(
+      await renderCannedReply(desk, c.get("agent"), c.req.param("cannedId"), context),
     );
   });
 

@@ -8,6 +8,7 @@ import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
 import deskCss from "../static/desk.css" with { type: "text" };
+import deskJs from "../static/desk.js" with { type: "text" };
 import type { DeskEnv } from "./context.ts";
 
 interface Asset {
@@ -23,6 +24,7 @@ const SOURCES: Record<string, [string, string]> = {
   "htmx.min.js": [htmxJs, "text/javascript; charset=utf-8"],
   "sse.js": [sseJs, "text/javascript; charset=utf-8"],
   "desk.css": [deskCss, "text/css; charset=utf-8"],
+  "desk.js": [deskJs, "text/javascript; charset=utf-8"],
 };
 
 /** FNV-1a, 32 bit: a cheap content hash for ETags and cache-busting versions. */

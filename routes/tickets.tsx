@@ -8,12 +8,14 @@ import { Hono } from "hono";
 import { raw } from "hono/html";
 import { messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
+import { listCannedReplies, renderCannedReply } from "../domain/canned_replies.ts";
 import { listChats, replyToTicket } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
 import { listDepartments, visibleDepartments } from "../domain/departments.ts";
 import { Conflict, DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { retryMessage } from "../domain/message_retry.ts";
+import { addTicketNote, ticketNotes } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
 import { listTemplates } from "../domain/templates.ts";
 import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
@@ -36,6 +38,7 @@ import { Layout } from "../views/layout.tsx";
 import {
   ConversationPane,
   conversationPollUrl,
+  DetailName,
   Filters,
   LIST_QUEUES,
   ListPoller,
@@ -46,13 +49,27 @@ import {
   queueUrl,
   type QueueView,
   QuickAcceptBar,
-  type ReplyState,
   type ThreadProps,
   TicketConversation,
   TicketDetail,
   ticketUrl,
 } from "../views/tickets.tsx";
+import { CustomerPanel } from "../views/customer_panel.tsx";
+import { NotesSection } from "../views/notes.tsx";
+import type { ReplyState } from "../views/reply_box.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
+import {
+  asideBasics,
+  businessTimeZone,
+  customerPanelProps,
+  formText,
+  insertCanned,
+  mayNoteTicket,
+  noteRefusal,
+  type PaneState,
+  saveCustomerForm,
+  unfilledRefusal,
+} from "./conversation_pane.tsx";
 import {
   type LivePart,
   type LiveView,
@@ -179,15 +196,17 @@ async function ticketThread(
   share: Share = unshared,
 ): Promise<ThreadProps> {
   const { kv } = deps.desk;
-  const [messages, agents] = await Promise.all([
+  const [messages, agents, timeZone] = await Promise.all([
     share(`messages|${ticket.id}`, () => ticketMessages(kv, ticket)),
     share("agents", () => listAgents(kv)),
+    share("timeZone", () => businessTimeZone(kv)),
   ]);
   return {
     messages,
     names: new Map(agents.map((a) => [a.id, a.name])),
     me: agent.id,
     retry: { base: `/tickets/${ticket.id}/messages`, ids: await retryable(deps, agent, messages) },
+    timeZone,
   };
 }
 
@@ -265,6 +284,16 @@ function oobParts(parts: QueueParts, withList: boolean): string {
 
 const asQueue = (value: string | undefined): ListQueue | null =>
   LIST_QUEUES.includes(value as ListQueue) ? value as ListQueue : null;
+
+/** Rule 18's hint: a template sent since the customer last wrote (free text waits for it). */
+function templateSentAt(messages: Message[]): number | null {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.direction === "in") return null;
+    if (m.template && m.author !== "system") return m.at;
+  }
+  return null;
+}
 
 /** The queue a ticket in this state is listed in. */
 const queueOf = (t: Ticket): ListQueue =>
@@ -380,20 +409,39 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       return c.html(part.html);
     }
     const ticket = await readTicket(kv, agent, id);
-    const filters = filtersOf(queue, new URL(c.req.url).searchParams);
     if (queueOf(ticket) !== queue) {
       return c.redirect(ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams()), 303);
     }
+    return await ticketPage(c, ticket);
+  });
+
+  /**
+   * A ticket open in its queue: the thread, the reply box (assignee), notes and the customer
+   * panel. `pane` keeps what a refused form typed, drawn again with `status`.
+   */
+  async function ticketPage(
+    c: Context<DeskEnv>,
+    ticket: Ticket,
+    pane: PaneState = {},
+    status: 200 | 400 | 409 | 422 = 200,
+  ) {
+    const agent = c.get("agent");
+    const queue = queueOf(ticket);
+    const filters = filtersOf(queue, new URL(c.req.url).searchParams);
     const [thread, departments] = await Promise.all([
       ticketThread(deps, agent, ticket),
       listDepartments(kv),
     ]);
     const mine = ticket.status === "assigned" && ticket.assignedTo === agent.id;
-    const reply = mine ? await replyState(ticket, agent, c.req.query("template")) : null;
-    const { version, pollUrl } = await renderConversation(queue, ticket.id, thread);
+    const [reply, aside, { version, pollUrl }] = await Promise.all([
+      mine ? replyState(ticket, agent, thread, c.req.query("template"), pane) : null,
+      ticketAside(agent, ticket, thread, pane),
+      renderConversation(queue, ticket.id, thread),
+    ]);
     const detail = (
       <TicketDetail
         ticket={ticket}
+        customerName={aside.name}
         messages={thread.messages}
         pollUrl={pollUrl}
         names={thread.names}
@@ -404,22 +452,90 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         back={queueUrl(queue, filters)}
         reply={reply}
         canAccept={ticket.status === "unassigned"}
+        timeZone={thread.timeZone}
+        aside={aside.element}
       />
     );
+    // The page is drawn with the answer's status (a refused form shown again in place).
+    c.status(status);
     return await queuePage(c, queue, detail, takeFlash(c), { id: ticket.id, version });
-  });
+  }
 
-  /** Rule 18: whether free text may go out, and the templates when it may not. */
+  /** Beside a ticket: its notes (rule 35) and the customer panel (rule 36). */
+  async function ticketAside(agent: Agent, ticket: Ticket, thread: ThreadProps, pane: PaneState) {
+    const timeZone = thread.timeZone ?? "UTC";
+    const [notes, panel] = await Promise.all([
+      ticketNotesSection(agent, ticket, thread.names, timeZone, pane),
+      ticketPanel(agent, ticket, thread.names, timeZone, pane),
+    ]);
+    return {
+      name: panel?.profile.name,
+      element: (
+        <>
+          {notes}
+          {panel ? <CustomerPanel {...panel} /> : null}
+        </>
+      ),
+    };
+  }
+
+  const ticketPanel = (
+    agent: Agent,
+    ticket: Ticket,
+    names: Map<string, string>,
+    timeZone: string,
+    pane: PaneState,
+  ) =>
+    customerPanelProps(desk, agent, ticket.customerId, {
+      action: `/tickets/${ticket.id}/customer`,
+      names,
+      timeZone,
+      level: 2,
+      currentTicketId: ticket.id,
+      pane,
+    });
+
+  /** Rule 35: the ticket's notes and, for who may add one, the note form. */
+  async function ticketNotesSection(
+    agent: Agent,
+    ticket: Ticket,
+    names: Map<string, string>,
+    timeZone: string,
+    pane: PaneState,
+  ) {
+    return (
+      <NotesSection
+        notes={await ticketNotes(kv, ticket)}
+        names={names}
+        me={agent.id}
+        action={mayNoteTicket(agent, ticket) ? `/tickets/${ticket.id}/notes` : null}
+        closedText="Only supervisors and admins add notes to closed tickets."
+        timeZone={timeZone}
+        level={2}
+        draft={pane.noteDraft}
+        error={pane.noteError}
+        added={pane.noteAdded}
+      />
+    );
+  }
+
+  /**
+   * Rule 18: whether free text may go out, and the templates when it may not; rule 34: the canned
+   * replies offered; the draft a refused or inserted reply left.
+   */
   async function replyState(
     ticket: Ticket,
     agent: Agent,
-    templateId?: string,
+    thread: ThreadProps,
+    templateId: string | undefined,
+    pane: PaneState,
   ): Promise<ReplyState> {
-    const [state, settings, templates, live] = await Promise.all([
+    const [state, settings, templates, live, canned] = await Promise.all([
       customerState(desk, ticket.customerId),
       getSettings(kv),
       listTemplates(kv),
       listChats(desk, agent, "live"),
+      listCannedReplies(desk, agent, { ticketId: ticket.id }),
     ]);
     const hours = settings.timeouts.whatsappWindowHours;
     const lastInbound = state?.customer.lastInboundAt ?? 0;
@@ -433,6 +549,11 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       templates,
       chosen: templates.find((t) => t.id === templateId) ?? null,
       liveChatId: liveChat?.id ?? null,
+      templateSentAt: templateSentAt(thread.messages),
+      canned,
+      draft: pane.draft ?? "",
+      error: pane.replyError,
+      timeZone: settings.hours.timeZone,
     };
   }
 
@@ -499,6 +620,23 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const form = await formAll(c);
     const here = `/tickets/assigned/${id}`;
     const template = typeof form.template === "string" ? form.template : "";
+    const typed = typeof form.text === "string" ? form.text : "";
+    if (form.insert) {
+      // Rule 34 without JavaScript: the filled canned reply joins the draft; nothing is sent.
+      const agent = c.get("agent");
+      const ticket = await readTicket(kv, agent, id);
+      const canned = typeof form.canned === "string" ? form.canned : "";
+      const { draft, error } = await insertCanned(desk, agent, { text: typed, canned }, {
+        ticketId: id,
+      });
+      return await ticketPage(c, ticket, { draft, replyError: error }, error ? 400 : 200);
+    }
+    const unfilled = template ? null : unfilledRefusal(typed);
+    if (unfilled) {
+      // Rule 34: a placeholder left in the text is never sent; the draft comes back as typed.
+      const ticket = await readTicket(kv, c.get("agent"), id);
+      return await ticketPage(c, ticket, { draft: formText(typed), replyError: unfilled }, 422);
+    }
     const input = template
       ? {
         template,
@@ -548,6 +686,53 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         <FlashMessage flash={flash} />
         {part ? <ConversationPane {...part.thread} pollUrl={part.pollUrl} oob /> : null}
       </>,
+    );
+  });
+
+  /** Rule 35: a note on the ticket; htmx gets the notes back in place (a draft reply stays). */
+  app.post("/:id/notes", async (c) => {
+    const agent = c.get("agent");
+    const id = c.req.param("id");
+    const text = formText((await formOf(c)).note);
+    let pane: PaneState;
+    try {
+      await addTicketNote(desk, agent, id, { text });
+      pane = { noteAdded: true };
+    } catch (error) {
+      pane = { noteDraft: text, noteError: noteRefusal(error) };
+    }
+    const ticket = await readTicket(kv, agent, id);
+    if (!isHtmx(c)) {
+      if (pane.noteError) return await ticketPage(c, ticket, pane, 400);
+      const here = ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams());
+      return redirectWithFlash(c, `${here}#notes`, {
+        kind: "ok",
+        text: "Note added: only staff see it.",
+      });
+    }
+    const [names, timeZone] = await asideBasics(kv);
+    return c.html(await ticketNotesSection(agent, ticket, names, timeZone, pane));
+  });
+
+  /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
+  app.post("/:id/customer", async (c) => {
+    const agent = c.get("agent");
+    const ticket = await readTicket(kv, agent, c.req.param("id"));
+    const form = await formOf(c);
+    const [names, timeZone] = await asideBasics(kv);
+    return await saveCustomerForm(c, desk, agent, ticket.customerId, form, {
+      back: ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams()),
+      panel: (pane) => ticketPanel(agent, ticket, names, timeZone, pane),
+      page: (pane, status) => ticketPage(c, ticket, pane, status),
+      renamed: (name) => <DetailName name={name} oob />,
+    });
+  });
+
+  /** Rule 34 for the reply box's picker (static/desk.js): a canned reply filled for the ticket. */
+  app.get("/:id/canned-replies/:cannedId", async (c) => {
+    const context = { ticketId: c.req.param("id") };
+    return c.json(
+      await renderCannedReply(desk, c.get("agent"), c.req.param("cannedId"), context),
     );
   });
 

@@ -422,6 +422,34 @@ const ROUTES: Record<string, Case[]> = {
     request: (w) => ({ path: `/tickets/${w.owned}/close`, body: {} }),
     effect: async (w) => (await ticketOf(w, w.owned)).status === "closed",
   }),
+  // The conversation pane (rules 34–36 on the pages).
+  "GET /tickets/:id/canned-replies/:cannedId": one({
+    on: "an all-department reply in the owner's ticket",
+    allowed: OWNER_AND_STAFF,
+    request: (w) => ({ path: `/tickets/${w.owned}/canned-replies/${w.cannedReply}` }),
+    marker: MARK.customer,
+  }),
+  "POST /tickets/:id/notes": [
+    {
+      on: "the owner's assigned ticket",
+      allowed: OWNER_AND_STAFF,
+      request: (w) => ({ path: `/tickets/${w.owned}/notes`, body: { note: "a note" } }),
+      effect: async (w) => (await notesOf(w, keys.notes("ticket", w.owned))) === 1,
+    },
+    {
+      on: "an unassigned ticket of the owner's department",
+      allowed: DEPARTMENT_AND_STAFF,
+      request: (w) => ({ path: `/tickets/${w.waiting}/notes`, body: { note: "a note" } }),
+      effect: async (w) => (await notesOf(w, keys.notes("ticket", w.waiting))) === 1,
+    },
+  ],
+  "POST /tickets/:id/customer": one({
+    on: "the customer of the owner's ticket",
+    allowed: OWNER_AND_STAFF,
+    request: (w) => ({ path: `/tickets/${w.owned}/customer`, body: { about: "edited" } }),
+    effect: async (w) =>
+      (await w.d.kv.get<Customer>(keys.customer(w.ownedCustomer))).value?.about === "edited",
+  }),
   "GET /chats": simple(STAFF_AND_AGENTS, "/chats"),
   "GET /chats/:id": one({
     on: "the owner's live chat",
@@ -451,6 +479,34 @@ const ROUTES: Record<string, Case[]> = {
     allowed: OWNER_AND_STAFF,
     request: (w) => ({ path: `/chats/${w.liveChat}/end`, body: {} }),
     effect: async (w) => (await chatState(w, w.liveChat))?.state === "ended",
+  }),
+  "GET /chats/:id/canned-replies/:cannedId": one({
+    on: "an all-department reply in the owner's live chat",
+    allowed: OWNER_AND_STAFF,
+    request: (w) => ({ path: `/chats/${w.liveChat}/canned-replies/${w.cannedReply}` }),
+  }),
+  "POST /chats/:id/notes": [
+    {
+      on: "the owner's live chat",
+      allowed: OWNER_AND_STAFF,
+      request: (w) => ({ path: `/chats/${w.liveChat}/notes`, body: { note: "a note" } }),
+      effect: async (w) => (await notesOf(w, keys.notes("conversation", w.liveChat))) === 1,
+    },
+    {
+      on: "a pending chat of the owner's department",
+      allowed: DEPARTMENT_AND_STAFF,
+      request: (w) => ({ path: `/chats/${w.pendingChat}/notes`, body: { note: "a note" } }),
+      effect: async (w) => (await notesOf(w, keys.notes("conversation", w.pendingChat))) === 1,
+    },
+  ],
+  "POST /chats/:id/customer": one({
+    on: "the customer of the owner's live chat",
+    allowed: OWNER_AND_STAFF,
+    request: (w) => ({ path: `/chats/${w.liveChat}/customer`, body: { about: "edited" } }),
+    effect: async (w) => {
+      const customerId = (await chatState(w, w.liveChat))!.customerId;
+      return (await w.d.kv.get<Customer>(keys.customer(customerId))).value?.about === "edited";
+    },
   }),
   "GET /events": simple(STAFF_AND_AGENTS, "/events?view=unassigned"),
 
@@ -559,6 +615,30 @@ const ROUTES: Record<string, Case[]> = {
     allowed: ADMINS,
     request: (w) => ({ path: `/admin/templates/${w.template}/delete`, body: {} }),
     effect: async (w) => (await w.d.kv.get(keys.template(w.template))).value === null,
+  }),
+  "GET /admin/canned-replies": simple(ADMINS, "/admin/canned-replies"),
+  "POST /admin/canned-replies": simple(ADMINS, "/admin/canned-replies", {
+    title: "New",
+    body: "Hello",
+  }),
+  "GET /admin/canned-replies/:id": one({
+    on: "a canned reply",
+    allowed: ADMINS,
+    request: (w) => ({ path: `/admin/canned-replies/${w.cannedReply}` }),
+  }),
+  "POST /admin/canned-replies/:id": one({
+    on: "a canned reply",
+    allowed: ADMINS,
+    request: (w) => ({
+      path: `/admin/canned-replies/${w.cannedReply}`,
+      body: { title: "Renamed", body: "Hi {{customer.name}}" },
+    }),
+  }),
+  "POST /admin/canned-replies/:id/delete": one({
+    on: "a canned reply",
+    allowed: ADMINS,
+    request: (w) => ({ path: `/admin/canned-replies/${w.cannedReply}/delete`, body: {} }),
+    effect: async (w) => (await w.d.kv.get(keys.cannedReply(w.cannedReply))).value === null,
   }),
   "GET /admin/integrations": simple(ADMINS, "/admin/integrations"),
 

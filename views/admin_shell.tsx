@@ -19,6 +19,7 @@ export const ADMIN_TABS: AreaTab[] = [
   { href: "/admin/departments", label: "Departments" },
   { href: "/admin/texts", label: "Texts & timeouts" },
   { href: "/admin/templates", label: "Templates" },
+  { href: "/admin/canned-replies", label: "Canned replies" },
   { href: "/admin/integrations", label: "Integrations" },
 ];
 

@@ -1,7 +1,10 @@
 /** The Chats page: pending live chats to accept (rule 7), the agent's live chats, one thread. */
+import type { Child } from "hono/jsx";
 import type { Chat } from "../domain/chats.ts";
-import type { Channel } from "../domain/types.ts";
+import type { CannedReply, Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
+import { customerName, hasName } from "./customer_panel.tsx";
+import { ChatReplyBox } from "./reply_box.tsx";
 import { MessageThread, type ThreadProps } from "./tickets.tsx";
 
 export interface ChatItem {
@@ -122,7 +125,7 @@ export function ChatMessages({ pollUrl, ...thread }: ThreadProps & { pollUrl: st
 
 /**
  * The chat's message container (SSE fragment "messages"); `oob` for an htmx answer that
- * refreshes it out of band (a Retry).
+ * refreshes it out of band (a Retry). It scrolls on its own, kept at the newest message.
  */
 export function ChatMessagesPane(
   { oob, ...props }: ThreadProps & { pollUrl: string; oob?: boolean },
@@ -132,7 +135,10 @@ export function ChatMessagesPane(
       class="conversation"
       id="chat-messages"
       sse-swap="messages"
+      role="log"
       aria-label="Messages"
+      tabindex={0}
+      data-thread
       hx-swap-oob={oob ? "innerHTML" : undefined}
     >
       <ChatMessages {...props} />
@@ -147,20 +153,28 @@ export function ChatThread(
     pollUrl: string;
     live: boolean;
     windowOpen: boolean;
+    /** Rule 34: the canned replies offered in the message box. */
+    canned: CannedReply[];
+    /** The text in the box (a refused message, or one a canned reply was inserted into). */
+    draft: string;
+    error?: string | null;
+    /** Beside the messages (below them on narrow screens): notes and the customer panel. */
+    aside?: Child;
   },
 ) {
   const { item } = props;
   return (
-    <article class="card" aria-label="Chat">
+    <article class="card detail" aria-labelledby="chat-name">
       <div class="card-head">
         <div>
-          <h2>{item.name || item.from}</h2>
+          <h2 id="chat-name">{customerName(item)}</h2>
           <div class="inline small muted">
             <ChannelBadge channel={item.channel} />
-            <span>{item.from}</span>
+            {hasName(item) ? <span>{item.from}</span> : null}
             {props.live
               ? <span class="badge badge-ok">Live</span>
               : <span class="badge badge-muted">Ended</span>}
+            <span>Times in {props.thread.timeZone ?? "UTC"}</span>
           </div>
         </div>
         {props.live
@@ -171,36 +185,23 @@ export function ChatThread(
           )
           : null}
       </div>
-      <ChatMessagesPane {...props.thread} pollUrl={props.pollUrl} />
-      {props.live
-        ? (
-          props.windowOpen
+      <div class="detail-body">
+        <div class="detail-main">
+          <ChatMessagesPane {...props.thread} pollUrl={props.pollUrl} />
+          {props.live
             ? (
-              <form method="post" action={`/chats/${item.chat.id}/messages`} class="reply stack">
-                <div class="field">
-                  <label for="chat-text">Message</label>
-                  <textarea
-                    id="chat-text"
-                    name="text"
-                    required
-                    maxlength={4096}
-                    placeholder="Type a message…"
-                  >
-                  </textarea>
-                </div>
-                <div class="form-actions">
-                  <button type="submit" class="btn btn-primary">Send</button>
-                </div>
-              </form>
+              <ChatReplyBox
+                chatId={item.chat.id}
+                windowOpen={props.windowOpen}
+                canned={props.canned}
+                draft={props.draft}
+                error={props.error}
+              />
             )
-            : (
-              <p class="reply small">
-                The WhatsApp window is closed: reply from the customer's ticket with an approved
-                template.
-              </p>
-            )
-        )
-        : <p class="reply muted small">This chat has ended.</p>}
+            : <p class="reply muted small">This chat has ended.</p>}
+        </div>
+        {props.aside ? <div class="detail-side">{props.aside}</div> : null}
+      </div>
     </article>
   );
 }

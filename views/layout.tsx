@@ -70,12 +70,17 @@ export function Layout(props: LayoutProps) {
               <>
                 <script src={assetUrl("htmx.min.js")} defer></script>
                 <script src={assetUrl("sse.js")} defer></script>
+                {/* The Agent Desk's keyboard and reply-box help (static/desk.js). */}
+                {props.active === "tickets" || props.active === "chats"
+                  ? <script src={assetUrl("desk.js")} defer></script>
+                  : null}
               </>
             )
             : null}
         </>
       }
     >
+      <a class="skip-link" href="#main">Skip to main content</a>
       {agent
         ? <Header agent={agent} active={props.active} pending={props.pendingChats} />
         : (

@@ -15,6 +15,7 @@ import {
   stamp,
   TimeAgo,
 } from "./components.tsx";
+import { LocalTime } from "./local_time.tsx";
 
 export const QUEUE_NAMES: Record<Queue, string> = {
   unassigned: "Unassigned",
@@ -241,16 +242,24 @@ function eventText(e: TicketEvent, name: (id: string | null | undefined) => stri
   }
 }
 
+/** A ticket's events; with `timeZone`, times are in the business zone (the page labels it). */
 export function TicketHistory(
-  { history, names }: { history: TicketEvent[]; names: Map<string, string> },
+  { history, names, timeZone }: {
+    history: TicketEvent[];
+    names: Map<string, string>;
+    timeZone?: string;
+  },
 ) {
   const name = (id: string | null | undefined) => id ? names.get(id) ?? "a removed agent" : "—";
+  const time = (at: number) =>
+    timeZone
+      ? <LocalTime at={at} timeZone={timeZone} />
+      : <time datetime={new Date(at).toISOString()}>{stamp(at)}</time>;
   return (
     <ol class="history">
       {history.map((e) => (
         <li class={e.action === "reassigned" ? "history-reassigned" : undefined}>
-          <span>{eventText(e, name)}</span>{" "}
-          <time class="muted small" datetime={new Date(e.at).toISOString()}>{stamp(e.at)}</time>
+          <span>{eventText(e, name)}</span> <span class="muted small">{time(e.at)}</span>
         </li>
       ))}
     </ol>

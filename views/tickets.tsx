@@ -4,9 +4,8 @@
  * Each fragment is one component used in its page and sent on its own to htmx (SSE or polling).
  */
 import type { Child } from "hono/jsx";
-import { parameterCount } from "../domain/templates.ts";
 import type { TicketPage, TicketQuery } from "../domain/ticket_lists.ts";
-import type { Department, Message, Template, Ticket } from "../domain/types.ts";
+import type { Department, Message, Ticket } from "../domain/types.ts";
 import {
   AgeFilter,
   ChannelBadge,
@@ -15,10 +14,13 @@ import {
   Empty,
   SearchFilter,
   SortFilter,
-  stamp,
   TimeAgo,
 } from "./components.tsx";
+import { customerName, hasName } from "./customer_panel.tsx";
 import { DeliveryMark, type QueuePlace, queuePlaces, RetryForm } from "./delivery.tsx";
+import { LocalTime } from "./local_time.tsx";
+import { ReplyBox, type ReplyState } from "./reply_box.tsx";
+import { TicketHistory } from "./supervisor_queues.tsx";
 
 export type ListQueue = "unassigned" | "assigned" | "closed";
 export const LIST_QUEUES: readonly ListQueue[] = ["unassigned", "assigned", "closed"];
@@ -344,15 +346,16 @@ export interface RetryActions {
 
 /**
  * One message bubble with, when it is outbound and has a delivery, its mark (rule 29) and maybe a
- * Retry form; customer text is escaped by JSX like all text.
+ * Retry form; customer text is escaped by JSX like all text. Times are in the business zone.
  */
 export function MessageBubble(
-  { message, names, agentId, place, retry }: {
+  { message, names, agentId, place, retry, timeZone = "UTC" }: {
     message: Message;
     names: Map<string, string>;
     agentId?: string;
     place?: QueuePlace;
     retry?: RetryActions;
+    timeZone?: string;
   },
 ) {
   const system = message.author === "system";
@@ -377,7 +380,7 @@ export function MessageBubble(
       <span class="msg-meta">
         {who}
         {message.template ? ` · template ${message.template}` : ""} ·{" "}
-        <time datetime={new Date(message.at).toISOString()}>{stamp(message.at)}</time>
+        <LocalTime at={message.at} timeZone={timeZone} />
         {delivery ? <DeliveryMark delivery={delivery} place={place} id={markId} /> : null}
       </span>
       {delivery?.status === "failed" && retry?.ids.has(message.id)
@@ -396,28 +399,60 @@ export interface ThreadProps {
   names: Map<string, string>;
   me: string;
   retry?: RetryActions;
+  /** The business time zone the thread's times are shown in (labelled above them). */
+  timeZone?: string;
+}
+
+/** A run of auto-replies needs a look when one failed or its delivery is held. */
+const needsLook = (run: Message[]) =>
+  run.some((m) => m.delivery?.status === "failed" || !!m.delivery?.error);
+
+/** The thread's items: agent and customer messages, and runs of auto-replies between them. */
+function threadItems(messages: Message[]): (Message | Message[])[] {
+  const items: (Message | Message[])[] = [];
+  for (const m of messages) {
+    const last = items[items.length - 1];
+    if (m.author !== "system") items.push(m);
+    else if (Array.isArray(last)) last.push(m);
+    else items.push([m]);
+  }
+  return items;
 }
 
 export function MessageThread(
-  { messages, names, me, retry, empty, poll }: ThreadProps & {
+  { messages, names, me, retry, timeZone = "UTC", empty, poll }: ThreadProps & {
     empty: string;
     poll: { url: string; every: string; target: string } | null;
   },
 ) {
   const places = queuePlaces(messages);
+  const bubble = (m: Message) => (
+    <MessageBubble
+      key={m.id}
+      message={m}
+      names={names}
+      agentId={me}
+      place={places.get(m.id)}
+      retry={retry}
+      timeZone={timeZone}
+    />
+  );
   return (
     <>
       {messages.length
-        ? messages.map((m) => (
-          <MessageBubble
-            key={m.id}
-            message={m}
-            names={names}
-            agentId={me}
-            place={places.get(m.id)}
-            retry={retry}
-          />
-        ))
+        ? threadItems(messages).map((item) =>
+          Array.isArray(item)
+            // Prompts and acknowledgements are collapsed; one that needs a look stays open.
+            ? (
+              <details class="msg-group" data-group={item[0].id} open={needsLook(item)}>
+                <summary>
+                  {item.length === 1 ? "1 automatic message" : `${item.length} automatic messages`}
+                </summary>
+                {item.map(bubble)}
+              </details>
+            )
+            : bubble(item)
+        )
         : <p class="muted">{empty}</p>}
       {poll
         ? (
@@ -452,7 +487,8 @@ export function TicketConversation(
 
 /**
  * The conversation's container (SSE fragment "conversation"); `oob` for an htmx answer that
- * refreshes it out of band (a Retry).
+ * refreshes it out of band (a Retry). It scrolls on its own (static/desk.js keeps it at the
+ * newest message), so it takes keyboard focus for scrolling.
  */
 export function ConversationPane(
   { oob, ...props }: ThreadProps & { pollUrl: string; oob?: boolean },
@@ -462,8 +498,10 @@ export function ConversationPane(
       class="conversation"
       id="conversation"
       sse-swap="conversation"
+      role="log"
       aria-label="Conversation"
-      aria-live="polite"
+      tabindex={0}
+      data-thread
       hx-swap-oob={oob ? "innerHTML" : undefined}
     >
       <TicketConversation {...props} />
@@ -477,6 +515,8 @@ export function conversationPollUrl(queue: ListQueue, id: string, version: strin
 
 export interface TicketDetailProps {
   ticket: Ticket;
+  /** The customer's name now (an agent may have changed it since the ticket was made). */
+  customerName?: string;
   messages: Message[];
   /** The conversation's poller (conversationPollUrl). */
   pollUrl: string;
@@ -491,30 +531,31 @@ export interface TicketDetailProps {
   /** For the assignee: the reply box, or null on read-only previews. */
   reply?: ReplyState | null;
   canAccept?: boolean;
+  /** The business time zone thread and history times are shown in. */
+  timeZone?: string;
+  /** Beside the conversation (below it on narrow screens): notes and the customer panel. */
+  aside?: Child;
 }
 
-export interface ReplyState {
-  /** Rule 18: WhatsApp customer silent longer than the window: templates only. */
-  windowOpen: boolean;
-  windowHours: number;
-  templates: Template[];
-  chosen: Template | null;
-  /** The live chat this ticket's reply started, if it is still going. */
-  liveChatId: string | null;
-  error?: string | null;
+/** The customer's name as the ticket detail's heading (an edit swaps it in place, `oob`). */
+export function DetailName({ name, oob }: { name: string; oob?: boolean }) {
+  const swap = oob ? "true" : undefined;
+  return <h1 id="detail-name" class="detail-name" hx-swap-oob={swap}>{name}</h1>;
 }
 
 export function TicketDetail(props: TicketDetailProps) {
   const t = props.ticket;
   const readOnly = t.status !== "assigned" || t.assignedTo !== props.me;
+  const customer = { name: props.customerName ?? t.name, from: t.from };
+  const timeZone = props.timeZone ?? "UTC";
   return (
-    <article class="card detail" aria-label="Ticket">
+    <article class="card detail" aria-labelledby="detail-name">
       <div class="card-head">
         <div>
-          <h2>{t.name || t.from}</h2>
+          <DetailName name={customerName(customer)} />
           <div class="inline small muted">
             <ChannelBadge channel={t.channel} />
-            <span>{t.from}</span>
+            {hasName(customer) ? <span>{t.from}</span> : null}
             {props.department ? <span class="badge badge-muted">{props.department}</span> : null}
           </div>
         </div>
@@ -523,7 +564,7 @@ export function TicketDetail(props: TicketDetailProps) {
             ? (
               <form method="post" action={`/tickets/${t.id}/accept`}>
                 <input type="hidden" name="next" value={props.back} />
-                <button type="submit" class="btn btn-primary">Accept</button>
+                <button type="submit" class="btn btn-primary" data-accept>Accept</button>
               </form>
             )
             : null}
@@ -536,34 +577,56 @@ export function TicketDetail(props: TicketDetailProps) {
             : null}
         </div>
       </div>
-      <dl class="facts card-body">
-        <dt>Status</dt>
-        <dd>{statusText(t, props.names, props.me)}</dd>
-        <dt>Created</dt>
-        <dd>
-          <TimeAgo at={t.createdAt} now={props.now} />
-        </dd>
-        <dt>Last message</dt>
-        <dd>
-          <TimeAgo at={t.lastMessageAt} now={props.now} />
-        </dd>
-      </dl>
-      <ConversationPane
-        messages={props.messages}
-        names={props.names}
-        me={props.me}
-        retry={props.retry}
-        pollUrl={props.pollUrl}
-      />
-      {!readOnly && props.reply ? <ReplyBox ticket={t} state={props.reply} /> : null}
-      {readOnly && t.status === "closed"
-        ? <p class="reply muted small">Closed tickets are read-only.</p>
-        : null}
+      <div class="detail-body">
+        <div class="detail-main">
+          <dl class="detail-facts">
+            <div>
+              <dt>Status</dt>
+              <dd>{statusText(t, props.names, props.me, timeZone)}</dd>
+            </div>
+            <div>
+              <dt>Created</dt>
+              <dd>
+                <TimeAgo at={t.createdAt} now={props.now} />
+              </dd>
+            </div>
+            <div>
+              <dt>Last message</dt>
+              <dd>
+                <TimeAgo at={t.lastMessageAt} now={props.now} />
+              </dd>
+            </div>
+            <div>
+              <dt>Times</dt>
+              <dd>{timeZone} (business time zone)</dd>
+            </div>
+          </dl>
+          <ConversationPane
+            messages={props.messages}
+            names={props.names}
+            me={props.me}
+            retry={props.retry}
+            pollUrl={props.pollUrl}
+            timeZone={timeZone}
+          />
+          {!readOnly && props.reply
+            ? <ReplyBox ticket={t} name={customerName(customer)} state={props.reply} />
+            : null}
+          {readOnly && t.status === "closed"
+            ? <p class="reply muted small">Closed tickets are read-only.</p>
+            : null}
+          <details class="ticket-history">
+            <summary>History</summary>
+            <TicketHistory history={t.history} names={props.names} timeZone={timeZone} />
+          </details>
+        </div>
+        {props.aside ? <div class="detail-side">{props.aside}</div> : null}
+      </div>
     </article>
   );
 }
 
-function statusText(t: Ticket, names: Map<string, string>, me: string): string {
+function statusText(t: Ticket, names: Map<string, string>, me: string, timeZone: string) {
   switch (t.status) {
     case "unassigned":
       return "Unassigned";
@@ -577,116 +640,15 @@ function statusText(t: Ticket, names: Map<string, string>, me: string): string {
         : t.closedBy === me
         ? "closed by you"
         : `closed by ${names.get(t.closedBy ?? "") ?? "an agent"}`;
-      return `Closed ${t.closedAt ? stamp(t.closedAt) : ""}, ${by}`;
+      return (
+        <>
+          Closed {t.closedAt ? <LocalTime at={t.closedAt} timeZone={timeZone} /> : null}, {by}
+        </>
+      );
     }
     default:
       return "Archived";
   }
-}
-
-/** Rule 17 and 18: free text with Start Chat, or, outside the WhatsApp window, a template. */
-export function ReplyBox({ ticket, state }: { ticket: Ticket; state: ReplyState }) {
-  const action = `/tickets/${ticket.id}/reply`;
-  const label = state.liveChatId ? "Send" : "Start Chat";
-  return (
-    <div class="reply stack" id="reply">
-      {state.error ? <div class="flash flash-error" role="alert">{state.error}</div> : null}
-      {state.liveChatId
-        ? (
-          <p class="small">
-            <span class="badge badge-ok">Live chat</span> The customer is in a live chat with you.
-            {" "}
-            <a href={`/chats/${state.liveChatId}`}>Open the chat</a>
-          </p>
-        )
-        : null}
-      {state.windowOpen
-        ? (
-          <form method="post" action={action} class="stack">
-            <div class="field">
-              <label for="reply-text">Reply to {ticket.name || ticket.from}</label>
-              <textarea
-                id="reply-text"
-                name="text"
-                required
-                maxlength={4096}
-                placeholder="Type your reply…"
-              >
-              </textarea>
-              <span class="hint">
-                Sending starts a live chat with the customer; the ticket stays assigned to you.
-              </span>
-            </div>
-            <div class="form-actions">
-              <button type="submit" class="btn btn-primary">{label}</button>
-            </div>
-          </form>
-        )
-        : <TemplatePicker ticket={ticket} state={state} label={label} />}
-    </div>
-  );
-}
-
-function TemplatePicker(
-  { ticket, state, label }: { ticket: Ticket; state: ReplyState; label: string },
-) {
-  const here = `/tickets/assigned/${ticket.id}`;
-  return (
-    <div class="template-picker stack">
-      <p>
-        <strong>WhatsApp window closed.</strong> The customer's last message is older than{" "}
-        {state.windowHours} hours, so WhatsApp only allows an approved template.
-      </p>
-      {state.templates.length === 0
-        ? <p class="error">No approved templates yet: ask an admin to add one.</p>
-        : (
-          <form
-            method="get"
-            action={here}
-            class="inline"
-            hx-get={here}
-            hx-trigger="change"
-            hx-target="#reply"
-            hx-select="#reply"
-            hx-swap="outerHTML"
-          >
-            <div class="field">
-              <label for="template">Template</label>
-              <select id="template" name="template">
-                <option value="">Choose a template…</option>
-                {state.templates.map((tpl) => (
-                  <option value={tpl.id} selected={state.chosen?.id === tpl.id}>
-                    {tpl.name} ({tpl.language})
-                  </option>
-                ))}
-              </select>
-            </div>
-            <button type="submit" class="btn btn-sm">Use template</button>
-          </form>
-        )}
-      {state.chosen
-        ? (
-          <form method="post" action={`/tickets/${ticket.id}/reply`} class="stack">
-            <input type="hidden" name="template" value={state.chosen.id} />
-            <div class="template-body">{state.chosen.body}</div>
-            {paramNumbers(state.chosen.body).map((n) => (
-              <div class="field">
-                <label for={`param-${n}`}>Parameter {`{{${n}}}`}</label>
-                <input id={`param-${n}`} name="params" required maxlength={1024} />
-              </div>
-            ))}
-            <div class="form-actions">
-              <button type="submit" class="btn btn-primary">{label}</button>
-            </div>
-          </form>
-        )
-        : null}
-    </div>
-  );
-}
-
-function paramNumbers(body: string): number[] {
-  return Array.from({ length: parameterCount(body) }, (_, i) => i + 1);
 }
 
 /** Shown in the detail pane when nothing is selected (wide screens). */

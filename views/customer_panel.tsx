@@ -1,0 +1,185 @@
+/**
+ * The customer panel (rule 36) beside a ticket or chat: name and the provider's profile name,
+ * channel and address, first seen, staff's `about` (both editable, with the version read so a
+ * concurrent edit is refused, not overwritten), the customer's tickets and current chat. One
+ * fragment: the page shows it and an htmx save gets it back in place.
+ */
+import {
+  ABOUT_MAX,
+  CUSTOMER_NAME_MAX,
+  type CustomerProfile,
+  type CustomerTicketRow,
+} from "../domain/customer_profile.ts";
+import { ChannelBadge } from "./components.tsx";
+import { LocalTime } from "./local_time.tsx";
+import { Heading } from "./notes.tsx";
+
+/** A customer's name, or its address when it has none (the name defaults to the address). */
+export const customerName = (c: { name: string; from: string }): string =>
+  c.name.trim() && c.name !== c.from ? c.name : c.from;
+
+/** Whether the customer has a name of its own (not only its address). */
+export const hasName = (c: { name: string; from: string }): boolean =>
+  c.name.trim() !== "" && c.name !== c.from;
+
+/** The customer's current chat, as the panel shows it. */
+export interface PanelChat {
+  state: "pending" | "live";
+  /** Where this agent opens it; null when it may not. */
+  href: string | null;
+  /** "you", another agent's name, or null (pending). */
+  agent: string | null;
+}
+
+export interface CustomerPanelProps {
+  profile: CustomerProfile;
+  /** Agent id → name. */
+  names: Map<string, string>;
+  me: string;
+  /** Where the edit form posts. */
+  action: string;
+  /** Where this agent opens each of the customer's tickets (null: it may not). */
+  ticketHref: (row: CustomerTicketRow) => string | null;
+  /** The ticket the page shows, marked in the list. */
+  currentTicketId?: string;
+  chat: PanelChat | null;
+  timeZone: string;
+  level: 2 | 3;
+  /** A refused edit keeps what was typed, with the reason. */
+  draft?: { name: string; about: string };
+  error?: string | null;
+  saved?: boolean;
+}
+
+function ticketState(row: CustomerTicketRow, names: Map<string, string>, me: string): string {
+  switch (row.status) {
+    case "unassigned":
+      return "Open, unassigned";
+    case "assigned":
+      return row.assignedTo === me
+        ? "Open, assigned to you"
+        : `Open, assigned to ${names.get(row.assignedTo ?? "") ?? "another agent"}`;
+    case "closed":
+      return "Closed";
+    default:
+      return "Archived";
+  }
+}
+
+export function CustomerPanel(props: CustomerPanelProps) {
+  const { profile: p } = props;
+  const sub = (props.level + 1) as 3 | 4;
+  const name = props.draft?.name ?? (hasName(p) ? p.name : "");
+  const about = props.draft?.about ?? p.about;
+  return (
+    <section class="customer-panel" id="customer-panel" aria-labelledby="customer-h">
+      <Heading level={props.level} id="customer-h">Customer</Heading>
+      <dl class="facts">
+        <dt>Channel</dt>
+        <dd>
+          <ChannelBadge channel={p.channel} /> <span class="address">{p.from}</span>
+        </dd>
+        {p.profileName && p.profileName !== p.name
+          ? (
+            <>
+              <dt>Profile name</dt>
+              <dd>{p.profileName}</dd>
+            </>
+          )
+          : null}
+        <dt>First seen</dt>
+        <dd>
+          <LocalTime at={p.firstSeenAt} timeZone={props.timeZone} />
+        </dd>
+      </dl>
+      <form
+        method="post"
+        action={props.action}
+        class="customer-form stack"
+        hx-post={props.action}
+        hx-target="#customer-panel"
+        hx-swap="outerHTML"
+        hx-disabled-elt="find button"
+      >
+        {props.error ? <p class="error" role="alert">{props.error}</p> : null}
+        {props.saved ? <p class="saved small" role="status">Customer saved.</p> : null}
+        <input type="hidden" name="ifVersion" value={String(p.version)} />
+        <div class="field">
+          <label for="customer-name">Name</label>
+          <input
+            id="customer-name"
+            name="name"
+            value={name}
+            maxlength={CUSTOMER_NAME_MAX}
+            autocomplete="off"
+            placeholder="No name yet"
+          />
+        </div>
+        <div class="field">
+          <label for="customer-about">About</label>
+          <textarea
+            id="customer-about"
+            name="about"
+            rows={3}
+            maxlength={ABOUT_MAX}
+            placeholder="What staff should know about this customer"
+            aria-describedby="customer-about-hint"
+          >
+            {about}
+          </textarea>
+          <span class="hint" id="customer-about-hint">
+            Staff only. A name you set stays, whatever the provider sends later.
+          </span>
+        </div>
+        <div class="form-actions">
+          {/* After a save or a refusal drawn in place, focus stays on the form. */}
+          <button type="submit" class="btn btn-sm" autofocus={props.saved || !!props.error}>
+            Save customer
+          </button>
+        </div>
+      </form>
+      <Heading level={sub} class="panel-sub">
+        Tickets <span class="count">{p.tickets.length}</span>
+      </Heading>
+      {p.tickets.length
+        ? (
+          <ul class="customer-list">
+            {p.tickets.map((row) => {
+              const href = props.ticketHref(row);
+              const text = ticketState(row, props.names, props.me);
+              return (
+                <li aria-current={row.id === props.currentTicketId ? "true" : undefined}>
+                  {href ? <a href={href}>{text}</a> : <span>{text}</span>}
+                  {row.id === props.currentTicketId ? " (this ticket)" : ""}
+                  <span class="muted">
+                    {" · opened "}
+                    <LocalTime at={row.createdAt} timeZone={props.timeZone} />
+                  </span>
+                </li>
+              );
+            })}
+          </ul>
+        )
+        : <p class="muted small">No tickets.</p>}
+      {p.ticketsCursor ? <p class="muted small">The newest {p.tickets.length} are shown.</p> : null}
+      <Heading level={sub} class="panel-sub">Chat</Heading>
+      {props.chat
+        ? (
+          <p class="small">
+            {props.chat.state === "pending"
+              ? "Waiting for an agent to accept the chat."
+              : `In a live chat with ${props.chat.agent ?? "an agent"}.`}
+            {props.chat.href
+              ? (
+                <>
+                  {" "}
+                  <a href={props.chat.href}>Open the chat</a>
+                </>
+              )
+              : null}
+          </p>
+        )
+        : <p class="muted small">Not in a chat right now.</p>}
+    </section>
+  );
+}

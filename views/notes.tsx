@@ -1,0 +1,106 @@
+/**
+ * Internal notes (rule 35) on a ticket or a chat: staff only, append-only, never delivered, and
+ * drawn apart from the messages. The section is one fragment: the page shows it and an htmx
+ * note post gets it back in place (the reply being typed stays as it is).
+ */
+import type { Child } from "hono/jsx";
+import { NOTE_MAX } from "../domain/notes.ts";
+import type { Note } from "../domain/types.ts";
+import { LocalTime } from "./local_time.tsx";
+
+export interface NotesProps {
+  notes: Note[];
+  /** Agent id → name. */
+  names: Map<string, string>;
+  me: string;
+  /** Where the note form posts; null when this agent may not add one here. */
+  action: string | null;
+  /** Why no note can be added (closed ticket, ended chat), shown instead of the form. */
+  closedText?: string;
+  timeZone: string;
+  /** Heading level of the section inside its page. */
+  level: 2 | 3;
+  /** A refused note keeps its text, with the reason. */
+  draft?: string;
+  error?: string | null;
+  /** Said once after a note was added in place (htmx). */
+  added?: boolean;
+}
+
+/** A section heading at the level its page needs (one h1 per page, no skipped levels). */
+export function Heading(
+  { level, id, class: cls, children }: {
+    level: 2 | 3 | 4;
+    id?: string;
+    class?: string;
+    children: Child;
+  },
+) {
+  if (level === 2) return <h2 id={id} class={cls}>{children}</h2>;
+  if (level === 3) return <h3 id={id} class={cls}>{children}</h3>;
+  return <h4 id={id} class={cls}>{children}</h4>;
+}
+
+export function NotesSection(props: NotesProps) {
+  const { notes, action } = props;
+  return (
+    <section class="notes" id="notes" aria-labelledby="notes-h">
+      <Heading level={props.level} id="notes-h">
+        Internal notes <span class="count">{notes.length}</span>
+      </Heading>
+      <p class="hint">Staff only: never sent to the customer.</p>
+      {notes.length
+        ? (
+          <ol class="note-list">
+            {notes.map((n) => (
+              <li class="note" data-note={n.id}>
+                <p class="note-text">{n.text}</p>
+                <p class="note-meta">
+                  {n.author === props.me ? "You" : props.names.get(n.author) ?? "Staff"} ·{" "}
+                  <LocalTime at={n.at} timeZone={props.timeZone} />
+                </p>
+              </li>
+            ))}
+          </ol>
+        )
+        : <p class="muted small">No notes yet.</p>}
+      {props.added ? <p class="sr-only" role="status">Note added.</p> : null}
+      {action
+        ? (
+          <form
+            method="post"
+            action={action}
+            class="note-form stack"
+            hx-post={action}
+            hx-target="#notes"
+            hx-swap="outerHTML"
+            hx-disabled-elt="find button"
+          >
+            <div class="field">
+              <label for="note-text">Add a note</label>
+              <textarea
+                id="note-text"
+                name="note"
+                rows={2}
+                required
+                maxlength={NOTE_MAX}
+                placeholder="Only staff see this"
+                aria-invalid={props.error ? "true" : undefined}
+                autofocus={props.added || !!props.error}
+                aria-describedby={props.error ? "note-error" : undefined}
+              >
+                {props.draft ?? ""}
+              </textarea>
+              {props.error ? <p class="error" id="note-error" role="alert">{props.error}</p> : null}
+            </div>
+            <div class="form-actions">
+              <button type="submit" class="btn btn-sm">Add note</button>
+            </div>
+          </form>
+        )
+        : props.closedText
+        ? <p class="muted small">{props.closedText}</p>
+        : null}
+    </section>
+  );
+}

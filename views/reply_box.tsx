@@ -1,0 +1,282 @@
+/**
+ * The reply box of a ticket (rules 17, 18) and the message box of a live chat, with canned
+ * replies (rule 34). Without JavaScript the canned reply is a plain select and Insert posts the
+ * draft back with the filled reply added; static/desk.js adds the `/` picker, Ctrl+Enter, the
+ * highlighting of unfilled placeholders and keeps Send disabled while one is left. The server
+ * refuses a reply with an unfilled placeholder either way.
+ */
+import { unfilledPlaceholders } from "../domain/canned_replies.ts";
+import { MAX_MESSAGE_LENGTH } from "../domain/channels.ts";
+import { parameterCount } from "../domain/templates.ts";
+import type { CannedReply, Template, Ticket } from "../domain/types.ts";
+import { LocalTime } from "./local_time.tsx";
+
+export interface ReplyState {
+  /** Rule 18: WhatsApp customer silent longer than the window: templates only. */
+  windowOpen: boolean;
+  windowHours: number;
+  templates: Template[];
+  chosen: Template | null;
+  /** The live chat this ticket's reply started, if it is still going. */
+  liveChatId: string | null;
+  /** A template sent since the customer last wrote (the window stays closed until it replies). */
+  templateSentAt: number | null;
+  /** Rule 34: the canned replies offered here. */
+  canned: CannedReply[];
+  /** The text in the box (a refused reply, or one a canned reply was inserted into). */
+  draft: string;
+  error?: string | null;
+  timeZone: string;
+}
+
+/** "{{a}}" or "{{a}} and {{b}}" … for the message that says what is left to fill. */
+function unfilledText(names: string[]) {
+  // No `key`: hono/jsx would print it as an HTML attribute, and these lists render once.
+  // deno-lint-ignore jsx-key
+  const marks = names.map((n) => <mark class="placeholder">{`{{${n}}}`}</mark>);
+  const list = marks.flatMap((m, i) =>
+    i === 0 ? [m] : [i === marks.length - 1 ? " and " : ", ", m]
+  );
+  return (
+    <>
+      Replace {list} before sending: the desk has no value for {names.length === 1 ? "it" : "them"}.
+    </>
+  );
+}
+
+export interface ComposeProps {
+  /** The textarea's id ("reply-text", "chat-text"). */
+  id: string;
+  label: string;
+  action: string;
+  button: string;
+  hint: string;
+  draft: string;
+  canned: CannedReply[];
+  /** The picker fetches a filled canned reply from `${cannedUrl}${id}` (JSON `{text, missing}`). */
+  cannedUrl: string;
+  error?: string | null;
+}
+
+/** A message form with canned replies: the box of a ticket's reply and of a live chat. */
+export function Compose(props: ComposeProps) {
+  const unfilled = unfilledPlaceholders(props.draft);
+  const { id } = props;
+  // deno-lint-ignore jsx-key
+  const options = props.canned.map((r) => <option value={r.id}>{r.title}</option>);
+  return (
+    <form method="post" action={props.action} class="compose-form stack" data-compose>
+      {props.error ? <div class="flash flash-error" role="alert">{props.error}</div> : null}
+      <div class="field">
+        <label for={id}>{props.label}</label>
+        <div class="compose">
+          <textarea
+            id={id}
+            name="text"
+            required
+            maxlength={MAX_MESSAGE_LENGTH}
+            placeholder="Type your reply…"
+            aria-describedby={`${id}-unfilled ${id}-hint`}
+            data-compose-text
+          >
+            {props.draft}
+          </textarea>
+        </div>
+        <p
+          class="unfilled"
+          id={`${id}-unfilled`}
+          data-unfilled
+          aria-live="polite"
+          hidden={!unfilled.length}
+        >
+          {unfilled.length ? unfilledText(unfilled) : null}
+        </p>
+        <p class="hint" id={`${id}-hint`}>
+          {props.hint}{" "}
+          <span class="kbd-hint" data-kbd-hint hidden>
+            Ctrl+Enter sends{props.canned.length ? "; type / for a canned reply" : ""}.
+          </span>
+        </p>
+      </div>
+      <div class="form-actions compose-actions">
+        <button type="submit" class="btn btn-primary" data-send>{props.button}</button>
+        {props.canned.length
+          ? (
+            <div class="canned-pick">
+              <label for={`${id}-canned`}>Canned reply</label>
+              <select id={`${id}-canned`} name="canned" data-canned={props.cannedUrl}>
+                <option value="">Choose…</option>
+                {options}
+              </select>
+              <button
+                type="submit"
+                name="insert"
+                value="1"
+                class="btn btn-sm"
+                formnovalidate
+                data-insert
+              >
+                Insert
+              </button>
+            </div>
+          )
+          : null}
+      </div>
+    </form>
+  );
+}
+
+/** What sending does now: the hint follows the live chat (rule 17). */
+function replyHint(state: ReplyState): string {
+  return state.liveChatId
+    ? "This goes to your live chat with the customer; the ticket stays assigned to you until you close it."
+    : "Sending starts a live chat with the customer; the ticket stays assigned to you.";
+}
+
+/** Rule 17 and 18: free text with Start Chat, or, outside the WhatsApp window, a template. */
+export function ReplyBox(
+  { ticket, name, state }: { ticket: Ticket; name: string; state: ReplyState },
+) {
+  const label = state.liveChatId ? "Send" : "Start Chat";
+  return (
+    <div class="reply stack" id="reply">
+      {state.liveChatId
+        ? (
+          <p class="small">
+            <span class="badge badge-ok">Live chat</span> The customer is in a live chat with you.
+            {" "}
+            <a href={`/chats/${state.liveChatId}`}>Open the chat</a>
+          </p>
+        )
+        : null}
+      {state.windowOpen
+        ? (
+          <Compose
+            id="reply-text"
+            label={`Reply to ${name}`}
+            action={`/tickets/${ticket.id}/reply`}
+            button={label}
+            hint={replyHint(state)}
+            draft={state.draft}
+            canned={state.canned}
+            cannedUrl={`/tickets/${ticket.id}/canned-replies/`}
+            error={state.error}
+          />
+        )
+        : (
+          <>
+            {state.error ? <div class="flash flash-error" role="alert">{state.error}</div> : null}
+            <TemplatePicker ticket={ticket} state={state} label={label} />
+          </>
+        )}
+    </div>
+  );
+}
+
+function TemplatePicker(
+  { ticket, state, label }: { ticket: Ticket; state: ReplyState; label: string },
+) {
+  const here = `/tickets/assigned/${ticket.id}`;
+  return (
+    <div class="template-picker stack">
+      {state.templateSentAt !== null
+        ? (
+          <p>
+            <strong>Template sent</strong>{" "}
+            <LocalTime at={state.templateSentAt} timeZone={state.timeZone} />. WhatsApp allows free
+            text again once the customer replies; until then only another template can go out.
+          </p>
+        )
+        : (
+          <p>
+            <strong>WhatsApp window closed.</strong> The customer's last message is older than{" "}
+            {state.windowHours} hours, so WhatsApp only allows an approved template.
+          </p>
+        )}
+      {state.templates.length === 0
+        ? <p class="error">No approved templates yet: ask an admin to add one.</p>
+        : (
+          <form
+            method="get"
+            action={here}
+            class="inline"
+            hx-get={here}
+            hx-trigger="change"
+            hx-target="#reply"
+            hx-select="#reply"
+            hx-swap="outerHTML"
+          >
+            <div class="field">
+              <label for="template">Template</label>
+              <select id="template" name="template">
+                <option value="">Choose a template…</option>
+                {state.templates.map((tpl) => (
+                  <option value={tpl.id} selected={state.chosen?.id === tpl.id}>
+                    {tpl.name} ({tpl.language})
+                  </option>
+                ))}
+              </select>
+            </div>
+            <button type="submit" class="btn btn-sm">Use template</button>
+          </form>
+        )}
+      {state.chosen
+        ? (
+          <form method="post" action={`/tickets/${ticket.id}/reply`} class="stack">
+            <input type="hidden" name="template" value={state.chosen.id} />
+            <div class="template-body">{state.chosen.body}</div>
+            {paramNumbers(state.chosen.body).map((n) => (
+              <div class="field">
+                <label for={`param-${n}`}>Parameter {`{{${n}}}`}</label>
+                <input id={`param-${n}`} name="params" required maxlength={1024} />
+              </div>
+            ))}
+            <div class="form-actions">
+              <button type="submit" class="btn btn-primary">{label}</button>
+            </div>
+          </form>
+        )
+        : null}
+    </div>
+  );
+}
+
+function paramNumbers(body: string): number[] {
+  return Array.from({ length: parameterCount(body) }, (_, i) => i + 1);
+}
+
+/** A live chat's message box (the chat's agent; rule 34's canned replies, rule 18's window). */
+export function ChatReplyBox(
+  props: {
+    chatId: string;
+    windowOpen: boolean;
+    canned: CannedReply[];
+    draft: string;
+    error?: string | null;
+  },
+) {
+  return (
+    <div class="reply stack" id="reply">
+      {props.windowOpen
+        ? (
+          <Compose
+            id="chat-text"
+            label="Message"
+            action={`/chats/${props.chatId}/messages`}
+            button="Send"
+            hint="The customer gets this in the live chat at once."
+            draft={props.draft}
+            canned={props.canned}
+            cannedUrl={`/chats/${props.chatId}/canned-replies/`}
+            error={props.error}
+          />
+        )
+        : (
+          <p class="small">
+            The WhatsApp window is closed: reply from the customer's ticket with an approved
+            template.
+          </p>
+        )}
+    </div>
+  );
+}
