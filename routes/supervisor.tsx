@@ -151,10 +151,11 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
 
   app.get("/tickets/:id", async (c) => {
     const ticket = await getTicket(kv, c.req.param("id"));
-    const [messages, agents, departments] = await Promise.all([
+    const [messages, agents, departments, settings] = await Promise.all([
       ticketMessages(kv, ticket),
       listAgents(kv),
       listDepartments(kv),
+      getSettings(kv),
     ]);
     const back = ticket.status === "archived"
       ? "/supervisor/archive"
@@ -173,6 +174,7 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
         departments={departments}
         now={clock.now()}
         back={safeNext(c.req.query("back"), back)}
+        timeZone={settings.hours.timeZone}
       />,
       { wide: true },
     );

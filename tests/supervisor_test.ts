@@ -140,6 +140,17 @@ Deno.test("[routes] supervisor pages: who may see them", async (t) => {
     }
   });
 
+  await t.step("the ticket page shows its times in the business time zone, labelled", async () => {
+    await desk.json("PUT", "/api/settings", {
+      token: admin.token,
+      body: { hours: { timeZone: "Asia/Kolkata", weekly: {}, closures: [] } },
+    });
+    const page = await browser(desk, supervisor.token).get(`/supervisor/tickets/${ticket}`);
+    assert.match(page.html, /in Asia\/Kolkata/);
+    // The test desk's clock is 2026-11-25 10:00 UTC: 15:30 in Kolkata.
+    assert.match(page.html, /<time datetime="2026-11-25T10:00:00.000Z"[^>]*>2026-11-25 15:30</);
+  });
+
   await t.step("an agent gets 403 on every supervisor page, form and API", async () => {
     const b = browser(desk, agent.token);
     for (const path of [...SUPERVISOR_PAGES, `/supervisor/tickets/${ticket}`]) {

@@ -304,8 +304,11 @@ export function TicketView(props: {
   departments: Department[];
   now: number;
   back: string;
+  /** The business time zone: every time on the page is shown in it, and labelled once. */
+  timeZone: string;
 }) {
-  const { ticket: t, names } = props;
+  const { ticket: t, names, timeZone } = props;
+  const when = (at: number) => <LocalTime at={at} timeZone={timeZone} />;
   const name = (id: string | null) => id ? names.get(id) ?? "a removed agent" : "—";
   const department = t.department
     ? props.departments.find((d) => d.id === t.department)?.name ?? "—"
@@ -333,7 +336,7 @@ export function TicketView(props: {
                     {m.text}
                     <span class="msg-meta">
                       {m.author === "customer" ? t.name : system ? "Auto-reply" : name(m.author)}
-                      {m.template ? ` · template ${m.template}` : ""} · {stamp(m.at)}
+                      {m.template ? ` · template ${m.template}` : ""} · {when(m.at)}
                     </span>
                   </div>
                 );
@@ -359,7 +362,7 @@ export function TicketView(props: {
               <dt>Department</dt>
               <dd>{department}</dd>
               <dt>Created</dt>
-              <dd>{stamp(t.createdAt)}</dd>
+              <dd>{when(t.createdAt)}</dd>
               <dt>Last message</dt>
               <dd>
                 <TimeAgo at={t.lastMessageAt} now={props.now} />
@@ -377,7 +380,7 @@ export function TicketView(props: {
                   <>
                     <dt>Closed</dt>
                     <dd>
-                      {stamp(t.closedAt)} · {t.closedBy ? name(t.closedBy) : closeReason(t)}
+                      {when(t.closedAt)} · {t.closedBy ? name(t.closedBy) : closeReason(t)}
                     </dd>
                   </>
                 )
@@ -386,10 +389,12 @@ export function TicketView(props: {
                 ? (
                   <>
                     <dt>Archived</dt>
-                    <dd>{stamp(t.archivedAt)}</dd>
+                    <dd>{when(t.archivedAt)}</dd>
                   </>
                 )
                 : null}
+              <dt>Times</dt>
+              <dd class="small">in {timeZone}</dd>
               <dt>Id</dt>
               <dd class="small">{t.id}</dd>
             </dl>
@@ -406,7 +411,7 @@ export function TicketView(props: {
           : null}
         <Card id="history-h" title="History">
           <div class="card-body">
-            <TicketHistory history={t.history} names={names} />
+            <TicketHistory history={t.history} names={names} timeZone={timeZone} />
           </div>
         </Card>
         <a href={props.back} class="small">← Back to the list</a>
