@@ -137,6 +137,22 @@ export const keys = {
   /** Bumped with every pending/live chat change. */
   chatsChanged: () => ["queue_changed", "_chats"] as const,
 
+  /**
+   * Rule 32: tickets that reached an agent by someone else's hand (sent back to Unassigned,
+   * reassigned to it), by time; `change` tells two moves of one ticket in one millisecond apart
+   * (the ticket's history length). New tickets are read from `statEvent("created", …)`.
+   */
+  workFeed: (at?: number, ticketId?: string, change?: number) =>
+    at === undefined
+      ? ["work_feed"] as const
+      : ["work_feed", at, ticketId ?? "", change ?? 0] as const,
+  /** Rule 32: "your ticket was closed by rule 7", kept until the agent's desk has shown it. */
+  agentNotice: (agentId: string, at: number, ticketId: string) =>
+    ["agent_notices", agentId, at, ticketId] as const,
+  agentNotices: (agentId: string) => ["agent_notices", agentId] as const,
+  /** Bumped with every notice written (the live stream reads notices only after one). */
+  noticesChanged: () => ["queue_changed", "_notices"] as const,
+
   count: (queue: "unassigned", department: string) => ["counts", queue, department] as const,
   countAssigned: (agentId: string) => ["counts", "assigned", agentId] as const,
   countClosed: () => ["counts", "closed"] as const,

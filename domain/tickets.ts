@@ -1,5 +1,6 @@
 /** Tickets: create-or-merge (rule 6), accept (14), quick accept (15), close (19), reassign (11). */
 import { canReadTicket, isStaff } from "./access.ts";
+import { noteWork } from "./alerts.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { Conflict, Forbidden, NotFound } from "./errors.ts";
@@ -87,6 +88,8 @@ export function writeTicket(
   const wasClosed = before?.status === "closed", isClosed = after.status === "closed";
   if (wasClosed !== isClosed) op.sum(keys.countClosed(), isClosed ? 1n : MINUS_ONE);
   op.sum(keys.ticketsChanged(), 1n);
+  // Rule 32: sent back, reassigned, or closed by rule 7 under its agent.
+  noteWork(op, before, after, now);
 
   const statDays = { expireIn: 9 * 24 * 3600_000 };
   if (!before) {

@@ -9,6 +9,7 @@ import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
 import deskCss from "../static/desk.css" with { type: "text" };
 import deskJs from "../static/desk.js" with { type: "text" };
+import alertsJs from "../static/alerts.js" with { type: "text" };
 import type { DeskEnv } from "./context.ts";
 
 interface Asset {
@@ -25,6 +26,7 @@ const SOURCES: Record<string, [string, string]> = {
   "sse.js": [sseJs, "text/javascript; charset=utf-8"],
   "desk.css": [deskCss, "text/css; charset=utf-8"],
   "desk.js": [deskJs, "text/javascript; charset=utf-8"],
+  "alerts.js": [alertsJs, "text/javascript; charset=utf-8"],
 };
 
 /** FNV-1a, 32 bit: a cheap content hash for ETags and cache-busting versions. */

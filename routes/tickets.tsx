@@ -44,14 +44,23 @@ import {
   ListPoller,
   type ListQueue,
   NoSelection,
+  OlderLink,
+  Pager,
+  patchMarker,
   QueueListBody,
+  QueueTab,
   QueueTabs,
   queueUrl,
   type QueueView,
   QuickAcceptBar,
+  quickSizes,
+  RowInsert,
+  rowKey,
+  RowRemoval,
   type ThreadProps,
   TicketConversation,
   TicketDetail,
+  TicketRow,
   ticketUrl,
 } from "../views/tickets.tsx";
 import { CustomerPanel } from "../views/customer_panel.tsx";
@@ -71,10 +80,18 @@ import {
   unfilledRefusal,
 } from "./conversation_pane.tsx";
 import {
+  deskCounts,
+  deskVersion,
+  hash53,
   type LivePart,
   type LiveView,
   liveViews,
   pageVersion,
+  type PatchDrawing,
+  patchHtml,
+  type PatchState,
+  patchState,
+  PatchStates,
   type Share,
   unshared,
 } from "./live_views.ts";
@@ -108,17 +125,23 @@ export interface QueueParts {
   tabs: string;
   quick: string;
   list: string;
-  /** Hash of everything the parts show: unchanged means nothing to send. */
+  /** The version of everything the parts show: unchanged means nothing to send. */
   version: string;
+  /** The same as keys, what rule 33's live patches are computed from. */
+  state: PatchState;
 }
 
 const html = async (element: unknown): Promise<string> => String(await element);
 
+/** Rule 33: the queue states pages were recently drawn or sent with, by version. */
+const queueStates = new PatchStates();
+
 /**
  * Reads and renders what one queue view shows this agent (rules 12, 13, 16, 19, 20): the view,
- * and its live fragments (tab counts, Quick Accept bar, list). The list is the same for every
- * agent with the same visible departments (Unassigned) or for the agent itself (Assigned,
- * Closed), so `share` renders it once for all of them; only tabs and the poller are per agent.
+ * its live fragments (tab counts, Quick Accept bar, list), its patch state, and how a live patch
+ * draws its pieces (rule 33). The list is the same for every agent with the same visible
+ * departments (Unassigned) or for the agent itself (Assigned, Closed), so `share` renders its
+ * rows once for all of them; only tabs and the poller are per agent.
  */
 async function loadQueueParts(
   deps: AppDeps,
@@ -126,7 +149,7 @@ async function loadQueueParts(
   queue: ListQueue,
   params: URLSearchParams,
   share: Share = unshared,
-): Promise<{ view: QueueView; parts: QueueParts }> {
+): Promise<{ view: QueueView; parts: QueueParts; drawing: PatchDrawing }> {
   const { kv, clock } = deps.desk;
   const filters = filtersOf(queue, params);
   const listParams = new URLSearchParams(filters);
@@ -161,7 +184,41 @@ async function loadQueueParts(
     selected,
   };
   const back = queueUrl(queue, filters);
-  const [tabs, quick, body] = await Promise.all([
+  // The rows, their keys and the list around them: once per list, whoever sees it.
+  const list = await share(`rows|${listKey}`, async () => {
+    const rows = await Promise.all(
+      page.tickets.map((t) => html(<TicketRow view={view} ticket={t} />)),
+    );
+    return {
+      ids: page.tickets.map((t) => t.id),
+      keys: page.tickets.map((t) => hash53(rowKey(view, t))),
+      html: new Map(page.tickets.map((t, i) => [t.id, rows[i]])),
+      body: await html(<QueueListBody view={view} rows={raw(rows.join(""))} />),
+    };
+  });
+  // The Unassigned count is the desk's (rule 32): its live event updates the tab and the Quick
+  // Accept count too (static/alerts.js), so patches leave those pieces out (rule 33's bytes).
+  const pieces: [string, string][] = [
+    ["tab-assigned", String(assigned)],
+    ["tab-closed", String(closed)],
+    ["pager", page.nextCursor ? "next" : ""],
+    ["pager-next", page.nextCursor ?? ""],
+  ];
+  const within: [string, string][] = [["pager-next", "pager"]];
+  if (queue === "unassigned") {
+    const sizes = unassigned === 0 ? "none" : quickSizes(unassigned).join(",");
+    pieces.push(["quick-bar", `${sizes}|${back}`]);
+  }
+  const state = queueStates.remember(patchState({
+    // What no piece or row covers: the list's address, and whether it has rows at all.
+    frame: [listKey, page.tickets.length ? "rows" : "empty", page.truncated ? "cut" : ""].join("|"),
+    pieces,
+    within,
+    rows: list.ids,
+    rowKeys: list.keys,
+  }));
+  const version = state.version;
+  const [tabs, quick, poller] = await Promise.all([
     html(<QueueTabs view={view} />),
     queue === "unassigned"
       ? share(
@@ -169,14 +226,33 @@ async function loadQueueParts(
         () => html(<QuickAcceptBar available={unassigned} back={back} />),
       )
       : "",
-    share(`body|${listKey}`, async () => {
-      const text = await html(<QueueListBody view={view} />);
-      return { text, hash: fnv1a(text) };
-    }),
+    html(<ListPoller view={view} version={version} />),
   ]);
-  const version = fnv1a(tabs + quick + body.hash);
-  const list = body.text + await html(<ListPoller view={view} version={version} />);
-  return { view, parts: { tabs, quick, list, version } };
+  const byId = new Map(page.tickets.map((t) => [t.id, t]));
+  const drawing: PatchDrawing = {
+    piece(id) {
+      if (id.startsWith("tab-")) {
+        return html(<QueueTab view={view} queue={id.slice(4) as ListQueue} oob />);
+      }
+      switch (id) {
+        case "quick-bar":
+          return html(<QuickAcceptBar available={unassigned} back={back} oob />);
+        case "pager":
+          return html(<Pager view={view} oob />);
+        default:
+          return html(<OlderLink view={view} oob />);
+      }
+    },
+    row: (id) => html(<TicketRow view={view} ticket={byId.get(id)!} oob />),
+    insert: (id, after) => html(<RowInsert after={after}>{raw(list.html.get(id)!)}</RowInsert>),
+    remove: (id) => String(<RowRemoval id={id} />),
+    marker: patchMarker,
+  };
+  return {
+    view,
+    parts: { tabs, quick, list: list.body + poller, version, state },
+    drawing,
+  };
 }
 
 /** Failed messages this agent may Retry (rule 29; who may is decided in domain/access.ts). */
@@ -249,10 +325,19 @@ function ticketLiveView(queue: ListQueue): LiveView {
     const parts: LivePart[] = [{
       on: ["tickets", "chats"],
       render: async ({ deps, agent, share }) => {
-        const { parts } = await loadQueueParts(deps, agent, queue, params, share);
+        const { parts, drawing } = await loadQueueParts(deps, agent, queue, params, share);
         return {
           parts: { tabs: parts.tabs, quick: parts.quick, list: parts.list },
           version: parts.version,
+          state: parts.state,
+          // Rule 33: single rows and counts, from the state this page had.
+          async patch(from, had) {
+            const before = (had as PatchState | undefined)?.version === from
+              ? had as PatchState
+              : queueStates.get(from);
+            const patch = before && await patchHtml(before, parts.state, drawing);
+            return patch ? { event: "patch", html: patch } : null;
+          },
         };
       },
     }];
@@ -305,8 +390,6 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
   app.use("*", pageAuth(deps));
 
-  const pendingChats = async (agent: Agent) => (await listChats(desk, agent, "pending")).length;
-
   async function queuePage(
     c: Context<DeskEnv>,
     queue: ListQueue,
@@ -317,12 +400,17 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const agent = c.get("agent");
     const params = new URL(c.req.url).searchParams;
     if (selected) params.set("selected", selected.id);
-    const { view, parts } = await loadQueueParts(deps, agent, queue, params);
+    const [{ view, parts }, counts] = await Promise.all([
+      loadQueueParts(deps, agent, queue, params),
+      deskCounts(deps, agent),
+    ]);
     const events = new URLSearchParams(view.filters);
     events.set("view", queue);
     if (view.query.cursor) events.set("cursor", view.query.cursor);
     if (selected) events.set("selected", selected.id);
-    events.set("v", pageVersion([parts.version, selected?.version]));
+    // The parts in the live view's order, then the desk's counts (rule 32).
+    const versions = selected ? [parts.version, selected.version] : [parts.version];
+    events.set("v", pageVersion([...versions, deskVersion(counts)]));
     const split = queue !== "unassigned" || detail;
     return c.html(
       <Layout
@@ -331,10 +419,12 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         active="tickets"
         flash={flash}
         wide={!!split}
-        pendingChats={await pendingChats(agent)}
+        counts={{ unassigned: counts.unassigned, chats: counts.pending.length }}
       >
         {/* The fragments are rendered once (escaped by their components) and reused as is. */}
         <div class="queue" hx-ext="sse" sse-connect={`/events?${events}`}>
+          {/* Rule 33: row and count patches, swapped out of band (static/alerts.js checks them). */}
+          <div hidden sse-swap="patch" hx-swap="none"></div>
           <nav
             id="queue-tabs"
             class="tabs"

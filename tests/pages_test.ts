@@ -580,11 +580,18 @@ Deno.test("[routes] live counts and the open ticket's conversation, only for who
     await s.step("pages woken together still get their own agent's counts", async () => {
       anaLive.clear();
       benLive.clear();
-      await leaveMessage(t, "+27820000003", ["a new one"]);
+      const other = await leaveMessage(t, "+27820000003", ["a new one"]);
       assert(await benLive.until("a new one"), "Ben's Unassigned list gets the new ticket");
       assert(benLive.seen.includes('data-queue="assigned" data-count="0"'), "Ben has none");
-      assert(await anaLive.until('data-queue="unassigned" data-count="1"'), "Ana's tabs");
-      assert(anaLive.seen.includes('data-queue="assigned" data-count="1"'), "Ana has one");
+      // Rule 33: Ana's page gets only what changed for her, the desk's Unassigned count.
+      assert(await anaLive.until('"unassigned":1'), "Ana's counts");
+      assert(!anaLive.seen.includes('data-count="0"'), "never Ben's counts");
+      anaLive.clear();
+      benLive.clear();
+      await visit(t, ben, `/tickets/${other}/accept`, { form: { next: "/tickets/unassigned" } });
+      assert(await benLive.until('data-queue="assigned" data-count="1"'), "Ben's own count");
+      assert(await anaLive.until('"unassigned":0'), "Ana's counts again");
+      assert(!anaLive.seen.includes('data-queue="assigned"'), "Ana's Assigned count did not move");
     });
     await s.step("closing a ticket updates the Closed count on connected pages", async () => {
       benLive.clear();

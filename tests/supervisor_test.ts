@@ -217,7 +217,7 @@ Deno.test("[routes] supervisor dashboard", async (t) => {
     assert.match(page.html, /<title>Wed 25 Nov, 10:00: 3 tickets<\/title>/);
     assert.match(page.html, /<svg[^>]*aria-labelledby="ages-title ages-desc"/);
     assert.match(page.html, /<title>1–4 h: 1<\/title>/);
-    assert.doesNotMatch(page.html, /<script(?![^>]*(htmx|sse))/);
+    assert.doesNotMatch(page.html, /<script(?![^>]*(htmx|sse|alerts))/);
     // Ana: one assigned ticket, created 2 h ago.
     assert.match(
       page.html,

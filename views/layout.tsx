@@ -1,14 +1,25 @@
 /**
- * The page shell every signed-in page uses: header (product name, nav, status switch, sign out)
- * and main. Scripts are htmx and its SSE extension only, served from the npm packages.
+ * The page shell every signed-in page uses: header (product name, nav with rule 32's counts, alert
+ * settings, status switch, sign out) and main. Scripts are htmx and its SSE extension, served
+ * from the npm packages, and static/alerts.js (rule 32: live title and counts, sound, desktop
+ * notifications, notices).
  */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
+import type { Notice } from "../domain/alerts.ts";
 import type { Agent } from "../domain/types.ts";
 import { assetUrl } from "../routes/static.ts";
-import { type Flash, FlashMessage } from "./components.tsx";
+import { type Flash, FlashMessage, stamp } from "./components.tsx";
 
 export type NavTab = "tickets" | "chats" | "supervisor" | "admin";
+
+/** Rule 32: what the title and the navigation count. */
+export interface NavCounts {
+  /** Unassigned tickets the agent may see. */
+  unassigned: number;
+  /** Pending chats it may take. */
+  chats: number;
+}
 
 export interface LayoutProps {
   title: string;
@@ -18,10 +29,19 @@ export interface LayoutProps {
   flash?: Flash | null;
   /** Full-width main column (list + detail pages). */
   wide?: boolean;
+  /**
+   * Rule 32's counts for the title and the navigation. Pages that do not pass them get them from
+   * their live stream as soon as it connects (static/alerts.js).
+   */
+  counts?: NavCounts;
   /** Pending live chats the agent could accept (a count in the Chats tab). */
   pendingChats?: number;
   children?: Child;
 }
+
+/** Rule 32: `(N) <page> · chatdesk`, N = unassigned tickets plus pending chats. */
+export const pageTitle = (title: string, counts?: NavCounts): string =>
+  counts ? `(${counts.unassigned + counts.chats}) ${title}` : title;
 
 // No inline <style> from htmx (the CSP allows only our stylesheet); no eval.
 const HTMX_CONFIG = JSON.stringify({
@@ -61,7 +81,7 @@ export function Layout(props: LayoutProps) {
   const { agent } = props;
   return (
     <Document
-      title={props.title}
+      title={pageTitle(props.title, props.counts)}
       head={
         <>
           <meta name="htmx-config" content={HTMX_CONFIG} />
@@ -70,6 +90,7 @@ export function Layout(props: LayoutProps) {
               <>
                 <script src={assetUrl("htmx.min.js")} defer></script>
                 <script src={assetUrl("sse.js")} defer></script>
+                <script src={assetUrl("alerts.js")} defer></script>
                 {/* The Agent Desk's keyboard and reply-box help (static/desk.js). */}
                 {props.active === "tickets" || props.active === "chats"
                   ? <script src={assetUrl("desk.js")} defer></script>
@@ -82,7 +103,14 @@ export function Layout(props: LayoutProps) {
     >
       <a class="skip-link" href="#main">Skip to main content</a>
       {agent
-        ? <Header agent={agent} active={props.active} pending={props.pendingChats} />
+        ? (
+          <Header
+            agent={agent}
+            active={props.active}
+            counts={props.counts}
+            pending={props.pendingChats}
+          />
+        )
         : (
           <header class="top">
             <a class="brand" href="/">
@@ -91,6 +119,7 @@ export function Layout(props: LayoutProps) {
           </header>
         )}
       <main class={props.wide ? "main wide" : "main"} id="main">
+        {agent ? <div id="notices" class="notices"></div> : null}
         <div id="flash">
           <FlashMessage flash={props.flash} />
         </div>
@@ -100,11 +129,18 @@ export function Layout(props: LayoutProps) {
   );
 }
 
-function Header({ agent, active, pending }: { agent: Agent; active?: NavTab; pending?: number }) {
-  const tab = (id: NavTab, href: string, label: string, count?: number) => (
+function Header(
+  { agent, active, counts, pending }: {
+    agent: Agent;
+    active?: NavTab;
+    counts?: NavCounts;
+    pending?: number;
+  },
+) {
+  const tab = (id: NavTab, href: string, label: string, count?: Child) => (
     <a href={href} aria-current={active === id ? "page" : undefined}>
       {label}
-      {count ? <span class="count">{count}</span> : null}
+      {count}
     </a>
   );
   const online = agent.status === "online";
@@ -114,12 +150,23 @@ function Header({ agent, active, pending }: { agent: Agent; active?: NavTab; pen
         chat<span>desk</span>
       </a>
       <nav class="nav" aria-label="Desk">
-        {tab("tickets", "/tickets/unassigned", "Tickets")}
-        {tab("chats", "/chats", "Chats", pending)}
+        {tab(
+          "tickets",
+          "/tickets/unassigned",
+          "Tickets",
+          <NavCount id="nav-unassigned" count={counts?.unassigned} label="unassigned" />,
+        )}
+        {tab(
+          "chats",
+          "/chats",
+          "Chats",
+          <NavCount id="nav-chats" count={counts?.chats ?? pending} label="waiting" />,
+        )}
         {agent.role !== "agent" ? tab("supervisor", "/supervisor", "Supervisor") : null}
         {agent.role === "admin" ? tab("admin", "/admin", "Admin") : null}
       </nav>
       <div class="me">
+        <AlertSettings />
         <form method="post" action="/status" class="status-switch">
           <input type="hidden" name="status" value={online ? "offline" : "online"} />
           <button
@@ -138,6 +185,57 @@ function Header({ agent, active, pending }: { agent: Agent; active?: NavTab; pen
         </form>
       </div>
     </header>
+  );
+}
+
+/** A navigation count kept live by static/alerts.js; empty until known. */
+function NavCount({ id, count, label }: { id: string; count?: number; label: string }) {
+  return (
+    <span class="nav-count">
+      <span class="count" id={id} data-count={count} hidden={count === undefined}>
+        {count ?? ""}
+      </span>
+      <span class="sr-only">{label}</span>
+    </span>
+  );
+}
+
+/**
+ * Rule 32: opt-in sound and desktop notification for new work, stored per browser. Shown by
+ * static/alerts.js (without it there is nothing to switch on).
+ */
+function AlertSettings() {
+  return (
+    <details class="alert-settings" id="alert-settings" hidden>
+      <summary class="btn btn-sm">Alerts</summary>
+      <div class="alert-menu">
+        <p class="small muted">New tickets and chats for you, on this browser:</p>
+        <label class="check">
+          <input type="checkbox" id="alert-sound" /> Play a sound
+        </label>
+        <label class="check">
+          <input type="checkbox" id="alert-notify" /> Show a desktop notification
+        </label>
+        <p class="small muted" id="alert-note" role="status"></p>
+      </div>
+    </details>
+  );
+}
+
+/**
+ * Rule 32: one of the agent's tickets was closed because its customer started a live chat with
+ * an agent (rule 7). Sent live, or at the next page load, into #notices.
+ */
+export function NoticeBanner({ notice }: { notice: Notice }) {
+  return (
+    <div class="notice" role="status" data-notice={notice.ticketId}>
+      <span>
+        Your ticket from <strong>{notice.customer}</strong> was closed at{" "}
+        {stamp(notice.at)}: the customer started a live chat.{" "}
+        <a href={`/tickets/closed/${notice.ticketId}`}>View it</a>
+      </span>
+      <button type="button" class="btn btn-sm btn-ghost" data-dismiss>Dismiss</button>
+    </div>
   );
 }
 

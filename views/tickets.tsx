@@ -1,17 +1,20 @@
 /**
  * The Tickets tab: queue tabs with counts, the Quick Accept bar, filters, the queue list and its
  * rows, and the ticket detail (conversation, reply box or WhatsApp template picker, Close).
- * Each fragment is one component used in its page and sent on its own to htmx (SSE or polling).
+ * Each fragment is one component used in its page and sent on its own to htmx (SSE or polling);
+ * rule 33's live patches send single rows and small pieces of them out of band (`oob`).
  */
 import type { Child } from "hono/jsx";
 import type { TicketPage, TicketQuery } from "../domain/ticket_lists.ts";
 import type { Department, Message, Ticket } from "../domain/types.ts";
 import {
   AgeFilter,
+  ago,
   ChannelBadge,
   ChannelFilter,
   DepartmentFilter,
   Empty,
+  isoTime,
   SearchFilter,
   SortFilter,
   TimeAgo,
@@ -66,38 +69,46 @@ const QUEUE_NAMES: Record<ListQueue, string> = {
 
 /** The three queue tabs, each with its live count. (fragment "tabs") */
 export function QueueTabs({ view }: { view: QueueView }) {
+  return <>{LIST_QUEUES.map((q) => <QueueTab key={q} view={view} queue={q} />)}</>;
+}
+
+/** One queue tab; `oob` when a live patch sends it alone (its count changed). */
+export function QueueTab(
+  { view, queue, oob }: { view: QueueView; queue: ListQueue; oob?: boolean },
+) {
   return (
-    <>
-      {LIST_QUEUES.map((q) => (
-        <a
-          class="tab"
-          href={`/tickets/${q}`}
-          aria-current={view.queue === q ? "page" : undefined}
-          data-queue={q}
-          data-count={view.counts[q]}
-        >
-          {QUEUE_NAMES[q]}
-          <span class="count">{view.counts[q]}</span>
-        </a>
-      ))}
-    </>
+    <a
+      class="tab"
+      id={`tab-${queue}`}
+      href={`/tickets/${queue}`}
+      aria-current={view.queue === queue ? "page" : undefined}
+      data-queue={queue}
+      data-count={view.counts[queue]}
+      hx-swap-oob={oob ? "true" : undefined}
+    >
+      {QUEUE_NAMES[queue]}
+      <span class="count">{view.counts[queue]}</span>
+    </a>
   );
 }
 
 /**
  * Rule 15: Quick Accept takes the N oldest tickets the agent may see, whatever the filters; a
- * size is offered only when that many are available. (fragment "quick")
+ * size is offered only when that many are available. (fragment "quick"; `oob` when a live patch
+ * sends the bar whole, because the sizes offered changed)
  */
-export function QuickAcceptBar({ available, back }: { available: number; back: string }) {
+export function QuickAcceptBar(
+  { available, back, oob }: { available: number; back: string; oob?: boolean },
+) {
+  const swap = oob ? "true" : undefined;
   if (available === 0) {
     return (
-      <div class="quick">
+      <div class="quick" id="quick-bar" hx-swap-oob={swap}>
         <span class="quick-label">Quick Accept</span>
         <span class="muted small">No tickets are waiting.</span>
       </div>
     );
   }
-  const max = Math.min(available, 100);
   const form = (children: Child, extra?: string) => (
     <form
       method="post"
@@ -111,9 +122,9 @@ export function QuickAcceptBar({ available, back }: { available: number; back: s
     </form>
   );
   return (
-    <div class="quick" aria-label="Quick Accept">
+    <div class="quick" id="quick-bar" aria-label="Quick Accept" hx-swap-oob={swap}>
       <span class="quick-label">Quick Accept</span>
-      {QUICK_SIZES.filter((n) => available >= n).map((n) =>
+      {quickSizes(available).map((n) =>
         form(
           <>
             <input type="hidden" name="count" value={String(n)} />
@@ -131,22 +142,38 @@ export function QuickAcceptBar({ available, back }: { available: number; back: s
       {form(
         <>
           <label class="sr-only" for="quick-count">Number of tickets to accept</label>
-          <input
-            id="quick-count"
-            type="number"
-            name="count"
-            min="1"
-            max={String(max)}
-            value={String(Math.min(available, 1))}
-            required
-          />
+          <QuickCount available={available} />
           <button type="submit" class="btn btn-sm btn-primary">Accept oldest</button>
         </>,
         "quick-custom",
       )}
-      <span class="muted small">{available} available</span>
+      <QuickAvailable available={available} />
     </div>
   );
+}
+
+/** The sizes Quick Accept offers with `available` tickets (rule 15). */
+export const quickSizes = (available: number): number[] =>
+  QUICK_SIZES.filter((n) => available >= n);
+
+/** Quick Accept's custom count, up to what is available (static/alerts.js keeps `max` live). */
+function QuickCount({ available }: { available: number }) {
+  return (
+    <input
+      id="quick-count"
+      type="number"
+      name="count"
+      min="1"
+      max={String(Math.min(available, 100))}
+      value={String(Math.min(available, 1))}
+      required
+    />
+  );
+}
+
+/** "N available" in the Quick Accept bar (static/alerts.js keeps it live). */
+function QuickAvailable({ available }: { available: number }) {
+  return <span class="muted small" id="quick-n">{available} available</span>;
 }
 
 /** Search, filters and sort as a GET form, so the view lives in the URL. */
@@ -189,51 +216,82 @@ function departmentName(view: QueueView, id: string | null): string | null {
   return view.departments.find((d) => d.id === id)?.name ?? null;
 }
 
-export function TicketRow({ view, ticket }: { view: QueueView; ticket: Ticket }) {
-  const dept = departmentName(view, ticket.department);
-  const selected = view.selected === ticket.id;
-  const back = queueUrl(view.queue, view.filters);
-  const when = view.queue === "closed"
+/** Rule 33: longer names and first messages are cut in the row (the ticket shows them whole). */
+export const ROW_NAME_MAX = 40;
+export const ROW_PREVIEW_MAX = 140;
+const cut = (text: string, max: number) =>
+  text.length > max ? `${text.slice(0, max - 1).trimEnd()}…` : text;
+
+/** When a row's time counts from: created, last message, or closed, by queue. */
+const rowTime = (view: QueueView, ticket: Ticket) =>
+  view.queue === "closed"
     ? ticket.closedAt ?? ticket.lastMessageAt
     : view.queue === "assigned"
     ? ticket.lastMessageAt
     : ticket.createdAt;
+
+/**
+ * What a row shows, as a key: a live patch re-sends the row only when this changes. The age
+ * text is left out (it moves with the clock; static/alerts.js keeps it current in the page).
+ */
+export function rowKey(view: QueueView, ticket: Ticket): string {
+  return [
+    ticket.name,
+    ticket.from,
+    ticket.preview,
+    ticket.channel,
+    departmentName(view, ticket.department) ?? "",
+    rowTime(view, ticket),
+    view.queue === "closed" ? closedByText(view, ticket) : "",
+    view.selected === ticket.id ? "selected" : "",
+  ].join("\u0000");
+}
+
+/** A queue row; `oob` when a live patch sends it alone to replace the one in the list. */
+export function TicketRow(
+  { view, ticket, oob }: { view: QueueView; ticket: Ticket; oob?: boolean },
+) {
+  const dept = departmentName(view, ticket.department);
+  const selected = view.selected === ticket.id;
+  const back = queueUrl(view.queue, view.filters);
+  const name = cut(ticket.name || ticket.from, ROW_NAME_MAX);
   return (
     <li
       class="row"
       id={`t-${ticket.id}`}
       data-ticket={ticket.id}
       aria-current={selected ? "true" : undefined}
+      hx-swap-oob={oob ? "true" : undefined}
     >
       <div class="row-main">
         <div class="row-title">
-          <a href={ticketUrl(view.queue, ticket.id, view.filters)}>{ticket.name || ticket.from}</a>
+          <a href={ticketUrl(view.queue, ticket.id, view.filters)}>{name}</a>
           {ticket.name ? <span class="row-from">{ticket.from}</span> : null}
         </div>
-        <div class="row-preview">{ticket.preview || "(no text)"}</div>
+        <div class="row-preview">{cut(ticket.preview, ROW_PREVIEW_MAX) || "(no text)"}</div>
       </div>
       <div class="row-meta">
         <ChannelBadge channel={ticket.channel} />
         {dept ? <span class="badge badge-muted">{dept}</span> : null}
-        <TimeAgo at={when} now={view.now} />
-        {view.queue === "closed"
-          ? <span>{ticket.closedBy === view.me ? "Closed by me" : closedByText(view, ticket)}</span>
-          : null}
+        <RowAge at={rowTime(view, ticket)} now={view.now} />
+        {view.queue === "closed" ? <span>{closedByText(view, ticket)}</span> : null}
       </div>
       {view.queue === "unassigned"
         ? (
           <div class="row-actions">
+            {/* Its answer goes to #flash (hx-target on the list); no `next` means Unassigned. */}
             <form
               method="post"
               action={`/tickets/${ticket.id}/accept`}
               hx-post={`/tickets/${ticket.id}/accept`}
-              hx-target="#flash"
             >
-              <input type="hidden" name="next" value={back} />
+              {back === "/tickets/unassigned"
+                ? null
+                : <input type="hidden" name="next" value={back} />}
               <button
                 type="submit"
                 class="btn btn-primary btn-sm"
-                aria-label={`Accept ticket from ${ticket.name || ticket.from}`}
+                aria-label={`Accept ticket from ${name}`}
               >
                 Accept
               </button>
@@ -245,7 +303,33 @@ export function TicketRow({ view, ticket }: { view: QueueView; ticket: Ticket })
   );
 }
 
+/**
+ * A row's age, as TimeAgo words it but without the hover stamp (rule 33 counts a row's bytes;
+ * the ticket shows its times in full). static/alerts.js keeps the words current.
+ */
+function RowAge({ at, now }: { at: number; now: number }) {
+  const text = ago(at, now);
+  return <time datetime={isoTime(at)}>{text === "just now" ? text : `${text} ago`}</time>;
+}
+
+/** Rule 33: a row a live patch adds, after row `after` (null: at the top of the list). */
+export function RowInsert({ after, children }: { after: string | null; children?: Child }) {
+  return <ul hx-swap-oob={after ? `afterend:#t-${after}` : "afterbegin:#rows"}>{children}</ul>;
+}
+
+/** Rule 33: a row a live patch removes (accepted, closed, or out of this list). */
+export function RowRemoval({ id }: { id: string }) {
+  return <i id={`t-${id}`} hx-swap-oob="delete"></i>;
+}
+
+/**
+ * A live patch's first line: the list version it applies to and the one it makes. The page
+ * applies it only when its list has `from` (static/alerts.js), else it asks for the whole list.
+ */
+export const patchMarker = (from: string, to: string): string => `<!--patch ${from} ${to}-->`;
+
 function closedByText(view: QueueView, t: Ticket): string {
+  if (t.closedBy && t.closedBy === view.me) return "Closed by me";
   if (t.closeReason === "live_chat") return "Closed by live chat";
   if (!t.closedBy) return "Closed";
   return `Closed by ${view.agentNames.get(t.closedBy) ?? "an agent"}`;
@@ -259,9 +343,9 @@ const EMPTY_TEXT: Record<ListQueue, [string, string]> = {
 
 /**
  * The list and pager (fragment "list", followed by its ListPoller): the same for every agent
- * who sees the same tickets.
+ * who sees the same tickets. `rows`: the rows already drawn (TicketRow), in order.
  */
-export function QueueListBody({ view }: { view: QueueView }) {
+export function QueueListBody({ view, rows }: { view: QueueView; rows?: Child }) {
   const { page } = view;
   const filtered = view.filters.toString() !== "";
   const [emptyTitle, emptyText] = filtered
@@ -272,10 +356,13 @@ export function QueueListBody({ view }: { view: QueueView }) {
       {page.tickets.length
         ? (
           <ul
+            id="rows"
             class={view.queue === "unassigned" ? "rows rows-accept" : "rows"}
             aria-label={`${QUEUE_NAMES[view.queue]} tickets`}
+            data-now={view.now}
+            hx-target="#flash"
           >
-            {page.tickets.map((t) => <TicketRow key={t.id} view={view} ticket={t} />)}
+            {rows ?? page.tickets.map((t) => <TicketRow key={t.id} view={view} ticket={t} />)}
           </ul>
         )
         : (
@@ -288,41 +375,66 @@ export function QueueListBody({ view }: { view: QueueView }) {
       {page.truncated
         ? <p class="note">The search stopped early to stay fast: narrow it down or page on.</p>
         : null}
-      {page.nextCursor || view.query.cursor
-        ? (
-          <nav class="pager" aria-label="Pages">
-            {view.query.cursor
-              ? <a class="btn btn-sm" href={queueUrl(view.queue, view.filters)}>← Newest</a>
-              : <span></span>}
-            {page.nextCursor
-              ? (
-                <a
-                  class="btn btn-sm"
-                  rel="next"
-                  href={queueUrl(view.queue, view.filters, { cursor: page.nextCursor })}
-                >
-                  {view.query.sort === "oldest" ? "Newer →" : "Older →"}
-                </a>
-              )
-              : null}
-          </nav>
-        )
-        : null}
+      <Pager view={view} />
     </>
   );
 }
 
+/** The pager under a list (hidden when there is one page); its own piece in a live patch. */
+export function Pager({ view, oob }: { view: QueueView; oob?: boolean }) {
+  const shown = !!(view.page.nextCursor || view.query.cursor);
+  return (
+    <nav
+      class="pager"
+      id="pager"
+      aria-label="Pages"
+      hidden={!shown}
+      hx-swap-oob={oob ? "true" : undefined}
+    >
+      {view.query.cursor
+        ? <a class="btn btn-sm" href={queueUrl(view.queue, view.filters)}>← Newest</a>
+        : shown
+        ? <span></span>
+        : null}
+      {shown ? <OlderLink view={view} /> : null}
+    </nav>
+  );
+}
+
 /**
- * The list's 10 s poll, the fallback when SSE is down. `version` is the hash of what the page
- * shows; an unchanged one gets 204.
+ * The pager's next-page link: it moves with the list's last row, so a live patch sends it alone
+ * (an empty placeholder keeps its place when there is no next page).
+ */
+export function OlderLink({ view, oob }: { view: QueueView; oob?: boolean }) {
+  const swap = oob ? "true" : undefined;
+  const next = view.page.nextCursor;
+  if (!next) return <span id="pager-next" hx-swap-oob={swap}></span>;
+  return (
+    <a
+      class="btn btn-sm"
+      rel="next"
+      id="pager-next"
+      href={queueUrl(view.queue, view.filters, { cursor: next })}
+      hx-swap-oob={swap}
+    >
+      {view.query.sort === "oldest" ? "Newer →" : "Older →"}
+    </a>
+  );
+}
+
+/**
+ * The list's 10 s poll, the fallback when SSE is down. `version` is the version of what the page
+ * shows (also in `data-v`); an unchanged one gets 204. After a live patch static/alerts.js puts
+ * the patch's version in (so the poll keeps answering 204).
  */
 export function ListPoller({ view, version }: { view: QueueView; version: string }) {
   return (
     <div
+      id="list-poll"
+      data-v={version}
       hx-get={pollUrl(view, version)}
       hx-trigger="every 10s"
       hx-target="#queue-list"
-      hx-swap="innerHTML"
     >
     </div>
   );
