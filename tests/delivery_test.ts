@@ -394,7 +394,7 @@ Deno.test("[routes] rule 24: the API channel answers in the HTTP answer or by it
 });
 
 Deno.test("[routes] rule 25: retries on the injected clock, Retry-After, permanent and auth failures", async (t) => {
-  const s = await setup({ timeoutMs: 300 });
+  const s = await setup({ timeoutMs: 1_000 });
   const { d, meta, twilio, admin } = s;
 
   await t.step(
