@@ -1,58 +1,12 @@
 /** SPEC rule 34: canned replies, their department scoping, rendering and admin-only writes. */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { setStatus } from "../domain/agents.ts";
 import {
   fillPlaceholders,
   hasUnfilledPlaceholder,
   unfilledPlaceholders,
 } from "../domain/canned_replies.ts";
-import type { AppDeps, DeskEnv } from "../routes/context.ts";
-import { errorJson } from "../routes/errors.ts";
-import { productivityRoutes } from "../routes/productivity.ts";
-import {
-  type CallOptions,
-  INBOUND_TOKEN,
-  leaveMessage,
-  type TestDesk,
-  testDesk,
-} from "./helpers.ts";
-
-/** The real app with the productivity routes mounted first at /api, as routes/app.ts will. */
-function withProductivity(d: TestDesk) {
-  const deps: AppDeps = {
-    desk: d.desk,
-    config: {
-      port: 0,
-      kvPath: ":memory:",
-      adminEmail: "admin@test.local",
-      adminPassword: null,
-      inboundToken: INBOUND_TOKEN,
-      clock: "manual",
-      demo: false,
-      publicUrl: null,
-      whatsappApiBase: "http://127.0.0.1:9",
-      twilioApiBase: "http://127.0.0.1:9",
-      providerTimeoutMs: 2_000,
-    },
-    manualClock: d.clock,
-    inboundToken: INBOUND_TOKEN,
-    courier: d.courier,
-  };
-  const app = new Hono<DeskEnv>();
-  app.onError((error, c) => errorJson(c, error));
-  app.route("/api", productivityRoutes(deps));
-  app.route("/", d.app);
-  return async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await app.request(path, { method, headers, body });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
-}
+import { leaveMessage, testDesk } from "./helpers.ts";
 
 type Reply = { id: string; title: string; body: string; department: string | null };
 type Rendered = { text: string; missing: string[] };
@@ -82,7 +36,7 @@ Deno.test("[domain] rule 34: placeholders are filled only when they have a value
 
 Deno.test("[routes] rule 34: canned replies", async (t) => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const sales = await d.department("Sales");
   const support = await d.department("Support");
   const admin = await d.person("admin");

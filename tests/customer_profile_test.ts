@@ -1,6 +1,5 @@
 /** SPEC rule 36: the customer profile, its edits, and the customer-ticket index. */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { HOUR } from "../domain/clock.ts";
 import {
   CUSTOMER_TICKETS_PAGE,
@@ -11,52 +10,7 @@ import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { closedTicket, newTicket, writeTicket } from "../domain/tickets.ts";
 import type { Conversation, Customer, Ticket } from "../domain/types.ts";
-import type { AppDeps, DeskEnv } from "../routes/context.ts";
-import { errorJson } from "../routes/errors.ts";
-import { productivityRoutes } from "../routes/productivity.ts";
-import {
-  type CallOptions,
-  INBOUND_TOKEN,
-  leaveMessage,
-  type TestDesk,
-  testDesk,
-} from "./helpers.ts";
-
-/** The real app with the productivity routes mounted first at /api, as routes/app.ts will. */
-function withProductivity(d: TestDesk) {
-  const deps: AppDeps = {
-    desk: d.desk,
-    config: {
-      port: 0,
-      kvPath: ":memory:",
-      adminEmail: "admin@test.local",
-      adminPassword: null,
-      inboundToken: INBOUND_TOKEN,
-      clock: "manual",
-      demo: false,
-      publicUrl: null,
-      whatsappApiBase: "http://127.0.0.1:9",
-      twilioApiBase: "http://127.0.0.1:9",
-      providerTimeoutMs: 2_000,
-    },
-    manualClock: d.clock,
-    inboundToken: INBOUND_TOKEN,
-    courier: d.courier,
-  };
-  const app = new Hono<DeskEnv>();
-  app.onError((error, c) => errorJson(c, error));
-  app.route("/api", productivityRoutes(deps));
-  app.route("/", d.app);
-  return async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await app.request(path, { method, headers, body });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
-}
+import { leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
 type Row = { id: string; status: string; createdAt: string; assignedTo: string | null };
 type Profile = {
@@ -88,7 +42,7 @@ async function closedTicketFor(d: TestDesk, customer: Customer, at: number): Pro
 
 Deno.test("[routes] rule 36: the customer profile", async (t) => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const sales = await d.department("Sales");
   const support = await d.department("Support");
   const ana = await d.person("agent", { departments: [sales] });
@@ -252,7 +206,7 @@ Deno.test("[routes] rule 36: the customer profile", async (t) => {
 
 Deno.test("[routes] rule 36: a customer's tickets, newest first, 50 a page with a cursor", async (t) => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const supervisor = await d.person("supervisor");
   const { agent } = supervisor;
   const newest = await leaveMessage(d, "+27820001001", ["latest problem"], { name: "Marcus" });

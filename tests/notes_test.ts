@@ -1,58 +1,12 @@
 /** SPEC rule 35: internal notes on tickets and chats, staff only, never delivered. */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { setStatus } from "../domain/agents.ts";
 import { MINUTE } from "../domain/clock.ts";
 import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { runDueSweeps } from "../domain/sweeps.ts";
 import { archiveClosed } from "../domain/tickets.ts";
-import type { AppDeps, DeskEnv } from "../routes/context.ts";
-import { errorJson } from "../routes/errors.ts";
-import { productivityRoutes } from "../routes/productivity.ts";
-import {
-  type CallOptions,
-  INBOUND_TOKEN,
-  leaveMessage,
-  type TestDesk,
-  testDesk,
-} from "./helpers.ts";
-
-/** The real app with the productivity routes mounted first at /api, as routes/app.ts will. */
-function withProductivity(d: TestDesk) {
-  const deps: AppDeps = {
-    desk: d.desk,
-    config: {
-      port: 0,
-      kvPath: ":memory:",
-      adminEmail: "admin@test.local",
-      adminPassword: null,
-      inboundToken: INBOUND_TOKEN,
-      clock: "manual",
-      demo: false,
-      publicUrl: null,
-      whatsappApiBase: "http://127.0.0.1:9",
-      twilioApiBase: "http://127.0.0.1:9",
-      providerTimeoutMs: 2_000,
-    },
-    manualClock: d.clock,
-    inboundToken: INBOUND_TOKEN,
-    courier: d.courier,
-  };
-  const app = new Hono<DeskEnv>();
-  app.onError((error, c) => errorJson(c, error));
-  app.route("/api", productivityRoutes(deps));
-  app.route("/", d.app);
-  return async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await app.request(path, { method, headers, body });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
-}
+import { leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
 type Note = { id: string; author: string; text: string; at: string };
 type WithNotes = { status: string; messages: { id: string; text: string }[]; notes: Note[] };
@@ -68,7 +22,7 @@ async function leaveMessageOnMeta(d: TestDesk, from: string, department?: string
 
 Deno.test("[routes] rule 35: internal notes on tickets", async (t) => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const sales = await d.department("Sales");
   const support = await d.department("Support");
   const ana = await d.person("agent", { departments: [sales] });
@@ -208,7 +162,7 @@ Deno.test("[routes] rule 35: internal notes on tickets", async (t) => {
 
 Deno.test("[routes] rule 35: a chat's notes follow its conversation into the ticket", async (t) => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const sales = await d.department("Sales");
   const support = await d.department("Support");
   const ana = await d.person("agent", { departments: [sales] });
@@ -316,7 +270,7 @@ Deno.test("[routes] rule 35: a chat's notes follow its conversation into the tic
 
 Deno.test("[routes] rule 35: notes on a ticket answer are readable by whoever reads the ticket", async () => {
   const d = await testDesk();
-  const api = withProductivity(d);
+  const api = d.json;
   const ticketId = await leaveMessage(d, "+27820000801");
   const agent = await d.person("agent");
   assert.equal(
