@@ -436,10 +436,9 @@ export class Courier {
         : d.firstAttemptAt,
       updatedAt: d.updatedAt,
     };
-    if (d.heldSince !== undefined) {
-      const { error: _cleared, ...rest } = attempt;
-      attempt = rest;
-    }
+    // An attempt underway shows no earlier error: its own outcome writes the next one.
+    const { error: _cleared, ...underway } = attempt;
+    attempt = underway;
     const leaseMs = this.config.timeoutMs + 5_000;
     const watchdog = keys.deliveryDue(now + leaseMs, customerId);
     const take = kv.atomic().check(head, messageEntry, leaseEntry)
