@@ -11,6 +11,7 @@ import deskCss from "../static/desk.css" with { type: "text" };
 import deskJs from "../static/desk.js" with { type: "text" };
 import alertsJs from "../static/alerts.js" with { type: "text" };
 import type { DeskEnv } from "./context.ts";
+import { answerCompressed } from "./compressed_asset.ts";
 
 interface Asset {
   type: string;
@@ -89,21 +90,7 @@ export function staticRoutes(): Hono<DeskEnv> {
       vary: "Accept-Encoding",
       "cache-control": versioned ? "public, max-age=31536000, immutable" : "public, max-age=300",
     };
-    const match = c.req.header("if-none-match");
-    if (match && match.split(",").some((t) => t.trim().replace(/^W\//, "") === a.etag)) {
-      return c.body(null, 304, headers);
-    }
-    const accept = c.req.header("accept-encoding") ?? "";
-    let body = a.raw;
-    if (/\bbr\b/.test(accept)) {
-      body = a.br;
-      headers["content-encoding"] = "br";
-    } else if (/\bgzip\b/.test(accept)) {
-      body = a.gzip;
-      headers["content-encoding"] = "gzip";
-    }
-    headers["content-length"] = String(body.length);
-    return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+    return answerCompressed(c, a, headers);
   });
   return app;
 }

@@ -33,6 +33,7 @@ import { errorJson } from "./errors.ts";
 import { messageJson } from "./json.ts";
 import { clientAddress, readJson } from "./request.ts";
 import { fnv1a } from "./static.ts";
+import { answerCompressed } from "./compressed_asset.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };
 
@@ -200,21 +201,7 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
       "access-control-allow-origin": "*",
       "x-content-type-options": "nosniff",
     };
-    const match = c.req.header("if-none-match");
-    if (match && match.split(",").some((t) => t.trim().replace(/^W\//, "") === script.etag)) {
-      return c.body(null, 304, headers);
-    }
-    const accept = c.req.header("accept-encoding") ?? "";
-    let body = script.raw;
-    if (/\bbr\b/.test(accept)) {
-      body = script.br;
-      headers["content-encoding"] = "br";
-    } else if (/\bgzip\b/.test(accept)) {
-      body = script.gzip;
-      headers["content-encoding"] = "gzip";
-    }
-    headers["content-length"] = String(body.length);
-    return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+    return answerCompressed(c, script, headers);
   });
 
   app.get("/", compress(), async (c) => {
