@@ -18,6 +18,7 @@ import { keys } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { advanceDelivery, findMessage } from "./messages.ts";
 import { hashToken, newToken } from "./passwords.ts";
+import { addressGroup } from "./sessions.ts";
 import type { Channel, Message } from "./types.ts";
 import { asBody, oneOf } from "./validate.ts";
 
@@ -130,7 +131,8 @@ async function takeQuota(
 
 /**
  * `POST /webchat/api/visitors`: a new visitor and its token (shown once; only its hash is kept).
- * Rule 30: at most 10 new visitors per client address per hour.
+ * Rule 30: at most 10 new visitors per client address per hour; an IPv6 address counts per /64
+ * (one customer's network hands out a whole /64, so per address the limit would be no limit).
  */
 export async function createVisitor(
   desk: Desk,
@@ -140,7 +142,7 @@ export async function createVisitor(
   await requireEnabled(kv);
   await takeQuota(
     kv,
-    keys.webchatQuota("visitors", address),
+    keys.webchatQuota("visitors", addressGroup(address)),
     NEW_VISITORS_PER_HOUR,
     HOUR,
     clock.now(),

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseConfig } from "../domain/config.ts";
+import { TooManyRequests } from "../domain/errors.ts";
+import { createVisitor } from "../domain/webchat.ts";
 import { addressGroup, signIn, throttleDelay, THROTTLES } from "../domain/sessions.ts";
 import { createApp } from "../routes/app.ts";
 import { safeNext } from "../routes/page_auth.ts";
@@ -748,5 +750,25 @@ Deno.test("[routes] signed-in pages and every API answer carry Cache-Control: no
     await res.body?.cancel();
     assert.notEqual(res.headers.get("cache-control"), "no-store");
   });
+  await d.close();
+});
+
+Deno.test("[domain] rule 30: new web chat visitors are counted per IPv6 /64, not per address", async () => {
+  const d = await testDesk({ at: CLOSED_TIME });
+  const admin = await d.person("admin");
+  const enabled = await d.json("PUT", "/api/channels/webchat", {
+    token: admin.token,
+    body: { enabled: true },
+  });
+  assert.equal(enabled.status, 200);
+  // One customer network hands out a /64: ten addresses of it use up its hour.
+  for (let i = 1; i <= 10; i++) await createVisitor(d.desk, `2001:db8:7:8::${i.toString(16)}`);
+  await assert.rejects(
+    () => createVisitor(d.desk, "2001:db8:7:8:ffff:ffff:ffff:ffff"),
+    (e) => e instanceof TooManyRequests,
+  );
+  // A neighbouring /64 and an IPv4 client are other networks.
+  await createVisitor(d.desk, "2001:db8:7:9::1");
+  await createVisitor(d.desk, "192.0.2.7");
   await d.close();
 });
