@@ -440,6 +440,27 @@ function parseWebchat(body: Body, before: WebchatSettings): WebchatSettings {
   return next;
 }
 
+/**
+ * Rule 30's preview on Admin › Integrations: the look typed settings would give, each field checked
+ * by the same rules as a save (`parseWebchat`). A missing or refused field keeps the saved value,
+ * which is what visitors go on seeing when such a save is refused.
+ */
+export function previewWebchatLook(
+  typed: { title?: string; greeting?: string; color?: string },
+  saved: WebchatSettings,
+): Pick<WebchatSettings, "title" | "greeting" | "color"> {
+  const look = { title: saved.title, greeting: saved.greeting, color: saved.color };
+  for (const field of ["title", "greeting", "color"] as const) {
+    if (typed[field] === undefined) continue;
+    try {
+      look[field] = parseWebchat({ [field]: typed[field] }, saved)[field];
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error;
+    }
+  }
+  return look;
+}
+
 /** Rule 25: an auth failure pauses the channel (until its credentials change). */
 export async function pauseChannel(
   kv: Deno.Kv,

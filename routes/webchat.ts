@@ -1,8 +1,9 @@
 /**
  * `/webchat`: the customer's side of the desk (rule 30). The widget script, the plain chat page,
- * and the visitor API with bearer visitor tokens, CORS for the configured origins only, and an
- * SSE stream. Mounted before the desk's global headers: the script and API run inside other
- * sites, so they carry their own headers; the desk's pages keep theirs.
+ * the visitor API with bearer visitor tokens, CORS for the configured origins only, and an SSE
+ * stream; and, for admins, the live preview that Admin › Integrations frames. Mounted before the
+ * desk's global headers: the script and API run inside other sites, so they carry their own
+ * headers; the desk's pages keep theirs.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -10,7 +11,11 @@ import { compress } from "hono/compress";
 import { streamSSE } from "hono/streaming";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import widgetSource from "../static/widget.js" with { type: "text" };
-import { getChannelSettings, type WebchatSettings } from "../domain/channel_settings.ts";
+import {
+  getChannelSettings,
+  previewWebchatLook,
+  type WebchatSettings,
+} from "../domain/channel_settings.ts";
 import { DeskError, TooLarge, Unauthorized } from "../domain/errors.ts";
 import {
   applyVisitorReceipt,
@@ -27,12 +32,13 @@ import {
   type Visitor,
   visitorThread,
 } from "../domain/webchat.ts";
-import { WebchatPage } from "../views/webchat.tsx";
-import type { AppDeps } from "./context.ts";
+import { WebchatPage, WebchatPreviewPage } from "../views/webchat.tsx";
+import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
 import { messageJson } from "./json.ts";
+import { pageAuth } from "./page_auth.ts";
 import { clientAddress, readJson } from "./request.ts";
-import { fnv1a } from "./static.ts";
+import { assetUrl, fnv1a } from "./static.ts";
 import { answerCompressed } from "./compressed_asset.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };
@@ -62,6 +68,28 @@ const PAGE_CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join("; ");
+
+/**
+ * The preview page: framed only by the desk's own pages, only our scripts and stylesheet, and no
+ * connections at all (a preview never calls the visitor API), no forms.
+ */
+const PREVIEW_HEADERS: Record<string, string> = {
+  "content-security-policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'self'",
+  ].join("; "),
+  "x-frame-options": "SAMEORIGIN",
+  "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "same-origin",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
 
 interface Script {
   etag: string;
@@ -203,6 +231,25 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     };
     return answerCompressed(c, script, headers);
   });
+
+  // Admin › Integrations frames this and reloads it as the admin types (static/webchat_preview.js).
+  // Signed-in admins only: it renders whatever text it is given, on the desk's origin.
+  const preview = new Hono<DeskEnv>();
+  preview.get("/", pageAuth(deps, "admin"), async (c) => {
+    const settings = (await getChannelSettings(kv)).webchat;
+    const look = previewWebchatLook(c.req.query(), settings);
+    const version = widgetScript(settings).etag.slice(1, -1);
+    return c.html(
+      WebchatPreviewPage({
+        look,
+        widgetUrl: `/webchat/widget.js?v=${version}`,
+        styleUrl: assetUrl("desk.css"),
+      }),
+      200,
+      PREVIEW_HEADERS,
+    );
+  });
+  app.route("/preview", preview);
 
   app.get("/", compress(), async (c) => {
     const settings = (await getChannelSettings(kv)).webchat;

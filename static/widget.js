@@ -1,14 +1,18 @@
 // chatdesk web chat (SPEC rule 30): one <script src=".../webchat/widget.js" defer> draws a chat
 // button and panel on any site. Hand-written, no framework, no build step. The desk fills in the
 // settings string below when it serves this file. All customer and desk text goes in as text
-// nodes (never HTML). `data-mode="page"` on the script tag renders the panel as the whole page.
+// nodes (never HTML). `data-mode="page"` on the script tag renders the panel as the whole page;
+// `data-mode="preview"` (Admin › Integrations) draws it open with the tag's data-title,
+// data-greeting and data-color, stores nothing and never calls the desk.
 (() => {
   "use strict";
-  const C = "__CHATDESK_SETTINGS__";
+  const S = "__CHATDESK_SETTINGS__";
   const doc = document;
   const script = doc.currentScript || doc.querySelector('script[src*="/webchat/widget.js"]');
-  if (!script || typeof C !== "object" || doc.querySelector("chatdesk-chat")) return;
+  if (!script || typeof S !== "object" || doc.querySelector("chatdesk-chat")) return;
   const page = script.dataset.mode === "page";
+  const preview = script.dataset.mode === "preview";
+  const C = preview ? { ...script.dataset, enabled: true } : S;
   if (!C.enabled && !page) return;
   const api = script.src.replace(/\/widget\.js(\?.*)?$/, "") + "/api";
   const KEY = "chatdesk-webchat:" + api;
@@ -17,6 +21,7 @@
   const mem = {};
   const get = (area, k) => {
     try {
+      if (preview) throw 0;
       return globalThis[area].getItem(k);
     } catch {
       return mem[area + k] ?? null;
@@ -24,6 +29,7 @@
   };
   const put = (area, k, v) => {
     try {
+      if (preview) throw 0;
       globalThis[area].setItem(k, v);
     } catch {
       mem[area + k] = v;
@@ -69,7 +75,7 @@ button{cursor:pointer;border:0;border-radius:8px;background:${hex};color:${ink};
 .go span:first-of-type{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .n{background:#fff;color:#111;border-radius:10px;padding:0 7px;font-size:13px}
 .p{position:fixed;right:16px;bottom:84px;z-index:2147483001;display:flex;flex-direction:column;width:min(380px,calc(100vw - 32px));height:min(580px,calc(100vh - 104px));background:#fff;border-radius:12px;box-shadow:0 8px 30px #0004;overflow:hidden}
-header{display:flex;align-items:center;gap:8px;background:${hex};color:${ink};padding:12px 14px}
+.hd{display:flex;align-items:center;gap:8px;background:${hex};color:${ink};padding:12px 14px}
 h1,h2{margin:0;flex:1;font-size:17px;font-weight:700;overflow-wrap:anywhere}
 .x{background:transparent;color:inherit;font-size:22px;line-height:1;padding:4px 10px}
 .log{flex:1;overflow-y:auto;overflow-x:hidden;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f8fa}
@@ -160,7 +166,8 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
       "aria-labelledby": "t",
       hidden: !page,
     },
-    h("header", {}, h(page ? "h1" : "h2", { id: "t" }, title), close),
+    // Not <header>: on a site with its own, a second banner landmark would confuse screen readers.
+    h("div", { class: "hd" }, h(page ? "h1" : "h2", { id: "t" }, title), close),
     log,
     status,
     form,
@@ -492,6 +499,15 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     "offline",
     () => say("You are offline. Your messages will be sent when you are back."),
   );
+
+  // A preview has no visitor: it never gets a token, so nothing above ever calls the desk.
+  if (preview) {
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      say("This is a preview: messages are not sent.");
+    };
+    return show(true);
+  }
 
   // ---- start: the thread so far, then the stream; unsent messages from before go out again
   if (get("sessionStorage", KEY) === "1") show(true);

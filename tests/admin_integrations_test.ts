@@ -598,3 +598,80 @@ Deno.test("[routes] admin integrations: send a test message", async (t) => {
   await desk.close();
   await fake.close();
 });
+
+Deno.test("[routes] admin integrations: the web chat card frames a live preview", async (t) => {
+  const desk = await testDesk();
+  const admin = await desk.person("admin");
+  const b = browser(desk, admin.token);
+  const put = await desk.json("PUT", "/api/channels/webchat", {
+    token: admin.token,
+    body: { title: "Shop <help>", greeting: 'Hi & "welcome"', color: "#0a7d4f" },
+  });
+  assert.equal(put.status, 200);
+  /** The preview frame's tag, and the query its src carries. */
+  const frameOf = (html: string) => {
+    const tag = html.match(/<iframe\b[^>]*>/)?.[0] ?? "";
+    const src = (tag.match(/ src="([^"]*)"/)?.[1] ?? "").replace(/&amp;/g, "&");
+    return { tag, src, query: Object.fromEntries(new URL(src, ORIGIN).searchParams) };
+  };
+
+  await t.step("the card frames the preview with the saved look, and its script", async () => {
+    const { html } = await b.get("/admin/integrations");
+    const { tag, src, query } = frameOf(html);
+    assert.match(tag, /title="Web chat preview"/);
+    assert.match(tag, /id="webchat-preview"/);
+    assert.match(tag, /data-form="webchat-form"/, "the script finds the form it follows");
+    assert.match(
+      html,
+      /<form id="webchat-form" method="post" action="\/admin\/integrations\/webchat/,
+    );
+    assert.ok(src.startsWith("/webchat/preview?"), src);
+    assert.deepEqual(query, { title: "Shop <help>", greeting: 'Hi & "welcome"', color: "#0a7d4f" });
+    assert.ok(!html.includes("Shop <help>"), "the title is escaped in the page");
+    const script = html.match(/<script src="(\/static\/webchat_preview\.js\?v=[0-9a-z]+)" defer>/);
+    assert.ok(script, "the preview script is on the page");
+    const js = await desk.call("GET", script[1]);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get("content-type") ?? "", /^text\/javascript/);
+    assert.match(await js.text(), /webchat-preview/);
+    // The desk's pages may frame their own origin only.
+    const csp = (await b.get("/admin/integrations")).res.headers.get("content-security-policy");
+    assert.match(csp ?? "", /default-src 'self'/);
+    assert.doesNotMatch(csp ?? "", /frame-src|child-src/, "frames fall back to 'self'");
+  });
+
+  await t.step("the framed page answers the admin with what the card asked for", async () => {
+    const { html } = await b.get("/admin/integrations");
+    const preview = await b.get(frameOf(html).src);
+    assert.equal(preview.status, 200);
+    assert.match(preview.html, /data-mode="preview"/);
+    assert.match(preview.html, /data-title="Shop &lt;help&gt;"/);
+    assert.match(preview.html, /data-color="#0a7d4f"/);
+  });
+
+  await t.step("a refused form's preview shows what was typed", async () => {
+    const page = await b.post("/admin/integrations/webchat", {
+      allowedOrigins: "https://shop.example/with/a/path",
+      title: "Ask Ana",
+      greeting: "",
+      color: "#b42318",
+    });
+    assert.equal(page.status, 400);
+    assert.deepEqual(frameOf(page.html).query, {
+      title: "Ask Ana",
+      greeting: "",
+      color: "#b42318",
+    });
+    const { webchat } = await channels(desk, admin.token);
+    assert.equal(webchat.title, "Shop <help>", "nothing saved");
+  });
+
+  await t.step("the three test forms are told apart by their card's name", async () => {
+    const { html } = await b.get("/admin/integrations");
+    for (const channel of ["whatsapp", "twilio", "api"]) {
+      assert.match(html, new RegExp(`aria-labelledby="${channel}-test ${channel}"`), channel);
+    }
+  });
+
+  await desk.close();
+});

@@ -645,6 +645,7 @@ const ROUTES: Record<string, Case[]> = {
   // Web chat: public pages, and a visitor API that only a visitor token opens (no desk session).
   "GET /webchat": simple(ANYONE, "/webchat"),
   "GET /webchat/widget.js": simple(ANYONE, "/webchat/widget.js"),
+  "GET /webchat/preview": simple(ADMINS, "/webchat/preview?title=Hi"),
   "POST /webchat/api/visitors": simple(ANYONE, "/webchat/api/visitors", {}),
   "DELETE /webchat/api/visitors/me": simple(NOBODY, "/webchat/api/visitors/me"),
   "POST /webchat/api/messages": simple(NOBODY, "/webchat/api/messages", {

@@ -2,7 +2,7 @@
  * [routes] Rule 30, web chat: visitors and their tokens, the two limits, clientId dedupe, the
  * whole customer flow through the visitor API, receipts, the SSE stream and its catch-up, one
  * visitor never reading another's thread, CORS, revocation, expiry, `address_taken` on
- * `/api/inbound`, and hostile text on `/webchat`.
+ * `/api/inbound`, hostile text on `/webchat`, and the settings' preview (`/webchat/preview`).
  */
 import assert from "node:assert/strict";
 import { DAY, MINUTE } from "../domain/clock.ts";
@@ -10,6 +10,7 @@ import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import { hashToken } from "../domain/passwords.ts";
 import { DEFAULT_TEXTS as texts } from "../domain/settings.ts";
+import { SESSION_COOKIE } from "../routes/auth.ts";
 import { widgetBytes } from "../routes/webchat.ts";
 import { CLOSED_TIME, INBOUND_TOKEN, type TestDesk, testDesk } from "./helpers.ts";
 
@@ -641,3 +642,139 @@ function defaultWebchat() {
     color: "#1f6feb",
   };
 }
+
+Deno.test("[routes] rule 30: the settings' preview for Admin › Integrations", async (t) => {
+  const { d, admin } = await webchatDesk();
+  const saved = { title: "Shop help", greeting: "Hi! Ask us anything.", color: "#0a7d4f" };
+  await setWebchat(d, admin.token, saved);
+  const preview = (query: Record<string, string>, token: string | null = admin.token) =>
+    d.call("GET", `/webchat/preview?${new URLSearchParams(query)}`, {
+      headers: { accept: "text/html", ...(token ? { cookie: `${SESSION_COOKIE}=${token}` } : {}) },
+    });
+  /** The look the preview hands the widget: its script tag's data attributes, unescaped. */
+  const lookOf = async (res: Response) => {
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    const tag = html.match(/<script [^>]*data-mode="preview"[^>]*>/)?.[0] ?? "";
+    assert.match(tag, /src="\/webchat\/widget\.js\?v=w[0-9a-z]+"/, "the real widget, versioned");
+    const attr = (name: string) =>
+      (tag.match(new RegExp(` data-${name}="([^"]*)"`))?.[1] ?? "")
+        .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+    return { html, title: attr("title"), greeting: attr("greeting"), color: attr("color") };
+  };
+  try {
+    await t.step("signed out it sends you to sign in; agents and supervisors get 403", async () => {
+      const anonymous = await preview({ title: "Hello" }, null);
+      assert.equal(anonymous.status, 303);
+      assert.match(anonymous.headers.get("location") ?? "", /^\/login\?next=%2Fwebchat%2Fpreview/);
+      assert.ok(!(await anonymous.text()).includes("widget.js"));
+      for (const role of ["agent", "supervisor"] as const) {
+        const person = await d.person(role);
+        const res = await preview({ title: "Hello" }, person.token);
+        assert.equal(res.status, 403, role);
+        assert.ok(!(await res.text()).includes("widget.js"));
+      }
+      // A bearer token is the API's way in, not a page's.
+      const bearer = await d.call("GET", "/webchat/preview?title=Hello", { token: admin.token });
+      assert.equal(bearer.status, 303);
+      await bearer.body?.cancel();
+    });
+
+    await t.step("it hands the widget what was typed, escaped, without saving it", async () => {
+      const look = await lookOf(
+        await preview({
+          title: "  Ask Ana  ",
+          greeting: "Hello!\nWe answer fast.",
+          color: "#FF8800",
+        }),
+      );
+      assert.deepEqual(
+        { title: look.title, greeting: look.greeting, color: look.color },
+        { title: "Ask Ana", greeting: "Hello!\nWe answer fast.", color: "#ff8800" },
+      );
+      const stored = await d.json<{ webchat: Record<string, unknown> }>("GET", "/api/channels", {
+        token: admin.token,
+      });
+      assert.equal(stored.body.webchat.title, saved.title, "nothing saved");
+      assert.equal(stored.body.webchat.color, saved.color);
+    });
+
+    await t.step("hostile title and greeting are text, never markup", async () => {
+      const title = "<img src=x onerror=alert(1)>";
+      const greeting = '"><script>alert(2)</script><b onmouseover=alert(3)>&amp;';
+      const look = await lookOf(await preview({ title, greeting, color: "#000000" }));
+      assert.equal(look.title, title);
+      assert.equal(look.greeting, greeting);
+      assert.ok(!look.html.includes("<img src=x"), "no injected image");
+      assert.ok(!look.html.includes("<script>alert"), "no injected script");
+      assert.ok(!look.html.includes("<b onmouseover"), "no injected element");
+      assert.equal(
+        (look.html.match(/<script\b/g) ?? []).length,
+        1,
+        "the widget is the only script",
+      );
+      // Without JavaScript the page names the same texts, escaped too.
+      assert.match(look.html, /&lt;img src=x onerror=alert\(1\)&gt;<\/h2>/);
+    });
+
+    await t.step("a value the settings would refuse shows the saved one", async () => {
+      for (
+        const color of [
+          "red",
+          "#0a7d4",
+          "#12345g",
+          "#0a7d4f0",
+          '#000000" onload="alert(1)',
+          "javascript:alert(1)",
+          "",
+        ]
+      ) {
+        const look = await lookOf(await preview({ title: "T", color }));
+        assert.equal(look.color, saved.color, `colour ${JSON.stringify(color)}`);
+        assert.ok(!look.html.includes("onload="), "no attribute injected");
+      }
+      for (const title of ["", "   ", "x".repeat(61)]) {
+        assert.equal((await lookOf(await preview({ title }))).title, saved.title, title);
+      }
+      assert.equal((await lookOf(await preview({ title: "x".repeat(60) }))).title, "x".repeat(60));
+      const long = await lookOf(await preview({ greeting: "g".repeat(501) }));
+      assert.equal(long.greeting, saved.greeting);
+      assert.equal((await lookOf(await preview({ greeting: "" }))).greeting, "", "may be empty");
+      const bare = await lookOf(await preview({}));
+      assert.deepEqual([bare.title, bare.greeting, bare.color], [
+        saved.title,
+        saved.greeting,
+        saved.color,
+      ]);
+    });
+
+    await t.step(
+      "its own headers: framed by the desk only, scripts from the desk, no connections",
+      async () => {
+        const res = await preview({ title: "Hello" });
+        await res.body?.cancel();
+        assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+        const csp = res.headers.get("content-security-policy") ?? "";
+        assert.match(csp, /frame-ancestors 'self'/);
+        assert.match(csp, /script-src 'self'/);
+        assert.match(csp, /connect-src 'none'/, "a preview never calls the visitor API");
+        assert.match(csp, /form-action 'none'/);
+        assert.ok(!csp.includes("unsafe-inline") && !csp.includes("unsafe-eval"), csp);
+        assert.equal(res.headers.get("x-frame-options"), "SAMEORIGIN");
+        assert.equal(res.headers.get("cache-control"), "no-store");
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+        // Every other desk page still refuses any frame.
+        for (const path of ["/admin/integrations", "/webchat"]) {
+          const page = await d.call("GET", path, {
+            headers: { accept: "text/html", cookie: `${SESSION_COOKIE}=${admin.token}` },
+          });
+          await page.body?.cancel();
+          assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+        }
+      },
+    );
+  } finally {
+    await d.close();
+  }
+});

@@ -13,6 +13,7 @@ import type {
 import { CHANNEL_FACTS } from "../domain/channels.ts";
 import type { SendOutcome } from "../domain/providers/provider.ts";
 import { type Channel, CHANNELS } from "../domain/types.ts";
+import { assetUrl } from "../routes/static.ts";
 import { Card, type Errors, Field, FieldError, invalid, TextField } from "./admin_shell.tsx";
 
 /** `GET /api/channels`: what the page may know (never a secret, only whether each is set). */
@@ -634,69 +635,10 @@ function WebchatCard(
   const snippet = `<script src="${base}/webchat/widget.js" defer></script>`;
   return (
     <ProviderCard channel="webchat" status={enabled ? "active" : "disabled"}>
-      <form method="post" action="/admin/integrations/webchat#webchat" class="card-body stack">
-        <SaveErrors errors={errors} />
-        <EnabledCheck prefix="webchat" enabled={draft.enabled} error={errors.enabled}>
-          Sites with the snippet below show a chat button.
-        </EnabledCheck>
-        <Field
-          id="webchat-allowedOrigins"
-          label="Allowed sites"
-          hint="One origin per line, exactly scheme://host[:port], like https://shop.example. None: only pages on the desk's own address."
-          error={errors.allowedOrigins}
-        >
-          <textarea
-            id="webchat-allowedOrigins"
-            name="allowedOrigins"
-            rows={3}
-            spellcheck={false}
-            autocomplete="off"
-            {...invalid("webchat-allowedOrigins", errors.allowedOrigins)}
-          >
-            {draft.allowedOrigins}
-          </textarea>
-        </Field>
-        <div class="field-row">
-          <TextField
-            id="webchat-title"
-            label="Title"
-            hint="Heads the chat panel."
-            error={errors.title}
-            name="title"
-            value={draft.title}
-            maxlength={60}
-            required
-          />
-          <TextField
-            id="webchat-color"
-            class="field field-color"
-            label="Colour"
-            error={errors.color}
-            name="color"
-            type="color"
-            value={draft.color}
-          />
-        </div>
-        <Field
-          id="webchat-greeting"
-          label="Greeting"
-          hint="Shown when a visitor opens the chat; may be empty."
-          error={errors.greeting}
-        >
-          <textarea
-            id="webchat-greeting"
-            name="greeting"
-            rows={2}
-            maxlength={500}
-            {...invalid("webchat-greeting", errors.greeting)}
-          >
-            {draft.greeting}
-          </textarea>
-        </Field>
-        <div class="form-actions">
-          <button type="submit" class="btn btn-primary">Save web chat settings</button>
-        </div>
-      </form>
+      <div class="grid-2">
+        <WebchatForm draft={draft} errors={errors} />
+        <WebchatPreview draft={draft} />
+      </div>
       <div class="card-body card-part stack">
         <Field
           id="webchat-snippet"
@@ -718,6 +660,109 @@ function WebchatCard(
   );
 }
 
+function WebchatForm({ draft, errors }: { draft: WebchatDraft; errors: Errors }) {
+  return (
+    <form
+      id="webchat-form"
+      method="post"
+      action="/admin/integrations/webchat#webchat"
+      class="card-body stack"
+    >
+      <SaveErrors errors={errors} />
+      <EnabledCheck prefix="webchat" enabled={draft.enabled} error={errors.enabled}>
+        Sites with the snippet below show a chat button.
+      </EnabledCheck>
+      <Field
+        id="webchat-allowedOrigins"
+        label="Allowed sites"
+        hint="One origin per line, exactly scheme://host[:port], like https://shop.example. None: only pages on the desk's own address."
+        error={errors.allowedOrigins}
+      >
+        <textarea
+          id="webchat-allowedOrigins"
+          name="allowedOrigins"
+          rows={3}
+          spellcheck={false}
+          autocomplete="off"
+          {...invalid("webchat-allowedOrigins", errors.allowedOrigins)}
+        >
+          {draft.allowedOrigins}
+        </textarea>
+      </Field>
+      <div class="field-row">
+        <TextField
+          id="webchat-title"
+          label="Title"
+          hint="Heads the chat panel."
+          error={errors.title}
+          name="title"
+          value={draft.title}
+          maxlength={60}
+          required
+        />
+        <TextField
+          id="webchat-color"
+          class="field field-color"
+          label="Colour"
+          error={errors.color}
+          name="color"
+          type="color"
+          value={draft.color}
+        />
+      </div>
+      <Field
+        id="webchat-greeting"
+        label="Greeting"
+        hint="Shown when a visitor opens the chat; may be empty."
+        error={errors.greeting}
+      >
+        <textarea
+          id="webchat-greeting"
+          name="greeting"
+          rows={2}
+          maxlength={500}
+          {...invalid("webchat-greeting", errors.greeting)}
+        >
+          {draft.greeting}
+        </textarea>
+      </Field>
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary">Save web chat settings</button>
+      </div>
+    </form>
+  );
+}
+
+/**
+ * Rule 30: the widget as visitors will see it, in a frame of the desk's own preview page. It
+ * shows the form's values (the saved ones, or a refused form's); static/webchat_preview.js
+ * reloads it with what is typed, before saving.
+ */
+function WebchatPreview({ draft }: { draft: WebchatDraft }) {
+  const { title, greeting, color } = draft;
+  const src = `/webchat/preview?${new URLSearchParams({ title, greeting, color })}`;
+  return (
+    <div class="card-body stack">
+      <h3>Preview</h3>
+      <p class="hint" id="webchat-preview-hint">
+        The chat button and its open panel on a site. It follows the title, greeting and colour as
+        you type; visitors see them once saved.
+      </p>
+      <iframe
+        id="webchat-preview"
+        title="Web chat preview"
+        src={src}
+        data-form="webchat-form"
+        width="100%"
+        height="520"
+        aria-describedby="webchat-preview-hint"
+      >
+      </iframe>
+      <script src={assetUrl("webchat_preview.js")} defer></script>
+    </div>
+  );
+}
+
 const TEST_PLACEHOLDERS: Record<Channel, string> = {
   whatsapp: "+27820000001",
   sms: "+15551234567",
@@ -732,7 +777,7 @@ function TestForm({ channel, state }: { channel: ProviderChannel; state: TestSta
       method="post"
       action={`/admin/integrations/${channel}/test#${prefix}`}
       class="card-body card-part stack"
-      aria-labelledby={prefix}
+      aria-labelledby={`${prefix} ${channel}`}
     >
       <h3 id={prefix}>Send a test message</h3>
       <p class="hint">
