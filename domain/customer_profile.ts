@@ -1,15 +1,18 @@
 /**
  * The customer profile (rule 36): name, the provider's profile name, channel and address, first
- * seen, staff's `about`, and the customer's tickets page by page. Agents see it only when rule 23
- * lets them see the customer; the tickets are listed even when the agent may not open them.
+ * seen, staff's `about`, and the customer's tickets page by page, plus (for the panel beside a
+ * ticket or chat) its chats, current and past. Agents see it only when rule 23 lets them see the
+ * customer; tickets and chats are listed even when the agent may not open them.
  */
 import { maySeeCustomer } from "./access.ts";
+import { isCurrent } from "./conversations.ts";
 import type { Desk } from "./desk.ts";
 import { Conflict, Invalid, NotFound } from "./errors.ts";
+import { idTime } from "./ids.ts";
 import { customerState } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
-import type { Agent, Customer, Ticket, TicketStatus } from "./types.ts";
+import type { Agent, Conversation, Customer, Message, Ticket, TicketStatus } from "./types.ts";
 import { asBody, str } from "./validate.ts";
 
 export const CUSTOMER_TICKETS_PAGE = 50;
@@ -76,7 +79,7 @@ export async function customerProfile(
   const tickets = (await getAll<Ticket>(desk.kv, page.map((id) => keys.ticket(id))))
     .map((e) => e.value)
     .filter((t): t is Ticket => t !== null)
-    .map((t) => ({ id: t.id, status: t.status, createdAt: t.createdAt, assignedTo: t.assignedTo }));
+    .map(ticketRow);
   return {
     id: customer.id,
     channel: customer.channel,
@@ -91,6 +94,158 @@ export async function customerProfile(
     ticketsCursor: ids.length > pageSize ? page[page.length - 1] : null,
     version: customerVersion(customer),
   };
+}
+
+/** How many chats the panel lists, newest first. */
+export const CUSTOMER_CHATS_SHOWN = 10;
+/** How many of the customer's latest conversations are looked through for them. */
+const CONVERSATIONS_LOOKED_AT = 50;
+/** How many messages of a past chat are read for the agents who wrote in it. */
+const CHAT_MESSAGES_READ = 100;
+
+export interface CustomerChatRow {
+  id: string;
+  /** `pending` or `live`: the customer's current chat; `ended`: a past one. */
+  state: "pending" | "live" | "ended";
+  startedAt: number;
+  /** Its newest message (for a past chat, about when it ended). */
+  lastMessageAt: number;
+  /** A current chat's agent; the agents who wrote in a past one (in its first 100 messages). */
+  agentIds: string[];
+  /** The ticket its messages are part of (rule 5's timeout, rule 6's merge, rule 17's reply). */
+  ticket: CustomerTicketRow | null;
+}
+
+const ticketRow = (t: Ticket): CustomerTicketRow => ({
+  id: t.id,
+  status: t.status,
+  createdAt: t.createdAt,
+  assignedTo: t.assignedTo,
+});
+
+/**
+ * The customer's conversations that have messages, newest first, each with the id of its newest
+ * message, from `customer_thread` (every message of the customer, by id). Ids are time-ordered
+ * and a customer has one conversation at a time, so after a conversation's newest message the
+ * walk jumps below the conversation's own id: one read per conversation, however long each was.
+ */
+async function* conversationsNewestFirst(
+  kv: Deno.Kv,
+  customerId: string,
+): AsyncGenerator<[conversationId: string, newestMessageId: string]> {
+  const prefix = keys.thread(customerId);
+  const seen = new Set<string>();
+  let below: string | null = null;
+  while (true) {
+    const selector: Deno.KvListSelector = below === null
+      ? { prefix }
+      : { prefix, end: [...prefix, below] };
+    let entry: Deno.KvEntry<string> | null = null;
+    const page: Deno.KvListIterator<string> = kv.list(selector, { reverse: true, limit: 1 });
+    for await (const e of page) entry = e;
+    if (!entry) return;
+    const messageId: string = String(entry.key[entry.key.length - 1]);
+    const conversationId: string = entry.value;
+    if (!seen.has(conversationId)) {
+      seen.add(conversationId);
+      yield [conversationId, messageId];
+    }
+    // Below the conversation's id, or only below this message when it sorts under that id (a
+    // first message made in the conversation's own millisecond): every read moves down.
+    below = conversationId < messageId ? conversationId : messageId;
+  }
+}
+
+/**
+ * The customer's chats for its panel (rule 36, as the shift desk asks): the current pending or
+ * live chat and the past ones, newest first, `limit` of them; `more` when there may be older
+ * ones. A chat's record is replaced by the customer's next conversation, so past chats are found
+ * through the messages the store keeps (`customer_thread`) and told from intake and YES/NO
+ * conversations by their `chats` key; the walk stops after 50 conversations. 404 for an agent
+ * who may not see the customer (rule 23).
+ */
+export async function customerChats(
+  desk: Desk,
+  agent: Agent,
+  customerId: string,
+  limit = CUSTOMER_CHATS_SHOWN,
+): Promise<{ chats: CustomerChatRow[]; more: boolean }> {
+  const { kv } = desk;
+  if (!(await maySeeCustomer(desk, agent, customerId))) throw new NotFound("Customer");
+  const current = (await kv.get<Conversation>(keys.conversation(customerId))).value;
+  const live = current && isCurrent(current, desk.clock.now()) &&
+      (current.state === "pending" || current.state === "live")
+    ? current
+    : null;
+  // Conversation id → its newest message id. Chats are told apart ten at a time (one getMany).
+  const newest = new Map<string, string>();
+  const chatIds: string[] = [];
+  let batch: string[] = [];
+  let looked = 0;
+  let complete = true;
+  const sort = async () => {
+    const entries = await kv.getMany<string[]>(batch.map((id) => keys.chat(id)));
+    chatIds.push(...batch.filter((_, i) => entries[i].value === customerId));
+    batch = [];
+  };
+  if (live) batch.push(live.id);
+  for await (const [conversationId, messageId] of conversationsNewestFirst(kv, customerId)) {
+    newest.set(conversationId, messageId);
+    if (conversationId !== live?.id) batch.push(conversationId);
+    if (batch.length === 10) await sort();
+    if (chatIds.length > limit || ++looked === CONVERSATIONS_LOOKED_AT) {
+      complete = false;
+      break;
+    }
+  }
+  if (batch.length) await sort();
+  const shown = chatIds.slice(0, limit);
+  const ticketIds = await getAll<string>(kv, shown.map((id) => keys.conversationTicket(id)));
+  const tickets = await getAll<Ticket>(
+    kv,
+    ticketIds.flatMap((e) => e.value ? [keys.ticket(e.value)] : []),
+  );
+  const ticketById = new Map(
+    tickets.flatMap((e) => e.value ? [[e.value.id, ticketRow(e.value)] as const] : []),
+  );
+  const chats = await Promise.all(shown.map(async (id, i): Promise<CustomerChatRow> => {
+    const ticketId = ticketIds[i].value;
+    const ticket = ticketId ? ticketById.get(ticketId) ?? null : null;
+    const last = newest.get(id);
+    if (live && live.id === id) {
+      return {
+        id,
+        state: live.state as "pending" | "live",
+        startedAt: live.startedAt,
+        lastMessageAt: last ? idTime(last) : live.lastActivityAt,
+        agentIds: live.agentId ? [live.agentId] : [],
+        ticket,
+      };
+    }
+    return {
+      id,
+      state: "ended",
+      startedAt: idTime(id),
+      lastMessageAt: last ? idTime(last) : idTime(id),
+      agentIds: await chatAgents(kv, id),
+      ticket,
+    };
+  }));
+  return { chats, more: chatIds.length > limit || !complete };
+}
+
+/** The agents who wrote in a chat, in the order they first did. */
+async function chatAgents(kv: Deno.Kv, chatId: string): Promise<string[]> {
+  const agents = new Set<string>();
+  const messages = kv.list<Message>({ prefix: keys.messages(chatId) }, {
+    limit: CHAT_MESSAGES_READ,
+  });
+  for await (const { value: m } of messages) {
+    if (m.direction === "out" && m.author !== "system" && m.author !== "customer") {
+      agents.add(m.author);
+    }
+  }
+  return [...agents];
 }
 
 interface CustomerEdit {

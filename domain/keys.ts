@@ -126,6 +126,8 @@ export const keys = {
    */
   note: (on: NoteOwner, ownerId: string, noteId: string) => ["notes", on, ownerId, noteId] as const,
   notes: (on: NoteOwner, ownerId: string) => ["notes", on, ownerId] as const,
+  /** Bumped (sum) in every note's commit: open tickets and chats redraw their notes, nothing else. */
+  notesChanged: () => ["queue_changed", "_notes"] as const,
 
   due: (at: number, kind: DueKind, id: string) => ["due", at, kind, id] as const,
   dueAll: () => ["due"] as const,

@@ -82,7 +82,8 @@ export async function addTicketNote(
     }
     const note = newNote(desk, agent, text);
     const key = keys.note("ticket", ticket.id, note.id);
-    const op = desk.kv.atomic().check(entry).check({ key, versionstamp: null }).set(key, note);
+    const op = desk.kv.atomic().check(entry).check({ key, versionstamp: null }).set(key, note)
+      .sum(keys.notesChanged(), 1n);
     return (await op.commit()).ok ? note : undefined;
   });
 }
@@ -102,7 +103,8 @@ export async function addChatNote(
     const { entry } = await readChatEntry(desk, agent, chatId);
     const note = newNote(desk, agent, text);
     const key = keys.note("conversation", chatId, note.id);
-    const op = desk.kv.atomic().check(entry).check({ key, versionstamp: null }).set(key, note);
+    const op = desk.kv.atomic().check(entry).check({ key, versionstamp: null }).set(key, note)
+      .sum(keys.notesChanged(), 1n);
     return (await op.commit()).ok ? note : undefined;
   });
 }

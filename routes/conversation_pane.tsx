@@ -1,8 +1,9 @@
 /**
- * What the ticket and chat pages share around a conversation (rules 34–36): the customer panel's
- * data, the panel edit, canned replies inserted without JavaScript, the server's refusal of a
- * reply with an unfilled placeholder, and the words for refused notes and edits. Routes never
- * import each other; both page modules use this one.
+ * What the ticket and chat pages share around a conversation (rules 34–36): the aside beside
+ * the thread (internal notes and the customer panel, with its data and its edit), the notes'
+ * live part, canned replies inserted without JavaScript, the server's refusal of a reply with an
+ * unfilled placeholder, and the words for refused notes and edits. Routes never import each
+ * other; both page modules use this one, for a ticket or a chat alike (a `PaneSubject`).
  */
 import type { Context } from "hono";
 import { canReadTicket, canSeeChat, isStaff } from "../domain/access.ts";
@@ -12,8 +13,11 @@ import {
   type ReplyContext,
   unfilledPlaceholders,
 } from "../domain/canned_replies.ts";
+import type { Chat } from "../domain/chats.ts";
 import { isCurrent } from "../domain/conversations.ts";
 import {
+  type CustomerChatRow,
+  customerChats,
   type CustomerProfile,
   customerProfile,
   type CustomerTicketRow,
@@ -23,11 +27,28 @@ import { visibleDepartments } from "../domain/departments.ts";
 import type { Desk } from "../domain/desk.ts";
 import { Conflict, DeskError, Invalid, NotFound } from "../domain/errors.ts";
 import { keys } from "../domain/keys.ts";
+import { chatNotes, readChat, ticketNotes } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
-import type { Agent, Conversation, Ticket } from "../domain/types.ts";
+import { readTicket } from "../domain/tickets.ts";
+import type { Agent, Conversation, Note, Ticket } from "../domain/types.ts";
 import type { Flash } from "../views/components.tsx";
 import { CustomerPanel, type CustomerPanelProps, hasName } from "../views/customer_panel.tsx";
+import { type NoteListProps, NotesLive, type NotesProps, NotesSection } from "../views/notes.tsx";
+import type { LivePart, Share } from "./live_views.ts";
+import { unshared } from "./live_views.ts";
 import { isHtmx, redirectWithFlash } from "./page_auth.ts";
+import { fnv1a } from "./static.ts";
+
+/** What the pane is beside: a ticket, or a chat (its id and customer are all it needs). */
+export type PaneSubject =
+  | { kind: "ticket"; ticket: Ticket }
+  | { kind: "chat"; chat: Pick<Chat, "id" | "customerId"> };
+
+/** What the aside shows beside a thread: agent names and the business time zone (a thread's). */
+export interface AsideBasics {
+  names: Map<string, string>;
+  timeZone?: string;
+}
 
 /** What a refused or in-place form leaves in the pane when the page is drawn again. */
 export interface PaneState {
@@ -48,9 +69,15 @@ export async function businessTimeZone(kv: Deno.Kv): Promise<string> {
 }
 
 /** Agent names and the business time zone: what notes and the panel show beside a thread. */
-export async function asideBasics(kv: Deno.Kv): Promise<[Map<string, string>, string]> {
-  const [agents, timeZone] = await Promise.all([listAgents(kv), businessTimeZone(kv)]);
-  return [new Map(agents.map((a) => [a.id, a.name])), timeZone];
+export async function asideBasics(
+  kv: Deno.Kv,
+  share: Share = unshared,
+): Promise<Required<AsideBasics>> {
+  const [agents, timeZone] = await Promise.all([
+    share("agents", () => listAgents(kv)),
+    share("timeZone", () => businessTimeZone(kv)),
+  ]);
+  return { names: new Map(agents.map((a) => [a.id, a.name])), timeZone };
 }
 
 /** Form text with the browser's CRLF line breaks as stored text has them. */
@@ -101,6 +128,8 @@ export function noteRefusal(error: unknown): string {
   return error.message;
 }
 
+// ---- Rule 36: the customer panel, its data and its edit ---------------------------------------
+
 /** Where this agent opens each of a customer's tickets (rule 23); null where it may not. */
 async function ticketLinks(
   desk: Desk,
@@ -109,7 +138,7 @@ async function ticketLinks(
 ): Promise<(row: CustomerTicketRow) => string | null> {
   const open = rows.filter((r) => r.status === "unassigned" || r.status === "assigned");
   const [tickets, visible] = await Promise.all([
-    desk.kv.getMany<Ticket[]>(open.map((r) => keys.ticket(r.id))),
+    desk.kv.getMany<Ticket[]>([...new Set(open.map((r) => r.id))].map((id) => keys.ticket(id))),
     visibleDepartments(desk.kv, agent),
   ]);
   const readable = new Set(
@@ -124,10 +153,31 @@ async function ticketLinks(
 }
 
 /**
- * The customer panel for this agent (rule 36), or null when it may not see the customer (rule
- * 23): the profile with its tickets, where each opens, and the customer's current chat.
+ * Where this agent opens the customer's current chat (rule 23: a pending one of its departments
+ * is taken from the list, its own live one opens); null for past chats, whose pages are gone.
  */
-export async function customerPanelProps(
+async function chatLinks(
+  desk: Desk,
+  agent: Agent,
+  customerId: string,
+): Promise<(row: CustomerChatRow) => string | null> {
+  const [entry, visible] = await Promise.all([
+    desk.kv.get<Conversation>(keys.conversation(customerId)),
+    visibleDepartments(desk.kv, agent),
+  ]);
+  const chat = entry.value;
+  const mayOpen = !!chat && isCurrent(chat, desk.clock.now()) && canSeeChat(agent, chat, visible);
+  return (row) => {
+    if (!mayOpen || row.id !== chat.id || row.state === "ended") return null;
+    return row.state === "pending" ? "/chats" : `/chats/${row.id}`;
+  };
+}
+
+/**
+ * The customer panel for this agent (rule 36), or null when it may not see the customer (rule
+ * 23): the profile with its tickets and chats, and where each opens.
+ */
+async function customerPanelProps(
   desk: Desk,
   agent: Agent,
   customerId: string,
@@ -137,21 +187,26 @@ export async function customerPanelProps(
     timeZone: string;
     level: 2 | 3;
     currentTicketId?: string;
-    /** The chat the page shows: the panel does not link to it again. */
+    /** The chat the page shows: marked, and not linked to again. */
     currentChatId?: string;
     pane?: PaneState;
   },
 ): Promise<CustomerPanelProps | null> {
   let profile: CustomerProfile;
+  let chats: Awaited<ReturnType<typeof customerChats>>;
   try {
-    profile = await customerProfile(desk, agent, customerId);
+    [profile, chats] = await Promise.all([
+      customerProfile(desk, agent, customerId),
+      customerChats(desk, agent, customerId),
+    ]);
   } catch (error) {
     if (error instanceof NotFound) return null;
     throw error;
   }
-  const [ticketHref, chat] = await Promise.all([
-    ticketLinks(desk, agent, profile.tickets),
-    panelChat(desk, agent, customerId, opts.names, opts.currentChatId),
+  const chatTickets = chats.chats.flatMap((c) => c.ticket ? [c.ticket] : []);
+  const [ticketHref, chatHref] = await Promise.all([
+    ticketLinks(desk, agent, [...profile.tickets, ...chatTickets]),
+    chatLinks(desk, agent, customerId),
   ]);
   return {
     profile,
@@ -160,7 +215,10 @@ export async function customerPanelProps(
     action: opts.action,
     ticketHref,
     currentTicketId: opts.currentTicketId,
-    chat,
+    chats: chats.chats,
+    moreChats: chats.more,
+    chatHref: (row) => row.id === opts.currentChatId ? null : chatHref(row),
+    currentChatId: opts.currentChatId,
     timeZone: opts.timeZone,
     level: opts.level,
     draft: opts.pane?.customerDraft,
@@ -169,27 +227,28 @@ export async function customerPanelProps(
   };
 }
 
-async function panelChat(
+/** The customer panel beside a ticket or a chat (rule 36), or null when the agent may not see it. */
+export function subjectPanel(
   desk: Desk,
   agent: Agent,
-  customerId: string,
-  names: Map<string, string>,
-  currentChatId?: string,
-): Promise<CustomerPanelProps["chat"]> {
-  const chat = (await desk.kv.get<Conversation>(keys.conversation(customerId))).value;
-  if (!chat || !isCurrent(chat, desk.clock.now())) return null;
-  if (chat.state !== "pending" && chat.state !== "live") return null;
-  const visible = await visibleDepartments(desk.kv, agent);
-  const mayOpen = canSeeChat(agent, chat, visible) && chat.id !== currentChatId;
-  return {
-    state: chat.state,
-    href: !mayOpen ? null : chat.state === "pending" ? "/chats" : `/chats/${chat.id}`,
-    agent: chat.agentId === agent.id
-      ? "you"
-      : chat.agentId
-      ? names.get(chat.agentId) ?? null
-      : null,
-  };
+  subject: PaneSubject,
+  basics: AsideBasics,
+  pane: PaneState = {},
+): Promise<CustomerPanelProps | null> {
+  const common = { names: basics.names, timeZone: basics.timeZone ?? "UTC", pane };
+  return subject.kind === "ticket"
+    ? customerPanelProps(desk, agent, subject.ticket.customerId, {
+      ...common,
+      action: `/tickets/${subject.ticket.id}/customer`,
+      level: 2,
+      currentTicketId: subject.ticket.id,
+    })
+    : customerPanelProps(desk, agent, subject.chat.customerId, {
+      ...common,
+      action: `/chats/${subject.chat.id}/customer`,
+      level: 3,
+      currentChatId: subject.chat.id,
+    });
 }
 
 /**
@@ -271,6 +330,136 @@ export async function saveCustomerForm(
   );
 }
 
+// ---- Rule 35: the notes beside a ticket or chat, live for everyone who may read them ----------
+
+/** The notes' live version: a hash of the fragment the stream would send (`NotesLive`). */
+async function notesVersion(list: NoteListProps): Promise<string> {
+  return fnv1a(String(await <NotesLive {...list} />));
+}
+
+/**
+ * Rule 35: the notes section's data: the notes, and the form for who may add one (an open
+ * ticket's readers, closed ones' supervisors and admins; a chat's while it is still going).
+ */
+export async function subjectNotes(
+  desk: Desk,
+  agent: Agent,
+  subject: PaneSubject,
+  basics: AsideBasics,
+  pane: PaneState = {},
+): Promise<NotesProps> {
+  const common = {
+    names: basics.names,
+    me: agent.id,
+    timeZone: basics.timeZone ?? "UTC",
+    draft: pane.noteDraft,
+    error: pane.noteError,
+    added: pane.noteAdded,
+  };
+  if (subject.kind === "ticket") {
+    const { ticket } = subject;
+    return {
+      ...common,
+      notes: await ticketNotes(desk.kv, ticket),
+      action: mayNoteTicket(agent, ticket) ? `/tickets/${ticket.id}/notes` : null,
+      closedText: "Only supervisors and admins add notes to closed tickets.",
+      level: 2,
+    };
+  }
+  const { chat } = subject;
+  const [notes, going] = await Promise.all([
+    chatNotes(desk.kv, chat.id),
+    readChat(desk, agent, chat.id).then(() => true, refusedAs(false)),
+  ]);
+  return {
+    ...common,
+    notes,
+    action: going ? `/chats/${chat.id}/notes` : null,
+    closedText: "This chat has ended: notes go on the customer's ticket now.",
+    level: 3,
+  };
+}
+
+/** A domain refusal (ended, not found) becomes `value`; anything else still throws. */
+const refusedAs = <T,>(value: T) => (error: unknown): T => {
+  if (error instanceof DeskError) return value;
+  throw error;
+};
+
+/** The notes section alone: an htmx note post's answer, in place. */
+export async function subjectNotesSection(
+  desk: Desk,
+  agent: Agent,
+  subject: PaneSubject,
+  basics: AsideBasics,
+  pane: PaneState = {},
+) {
+  return <NotesSection {...await subjectNotes(desk, agent, subject, basics, pane)} />;
+}
+
+/**
+ * The open ticket's or chat's notes as a live part (fragment "notes"): a note anyone adds reaches
+ * every page showing that ticket or chat within the stream's wake-up, and only agents who may
+ * read it (rule 23: `readTicket`, `readChat`); nothing else on the page is drawn for it. A
+ * ticket's notes also change when a conversation joins it (rules 5, 6), a ticket change.
+ */
+export function notesLivePart(kind: PaneSubject["kind"], id: string): LivePart {
+  return {
+    on: kind === "ticket" ? ["notes", "tickets"] : ["notes"],
+    async render({ deps, agent, share }) {
+      const { desk } = deps;
+      let notes: Note[];
+      try {
+        if (kind === "ticket") {
+          const ticket = await readTicket(desk.kv, agent, id);
+          notes = await share(`notes|ticket|${id}`, () => ticketNotes(desk.kv, ticket));
+        } else {
+          await readChat(desk, agent, id);
+          notes = await share(`notes|chat|${id}`, () => chatNotes(desk.kv, id));
+        }
+      } catch (error) {
+        // Not (or no longer) this agent's to read, or a chat that ended: nothing is sent.
+        if (error instanceof DeskError) return null;
+        throw error;
+      }
+      const basics = await asideBasics(desk.kv, share);
+      const list = { notes, names: basics.names, me: agent.id, timeZone: basics.timeZone };
+      const html = String(await <NotesLive {...list} />);
+      return { parts: { notes: html }, version: fnv1a(html) };
+    },
+  };
+}
+
 /** Whether this agent may add a note to the ticket (rule 35: closed ones are for staff). */
-export const mayNoteTicket = (agent: Agent, ticket: Ticket): boolean =>
+const mayNoteTicket = (agent: Agent, ticket: Ticket): boolean =>
   ticket.status === "unassigned" || ticket.status === "assigned" || isStaff(agent);
+
+// ---- Rules 35 and 36 together: the aside ------------------------------------------------------
+
+/**
+ * Beside a ticket or chat: its notes (rule 35) and the customer panel (rule 36). `notesVersion`
+ * goes into the page's live version (the notes part's place), so a page that is current gets
+ * nothing at connect; `name` is the customer's name now (an agent may have changed it).
+ */
+export async function conversationAside(
+  desk: Desk,
+  agent: Agent,
+  subject: PaneSubject,
+  basics: AsideBasics,
+  pane: PaneState = {},
+) {
+  const [notes, panel] = await Promise.all([
+    subjectNotes(desk, agent, subject, basics, pane),
+    subjectPanel(desk, agent, subject, basics, pane),
+  ]);
+  return {
+    name: panel?.profile.name,
+    notesVersion: await notesVersion(notes),
+    element: (
+      <>
+        <NotesSection {...notes} />
+        {panel ? <CustomerPanel {...panel} /> : null}
+      </>
+    ),
+  };
+}

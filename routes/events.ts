@@ -1,14 +1,15 @@
 /**
  * `GET /events`: server-sent events for the live lists (rules 12, 33), the open conversation and
- * its delivery marks (rule 29), and on every desk page its counts, announcements and notices
- * (rule 32). One `kv.watch` per process and KV handle, on the "changed" counters every ticket,
- * chat, delivery and notice commit bumps, wakes every connected page; each renders only the parts
- * the wave's changes touch (a delivery status re-renders the conversation, not the lists) and
- * sends what changed since the version the page has: a patch of single rows and counts when the
- * part offers one, else the whole fragments. Pages woken together share the work: one session
- * check per token, one render per agent, page and part, one patch per version pair, and each
- * message is encoded (and compressed) once for every page it goes to. A 2 s poll of the same keys
- * covers writes from other processes, which `kv.watch` does not see on a local file.
+ * its delivery marks (rule 29), its internal notes (rule 35), and on every desk page its counts,
+ * announcements and notices (rule 32). One `kv.watch` per process and KV handle, on the "changed"
+ * counters every ticket, chat, delivery, notice and note commit bumps, wakes every connected page;
+ * each renders only the parts the wave's changes touch (a delivery status re-renders the
+ * conversation, a note the notes, neither the lists) and sends what changed since the version the
+ * page has: a patch of single rows and counts when the part offers one, else the whole fragments.
+ * Pages woken together share the work: one session check per token, one render per agent, page and
+ * part, one patch per version pair, and each message is encoded (and compressed) once for every
+ * page it goes to. A 2 s poll of the same keys covers writes from other processes, which `kv.watch`
+ * does not see on a local file.
  *
  * Each wave's last message carries `id:`, the page's version part by part, so a browser that
  * reconnects (`Last-Event-ID`) gets what it missed, patched when its version is still known.

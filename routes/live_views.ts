@@ -1,8 +1,8 @@
 /**
- * The live views `/events` serves (rules 12, 29, 32, 33). Each page that updates over SSE registers
- * its parts here with the changes that can alter them; the hub (events.ts) knows no page by
- * name and renders, for each wave, only the parts the wave's changes touch: a delivery status
- * re-renders the open conversation, never the queue lists and counts.
+ * The live views `/events` serves (rules 12, 29, 32, 33, 35). Each page that updates over SSE
+ * registers its parts here with the changes that can alter them; the hub (events.ts) knows no
+ * page by name and renders, for each wave, only the parts the wave's changes touch: a delivery
+ * status re-renders the open conversation and a note the open notes, never the queue lists.
  *
  * A part may also offer a patch: what turns the version a page has into the current one with
  * out-of-band swaps of single rows and small pieces (a tab's count, the Quick Accept count)
@@ -19,15 +19,17 @@ import type { Agent } from "../domain/types.ts";
 import type { AppDeps } from "./context.ts";
 
 /** What a commit changed, by the counter it bumps in the same commit. */
-export type Change = "tickets" | "chats" | "delivery" | "notices";
+export type Change = "tickets" | "chats" | "delivery" | "notices" | "notes";
 
 export const CHANGE_KEYS: Readonly<Record<Change, Deno.KvKey>> = {
   tickets: keys.ticketsChanged(),
   chats: keys.chatsChanged(),
   delivery: keys.deliveryChanged(),
   notices: keys.noticesChanged(),
+  // Rule 35: a note re-renders the notes of open tickets and chats, never a list or a thread.
+  notes: keys.notesChanged(),
 };
-export const CHANGES: readonly Change[] = ["tickets", "chats", "delivery", "notices"];
+export const CHANGES: readonly Change[] = ["tickets", "chats", "delivery", "notices", "notes"];
 
 /**
  * Runs `fn` at most once per key among pages refreshed together (the live stream shares one

@@ -251,3 +251,37 @@ Deno.test("[routes] rule 34: canned replies", async (t) => {
 
   await d.close();
 });
+
+Deno.test("[routes] rule 34 is the reply box's: the JSON API sends braces as written", async (t) => {
+  // SPEC rule 34 speaks of the reply box (offered, filled on insert, highlighted); the JSON API
+  // is a stable contract (`{text}` → message) and integrators may send literal braces. They get
+  // `missing` from the render call instead and decide themselves.
+  const d = await testDesk();
+  try {
+    const ana = await d.person("agent", { name: "Ana Agent" });
+    const ticketId = await leaveMessage(d, "+27820000504", ["hello"]);
+    await d.call("POST", `/api/tickets/${ticketId}/accept`, { token: ana.token });
+    await t.step("a ticket reply with {{…}} is sent as typed (201), not refused", async () => {
+      const text = "Use {{order.number}} in the template field.";
+      const res = await d.json<{ text: string }>("POST", `/api/tickets/${ticketId}/reply`, {
+        token: ana.token,
+        body: { text },
+      });
+      assert.equal(res.status, 201);
+      assert.equal(res.body.text, text);
+    });
+    await t.step("so is a chat message", async () => {
+      const chatId = (await d.json<{ chats: { id: string }[] }>("GET", "/api/chats?state=live", {
+        token: ana.token,
+      })).body.chats[0].id;
+      const res = await d.json<{ text: string }>("POST", `/api/chats/${chatId}/messages`, {
+        token: ana.token,
+        body: { text: "Hi {{customer.name}}" },
+      });
+      assert.equal(res.status, 201);
+      assert.equal(res.body.text, "Hi {{customer.name}}");
+    });
+  } finally {
+    await d.close();
+  }
+});

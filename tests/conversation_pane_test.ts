@@ -159,8 +159,10 @@ Deno.test("[routes] rule 34 in the reply box: offered replies, Insert without Ja
         const text = "Your order number is {{order.number}}.";
         const res = await visit(t, ana, `/tickets/${named}/reply`, { text });
         assert.equal(res.status, 422);
+        // The page comes back with the form, the draft as typed and the reason.
+        assert.match(res.html, new RegExp(`<form method="post" action="/tickets/${named}/reply"`));
         assert.equal(unescape(replyDraft(res.html) ?? ""), text);
-        assert.match(res.html, /Not sent: \{\{order\.number\}\} still needs a value/);
+        assert.match(res.html, /role="alert">Not sent: \{\{order\.number\}\} still needs a value/);
         assert.equal((await messagesOf(t, admin, named)).length, before, "nothing was sent");
       },
     );
@@ -213,6 +215,8 @@ Deno.test("[routes] rule 34 in the reply box: offered replies, Insert without Ja
       );
       const refused = await visit(t, ana, `/chats/${chatId}/messages`, { text: "Hi {{x}}" });
       assert.equal(refused.status, 422);
+      assert.equal(unescape(replyDraft(refused.html, "chat-text") ?? ""), "Hi {{x}}");
+      assert.match(refused.html, /role="alert">Not sent: \{\{x\}\} still needs a value/);
       const chat = await t.json<{ messages: Message[] }>("GET", `/api/chats/${chatId}`, {
         token: ana.token,
       });
@@ -252,7 +256,7 @@ Deno.test("[routes] rule 35 on the pages: notes on tickets and chats, apart from
       assert.equal(res.status, 200);
       assert.ok(res.html.startsWith('<section class="notes" id="notes"'), res.html.slice(0, 80));
       assert.ok(res.html.includes("Second") && !res.html.includes("<html"));
-      assert.match(res.html, /Internal notes <span class="count">2<\/span>/);
+      assert.match(res.html, /Internal notes <span class="count" id="notes-count"\s*>2<\/span>/);
       const empty = await visit(t, ana, `/tickets/${named}/notes`, { note: "" }, htmx);
       assert.match(empty.html, /role="alert">Write a note of 1 to 4,096 characters\./);
       const plain = await visit(t, ana, `/tickets/${named}/notes`, { note: "" });
@@ -352,6 +356,39 @@ Deno.test("[routes] rule 36 on the pages: the customer panel shows the profile; 
       assert.equal(res.status, 404);
       assert.equal((await t.kv.get<Customer>(keys.customer(customerId))).value!.about, "VIP");
     });
+
+    await s.step(
+      "the panel lists the customer's chats: the live one, linked both ways",
+      async () => {
+        const before = await visit(t, ana, `/tickets/assigned/${named}`);
+        assert.match(before.html, /Chats <span class="count">0<\/span>/);
+        assert.ok(before.html.includes("No chats."));
+        await visit(t, ana, `/tickets/${named}/reply`, { text: "Hello Thandi" });
+        const chatId = (await t.json<{ conversation: { chatId: string } }>(
+          "GET",
+          `/api/customers/${customerId}`,
+          { token: ana.token },
+        )).body.conversation.chatId;
+        const { html } = await visit(t, ana, `/tickets/assigned/${named}`);
+        const panel = html.slice(html.indexOf('id="customer-panel"'));
+        assert.match(panel, /Chats <span class="count">1<\/span>/);
+        assert.match(
+          panel,
+          new RegExp(`<a href="/chats/${chatId}">Live with you</a><span class="muted"> · since `),
+        );
+        assert.ok(panel.includes(" · in this ticket</span>"), "started from this ticket");
+        const chat = await visit(t, ana, `/chats/${chatId}`);
+        const chatPanel = chat.html.slice(chat.html.indexOf('id="customer-panel"'));
+        assert.match(
+          chatPanel,
+          /<li aria-current="true"><span>Live with you<\/span> \(this chat\)/,
+        );
+        assert.match(
+          chatPanel,
+          new RegExp(`in <a href="/tickets/assigned/${named}">its ticket</a>`),
+        );
+      },
+    );
   } finally {
     await t.close();
   }

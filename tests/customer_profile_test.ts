@@ -1,11 +1,18 @@
-/** SPEC rule 36: the customer profile, its edits, and the customer-ticket index. */
+/**
+ * SPEC rule 36: the customer profile, its edits, and the customer-ticket index; the customer's
+ * chats, current and past, for the panel (the JSON profile keeps its shape).
+ */
 import assert from "node:assert/strict";
-import { HOUR } from "../domain/clock.ts";
+import { setStatus } from "../domain/agents.ts";
+import { HOUR, MINUTE } from "../domain/clock.ts";
 import {
   CUSTOMER_TICKETS_PAGE,
+  customerChats,
   customerProfile,
   indexCustomerTickets,
 } from "../domain/customer_profile.ts";
+import { NotFound } from "../domain/errors.ts";
+import { runDueSweeps } from "../domain/sweeps.ts";
 import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { closedTicket, newTicket, writeTicket } from "../domain/tickets.ts";
@@ -310,4 +317,180 @@ Deno.test("[domain] rule 36: existing tickets are indexed by customer at start (
   });
 
   await d.close();
+});
+
+Deno.test("[domain] the customer's chats: the current one and past ones, newest first", async (t) => {
+  const d = await testDesk();
+  try {
+    const sales = await d.department("Sales");
+    const support = await d.department("Support");
+    const ana = await d.person("agent", { name: "Ana Silva", departments: [sales] });
+    const carol = await d.person("agent", { name: "Carol", departments: [support] });
+    const boss = await d.person("supervisor");
+    const from = "+15550100500";
+    const write = (text: string) => d.inbound({ channel: "sms", from, text, department: sales });
+    const chatsOf = (agent = boss.agent, limit?: number) =>
+      customerChats(d.desk, agent, customerId, limit);
+    const pendingChat = async () =>
+      (await d.json<{ chats: { id: string; customerId: string }[] }>(
+        "GET",
+        "/api/chats?state=pending",
+        { token: ana.token },
+      )).body.chats.find((c) => c.customerId === customerId)!.id;
+
+    // 1. A pending chat nobody takes becomes a ticket (rule 5).
+    await setStatus(d.kv, ana.agent.id, "online");
+    const customerId = (await write("anyone there?")).customerId;
+    const unanswered = await pendingChat();
+    await t.step("a pending chat is listed as current; rule 23 hides it from others", async () => {
+      const { chats } = await chatsOf();
+      assert.deepEqual(chats.map((c) => [c.id, c.state]), [[unanswered, "pending"]]);
+      await assert.rejects(() => chatsOf(carol.agent), NotFound);
+    });
+    d.clock.advance(6 * MINUTE);
+    await runDueSweeps(d.desk);
+    const firstTicket = (await d.kv.get<string>(keys.openTicketByCustomer(customerId))).value!;
+
+    // 2. A chat Ana takes, writes in and ends (no ticket: rule 7 closes the open one).
+    await write("//end"); // the timeout left the customer adding to its ticket (rule 5)
+    d.clock.advance(MINUTE);
+    await write("me again");
+    const talked = await pendingChat();
+    await d.call("POST", `/api/chats/${talked}/accept`, { token: ana.token });
+    d.clock.advance(MINUTE);
+    await d.call("POST", `/api/chats/${talked}/messages`, {
+      token: ana.token,
+      body: { text: "Hello, Ana here." },
+    });
+    d.clock.advance(MINUTE);
+    await d.call("POST", `/api/chats/${talked}/end`, { token: ana.token });
+
+    // 3. Not a chat: out of agents, the customer leaves a message (YES, //end): a ticket.
+    d.clock.advance(MINUTE);
+    await setStatus(d.kv, ana.agent.id, "offline");
+    await write("one more thing");
+    const intake = await write("YES");
+    await write("//end");
+
+    // 4. Ana replies on that ticket: a chat from the ticket (rule 17), live now.
+    d.clock.advance(MINUTE);
+    await d.call("POST", `/api/tickets/${intake.ticketId}/accept`, { token: ana.token });
+    await d.call("POST", `/api/tickets/${intake.ticketId}/reply`, {
+      token: ana.token,
+      body: { text: "About your message…" },
+    });
+    const fromTicket = (await d.json<{ conversation: { chatId: string } }>(
+      "GET",
+      `/api/customers/${customerId}`,
+      { token: boss.token },
+    )).body.conversation.chatId;
+
+    await t.step("newest first: the live chat, then the past ones; intake is no chat", async () => {
+      const { chats, more } = await chatsOf();
+      assert.deepEqual(chats.map((c) => c.id), [fromTicket, talked, unanswered]);
+      assert.equal(more, false);
+      const [live, ended, timedOut] = chats;
+      assert.equal(live.state, "live");
+      assert.deepEqual(live.agentIds, [ana.agent.id]);
+      assert.equal(live.ticket?.id, intake.ticketId, "started from its ticket");
+      assert.equal(ended.state, "ended");
+      assert.deepEqual(ended.agentIds, [ana.agent.id], "who wrote in it");
+      assert.equal(ended.ticket, null, "an accepted chat joins no ticket");
+      assert.equal(timedOut.state, "ended");
+      assert.deepEqual(timedOut.agentIds, []);
+      assert.equal(timedOut.ticket?.id, firstTicket, "rule 5: it became this ticket");
+      assert.equal(timedOut.ticket?.status, "closed", "rule 7 closed it");
+      assert.ok(ended.startedAt < live.startedAt && timedOut.startedAt < ended.startedAt);
+      assert.ok(ended.lastMessageAt > ended.startedAt, "its last message came later");
+    });
+
+    await t.step("a smaller limit lists the newest and says there are more", async () => {
+      const { chats, more } = await chatsOf(boss.agent, 2);
+      assert.deepEqual(chats.map((c) => c.id), [fromTicket, talked]);
+      assert.equal(more, true);
+    });
+
+    await t.step("the JSON profile keeps its shape: no chats in it", async () => {
+      const res = await d.json<Record<string, unknown>>("GET", `/api/customers/${customerId}`, {
+        token: boss.token,
+      });
+      assert.deepEqual(Object.keys(res.body).sort(), [
+        "about",
+        "channel",
+        "conversation",
+        "firstSeenAt",
+        "from",
+        "id",
+        "name",
+        "openTicketId",
+        "profileName",
+        "tickets",
+        "ticketsCursor",
+        "version",
+      ]);
+    });
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("[domain] the chat list reads one key per conversation, however long each was", async () => {
+  const d = await testDesk();
+  try {
+    const ana = await d.person("agent");
+    const boss = await d.person("supervisor");
+    await setStatus(d.kv, ana.agent.id, "online");
+    const from = "+15550100600";
+    const ids: string[] = [];
+    let customerId = "";
+    for (let round = 0; round < 3; round++) {
+      customerId = (await d.inbound({ channel: "sms", from, text: `chat ${round}` })).customerId;
+      const chat = (await d.json<{ chats: { id: string; customerId: string }[] }>(
+        "GET",
+        "/api/chats?state=pending",
+        { token: ana.token },
+      )).body.chats.find((c) => c.customerId === customerId)!.id;
+      ids.unshift(chat);
+      await d.call("POST", `/api/chats/${chat}/accept`, { token: ana.token });
+      // A long chat: 30 messages each way, all in the chat's own millisecond or later.
+      for (let i = 0; i < 30; i++) {
+        await d.inbound({ channel: "sms", from, text: `q${i}` });
+        await d.call("POST", `/api/chats/${chat}/messages`, {
+          token: ana.token,
+          body: { text: `a${i}` },
+        });
+      }
+      await d.call("POST", `/api/chats/${chat}/end`, { token: ana.token });
+      d.clock.advance(MINUTE);
+    }
+    // Counts the thread entries the walk reads (the thread holds 183 messages).
+    let read = 0;
+    const kv = new Proxy(d.kv, {
+      get(target, name) {
+        const value = Reflect.get(target, name);
+        if (name === "list") {
+          return (...args: Parameters<Deno.Kv["list"]>) => {
+            const entries = target.list(...args);
+            if ((args[0] as { prefix: Deno.KvKey }).prefix[0] !== "customer_thread") return entries;
+            return (async function* () {
+              for await (const entry of entries) {
+                read++;
+                yield entry;
+              }
+            })();
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const { chats, more } = await customerChats({ ...d.desk, kv }, boss.agent, customerId);
+    assert.deepEqual(chats.map((c) => c.id), ids);
+    assert.equal(more, false);
+    assert.ok(
+      read >= 3 && read <= 6,
+      `${read} thread entries read for 3 chats of 61 messages each`,
+    );
+  } finally {
+    await d.close();
+  }
 });

@@ -1,4 +1,7 @@
-/** SPEC rule 35: internal notes on tickets and chats, staff only, never delivered. */
+/**
+ * SPEC rule 35: internal notes on tickets and chats, staff only, never delivered; live on every
+ * open page of their ticket or chat for whoever may read it, and no one else.
+ */
 import assert from "node:assert/strict";
 import { setStatus } from "../domain/agents.ts";
 import { MINUTE } from "../domain/clock.ts";
@@ -6,7 +9,8 @@ import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { runDueSweeps } from "../domain/sweeps.ts";
 import { archiveClosed } from "../domain/tickets.ts";
-import { leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { SESSION_COOKIE } from "../routes/auth.ts";
+import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
 type Note = { id: string; author: string; text: string; at: string };
 type WithNotes = { status: string; messages: { id: string; text: string }[]; notes: Note[] };
@@ -283,4 +287,249 @@ Deno.test("[routes] rule 35: notes on a ticket answer are readable by whoever re
   const res = await d.json<WithNotes>("GET", `/api/tickets/${ticketId}`, { token: agent.token });
   assert.deepEqual(res.body.notes.map((n) => [n.author, n.text]), [[agent.agent.id, "seen"]]);
   await d.close();
+});
+
+// ---- Rule 35 live: a note reaches every open page of its ticket or chat -----------------------
+
+/** An `/events` stream read as the browser reads it. */
+async function openStream(d: TestDesk, token: string, address: string) {
+  const res = await d.app.request(address, {
+    headers: { cookie: `${SESSION_COOKIE}=${token}`, accept: "text/event-stream" },
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
+  return {
+    /** Reads until `needle` arrives (true) or nothing comes for `quietMs` (false). */
+    async until(needle: string, quietMs = 1000): Promise<boolean> {
+      while (!seen.includes(needle)) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
+        pending ??= reader.read();
+        const chunk = await Promise.race([pending, quiet]);
+        clearTimeout(timer);
+        if (chunk === null) return false;
+        pending = null;
+        if (chunk.done) return false;
+        seen += chunk.value;
+      }
+      return true;
+    },
+    get seen() {
+      return seen;
+    },
+    clear() {
+      seen = "";
+    },
+    close: () => reader.cancel(),
+  };
+}
+
+/** The names of the SSE events in `text`. */
+const eventNames = (text: string) => [...text.matchAll(/^event: (.*)$/gm)].map((m) => m[1]);
+
+/** The data of the last event named `name` in `text`. */
+function lastEvent(text: string, name: string): string {
+  const blocks = text.split("\n\n").filter((b) => b.startsWith(`event: ${name}\n`));
+  return (blocks.at(-1) ?? "").split("\n").slice(1).map((l) => l.replace(/^data: /, "")).join(
+    "\n",
+  );
+}
+
+/** A page as the browser gets it, and the address of its live stream. */
+async function livePage(d: TestDesk, token: string, path: string) {
+  const res = await d.app.request(path, {
+    headers: { cookie: `${SESSION_COOKIE}=${token}`, accept: "text/html" },
+  });
+  assert.equal(res.status, 200, path);
+  const html = await res.text();
+  return { html, address: html.match(/sse-connect="([^"]+)"/)![1].replaceAll("&amp;", "&") };
+}
+
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+Deno.test("[routes] rule 35 live: two people note one ticket at once; every reader's page gets both, no one else", async (t) => {
+  const d = await testDesk();
+  try {
+    await closeBusiness(d);
+    const sales = await d.department("Sales");
+    const ana = await d.person("agent", { name: "Ana Silva", departments: [sales] });
+    const ben = await d.person("agent", { name: "Ben Okafor", departments: [sales] });
+    const sam = await d.person("supervisor", { name: "Sam Boss" });
+    const ticketId = await leaveMessage(d, "+27820000901", ["parcel?"], { department: sales });
+    assert.equal(
+      (await d.call("POST", `/api/tickets/${ticketId}/accept`, { token: ana.token }))
+        .status,
+      200,
+    );
+    const path = `/tickets/assigned/${ticketId}`;
+    const anaPage = await livePage(d, ana.token, path);
+    const samPage = await livePage(d, sam.token, path);
+    assert.match(anaPage.html, /<div class="note-items" id="note-items" sse-swap="notes">/);
+    const anaLive = await openStream(d, ana.token, anaPage.address);
+    const samLive = await openStream(d, sam.token, samPage.address);
+    // Ben may not read Ana's ticket (rule 23): a stream asking for it anyway, stale version.
+    const benLive = await openStream(
+      d,
+      ben.token,
+      `/events?view=assigned&selected=${ticketId}&v=x`,
+    );
+
+    await t.step("pages that are current get nothing at connect", async () => {
+      await anaLive.until("event:", 300);
+      await samLive.until("event:", 300);
+      assert.deepEqual(eventNames(anaLive.seen), []);
+      assert.deepEqual(eventNames(samLive.seen), []);
+      assert.ok(await benLive.until("event: list"), "Ben's stream sends its own list");
+      benLive.clear();
+    });
+
+    const counter = async () => (await d.kv.get<Deno.KvU64>(keys.notesChanged())).value?.value;
+    const before = await counter();
+    let anaAnswer = "";
+    await t.step("Ana (htmx form) and Sam (API) add a note in the same instant", async () => {
+      const started = performance.now();
+      const [form, api] = await Promise.all([
+        d.app.request(`/tickets/${ticketId}/notes`, {
+          method: "POST",
+          headers: {
+            cookie: `${SESSION_COOKIE}=${ana.token}`,
+            "content-type": "application/x-www-form-urlencoded",
+            origin: "http://localhost",
+            "hx-request": "true",
+          },
+          body: new URLSearchParams({ note: "Courier: Durban depot" }).toString(),
+        }),
+        d.json<Note>("POST", `/api/tickets/${ticketId}/notes`, {
+          token: sam.token,
+          body: { text: "VIP: call back today" },
+        }),
+      ]);
+      assert.equal(form.status, 200);
+      assert.equal(api.status, 201);
+      anaAnswer = await form.text();
+      // Both streams carry both notes within a second of the commits.
+      for (const live of [anaLive, samLive]) {
+        assert.ok(await live.until("Courier: Durban depot", 1000), live.seen);
+        assert.ok(await live.until("VIP: call back today", 1000), live.seen);
+      }
+      assert.ok(performance.now() - started < 1500, "within ~1 s");
+      assert.equal((await counter())! - (before ?? 0n), 2n, "each note bumped the counter");
+    });
+
+    await t.step("the note waves carry only the notes, never the thread or the lists", () => {
+      for (const live of [anaLive, samLive]) {
+        assert.deepEqual([...new Set(eventNames(live.seen))], ["notes"], live.seen);
+      }
+    });
+
+    await t.step("the last event is the whole list, each note once, with its count", () => {
+      for (const live of [anaLive, samLive]) {
+        const last = lastEvent(live.seen, "notes");
+        assert.equal(count(last, 'class="note"'), 2, last);
+        assert.equal(count(last, "Courier: Durban depot"), 1);
+        assert.equal(count(last, "VIP: call back today"), 1);
+        assert.match(last, /<span class="count" id="notes-count" hx-swap-oob="true">2<\/span>/);
+      }
+      // Each reader sees its own notes as "You".
+      assert.match(lastEvent(anaLive.seen, "notes"), /Durban depot<\/p><p class="note-meta">You/);
+      assert.match(
+        lastEvent(samLive.seen, "notes"),
+        /call back today<\/p><p class="note-meta">You/,
+      );
+    });
+
+    await t.step("the author's own htmx answer holds its note once (no double)", () => {
+      assert.ok(anaAnswer.startsWith('<section class="notes" id="notes"'), anaAnswer.slice(0, 60));
+      assert.equal(count(anaAnswer, "Courier: Durban depot"), 1);
+      // The answer's list is a `#note-items` the stream replaces whole: never appended to.
+      assert.equal(count(anaAnswer, 'sse-swap="notes"'), 1);
+    });
+
+    await t.step("Ben, who may not read the ticket, never gets the notes", async () => {
+      await benLive.until("event: notes", 500);
+      assert.ok(!benLive.seen.includes("event: notes"), benLive.seen.slice(0, 200));
+      assert.ok(!benLive.seen.includes("Durban"));
+    });
+
+    await t.step("a closed ticket's readers still get a supervisor's note live", async () => {
+      anaLive.clear();
+      await d.call("POST", `/api/tickets/${ticketId}/close`, { token: ana.token });
+      const closed = await livePage(d, ana.token, `/tickets/closed/${ticketId}`);
+      const live = await openStream(d, ana.token, closed.address);
+      await live.until("event:", 300);
+      live.clear();
+      await d.json("POST", `/api/tickets/${ticketId}/notes`, {
+        token: sam.token,
+        body: { text: "Reviewed after closing." },
+      });
+      assert.ok(await live.until("Reviewed after closing.", 1000), live.seen);
+      await live.close();
+    });
+
+    await anaLive.close();
+    await samLive.close();
+    await benLive.close();
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("[routes] rule 35 live: a note on a live chat reaches its agent's open chat, not other agents", async (t) => {
+  const d = await testDesk();
+  try {
+    const sales = await d.department("Sales");
+    const ana = await d.person("agent", { name: "Ana Silva", departments: [sales] });
+    const ben = await d.person("agent", { name: "Ben Okafor", departments: [sales] });
+    const sam = await d.person("supervisor", { name: "Sam Boss" });
+    await setStatus(d.kv, ana.agent.id, "online");
+    const inbound = await d.inbound({
+      channel: "sms",
+      from: "+15550100901",
+      text: "charged twice",
+      department: sales,
+    });
+    const pending = await d.json<{ chats: { id: string; customerId: string }[] }>(
+      "GET",
+      "/api/chats?state=pending",
+      { token: ana.token },
+    );
+    const chatId = pending.body.chats.find((c) => c.customerId === inbound.customerId)!.id;
+    assert.equal(
+      (await d.call("POST", `/api/chats/${chatId}/accept`, { token: ana.token }))
+        .status,
+      200,
+    );
+    const page = await livePage(d, ana.token, `/chats/${chatId}`);
+    const anaLive = await openStream(d, ana.token, page.address);
+    const benLive = await openStream(d, ben.token, `/events?view=chats&selected=${chatId}&v=x`);
+    await anaLive.until("event:", 300);
+    assert.deepEqual(eventNames(anaLive.seen), [], "a current page gets nothing at connect");
+    await benLive.until("event: chats", 1000);
+    benLive.clear();
+
+    await t.step("the supervisor's note arrives on Ana's open chat, alone", async () => {
+      const res = await d.json("POST", `/api/chats/${chatId}/notes`, {
+        token: sam.token,
+        body: { text: "Refund approved." },
+      });
+      assert.equal(res.status, 201);
+      assert.ok(await anaLive.until("Refund approved.", 1000), anaLive.seen);
+      assert.deepEqual([...new Set(eventNames(anaLive.seen))], ["notes"]);
+      assert.match(
+        lastEvent(anaLive.seen, "notes"),
+        /Refund approved\.<\/p><p class="note-meta">Sam Boss/,
+      );
+    });
+
+    await t.step("Ben, not the chat's agent, gets nothing of it", async () => {
+      await benLive.until("event: notes", 500);
+      assert.ok(!benLive.seen.includes("Refund approved."), benLive.seen.slice(0, 200));
+    });
+    await anaLive.close();
+    await benLive.close();
+  } finally {
+    await d.close();
+  }
 });

@@ -1,12 +1,14 @@
 /**
  * The customer panel (rule 36) beside a ticket or chat: name and the provider's profile name,
  * channel and address, first seen, staff's `about` (both editable, with the version read so a
- * concurrent edit is refused, not overwritten), the customer's tickets and current chat. One
- * fragment: the page shows it and an htmx save gets it back in place.
+ * concurrent edit is refused, not overwritten), the customer's tickets, and its chats (the
+ * current one and past ones). One fragment: the page shows it and an htmx save gets it back in
+ * place.
  */
 import {
   ABOUT_MAX,
   CUSTOMER_NAME_MAX,
+  type CustomerChatRow,
   type CustomerProfile,
   type CustomerTicketRow,
 } from "../domain/customer_profile.ts";
@@ -22,15 +24,6 @@ export const customerName = (c: { name: string; from: string }): string =>
 export const hasName = (c: { name: string; from: string }): boolean =>
   c.name.trim() !== "" && c.name !== c.from;
 
-/** The customer's current chat, as the panel shows it. */
-export interface PanelChat {
-  state: "pending" | "live";
-  /** Where this agent opens it; null when it may not. */
-  href: string | null;
-  /** "you", another agent's name, or null (pending). */
-  agent: string | null;
-}
-
 export interface CustomerPanelProps {
   profile: CustomerProfile;
   /** Agent id → name. */
@@ -42,7 +35,13 @@ export interface CustomerPanelProps {
   ticketHref: (row: CustomerTicketRow) => string | null;
   /** The ticket the page shows, marked in the list. */
   currentTicketId?: string;
-  chat: PanelChat | null;
+  /** The customer's chats, newest first; `moreChats` when older ones are not listed. */
+  chats: CustomerChatRow[];
+  moreChats: boolean;
+  /** Where this agent opens a current chat (null: it may not, or it is this page's). */
+  chatHref: (row: CustomerChatRow) => string | null;
+  /** The chat the page shows, marked in the list. */
+  currentChatId?: string;
   timeZone: string;
   level: 2 | 3;
   /** A refused edit keeps what was typed, with the reason. */
@@ -64,6 +63,59 @@ function ticketState(row: CustomerTicketRow, names: Map<string, string>, me: str
     default:
       return "Archived";
   }
+}
+
+const agentName = (id: string, names: Map<string, string>, me: string) =>
+  id === me ? "you" : names.get(id) ?? "another agent";
+
+/** What a chat was or is, in a few words: its state and who is (or was) in it. */
+function chatState(row: CustomerChatRow, names: Map<string, string>, me: string): string {
+  const agents = row.agentIds.map((id) => agentName(id, names, me));
+  switch (row.state) {
+    case "pending":
+      return "Waiting for an agent";
+    case "live":
+      return `Live with ${agents[0] ?? "an agent"}`;
+    default:
+      return agents.length ? `Chat with ${agents.join(", ")}` : "Chat no agent answered";
+  }
+}
+
+const HERE = " · in this ticket";
+/** A ticket this agent may not open (another agent's). */
+const ELSEWHERE = " · in a ticket";
+
+/** One of the customer's chats: where it opens, when it started, the ticket it is part of. */
+function ChatItem(
+  { row, props }: { row: CustomerChatRow; props: CustomerPanelProps },
+) {
+  const here = row.id === props.currentChatId;
+  const href = row.state === "ended" ? null : props.chatHref(row);
+  const text = chatState(row, props.names, props.me);
+  const ticket = row.ticket;
+  const ticketHref = ticket && ticket.id !== props.currentTicketId
+    ? props.ticketHref(ticket)
+    : null;
+  return (
+    <li aria-current={here ? "true" : undefined}>
+      {href ? <a href={href}>{text}</a> : <span>{text}</span>}
+      {here ? " (this chat)" : ""}
+      <span class="muted">
+        {row.state === "ended" ? " · started " : " · since "}
+        <LocalTime at={row.startedAt} timeZone={props.timeZone} />
+      </span>
+      {ticketHref
+        ? (
+          <>
+            {" · in "}
+            <a href={ticketHref}>its ticket</a>
+          </>
+        )
+        : ticket
+        ? <span class="muted">{ticket.id === props.currentTicketId ? HERE : ELSEWHERE}</span>
+        : null}
+    </li>
+  );
 }
 
 export function CustomerPanel(props: CustomerPanelProps) {
@@ -162,24 +214,21 @@ export function CustomerPanel(props: CustomerPanelProps) {
         )
         : <p class="muted small">No tickets.</p>}
       {p.ticketsCursor ? <p class="muted small">The newest {p.tickets.length} are shown.</p> : null}
-      <Heading level={sub} class="panel-sub">Chat</Heading>
-      {props.chat
+      <Heading level={sub} class="panel-sub">
+        Chats <span class="count">{props.chats.length}</span>
+      </Heading>
+      {props.chats.length
         ? (
-          <p class="small">
-            {props.chat.state === "pending"
-              ? "Waiting for an agent to accept the chat."
-              : `In a live chat with ${props.chat.agent ?? "an agent"}.`}
-            {props.chat.href
-              ? (
-                <>
-                  {" "}
-                  <a href={props.chat.href}>Open the chat</a>
-                </>
-              )
-              : null}
-          </p>
+          <ul class="customer-list">
+            {
+              // No `key`: hono/jsx would print it as an HTML attribute.
+              // deno-lint-ignore jsx-key
+              props.chats.map((row) => <ChatItem row={row} props={props} />)
+            }
+          </ul>
         )
-        : <p class="muted small">Not in a chat right now.</p>}
+        : <p class="muted small">No chats.</p>}
+      {props.moreChats ? <p class="muted small">Older chats are not listed.</p> : null}
     </section>
   );
 }

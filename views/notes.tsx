@@ -1,23 +1,29 @@
 /**
  * Internal notes (rule 35) on a ticket or a chat: staff only, append-only, never delivered, and
  * drawn apart from the messages. The section is one fragment: the page shows it and an htmx
- * note post gets it back in place (the reply being typed stays as it is).
+ * note post gets it back in place (the reply being typed stays as it is). Inside it, the notes
+ * themselves are the live fragment "notes": a note someone else adds replaces the list and its
+ * count, never the form (a note being typed stays too).
  */
 import type { Child } from "hono/jsx";
 import { NOTE_MAX } from "../domain/notes.ts";
 import type { Note } from "../domain/types.ts";
 import { LocalTime } from "./local_time.tsx";
 
-export interface NotesProps {
+/** What the list of notes shows (the live fragment renders from this alone). */
+export interface NoteListProps {
   notes: Note[];
   /** Agent id → name. */
   names: Map<string, string>;
   me: string;
+  timeZone: string;
+}
+
+export interface NotesProps extends NoteListProps {
   /** Where the note form posts; null when this agent may not add one here. */
   action: string | null;
   /** Why no note can be added (closed ticket, ended chat), shown instead of the form. */
   closedText?: string;
-  timeZone: string;
   /** Heading level of the section inside its page. */
   level: 2 | 3;
   /** A refused note keeps its text, with the reason. */
@@ -41,29 +47,53 @@ export function Heading(
   return <h4 id={id} class={cls}>{children}</h4>;
 }
 
+function NoteList({ notes, names, me, timeZone }: NoteListProps) {
+  if (!notes.length) return <p class="muted small">No notes yet.</p>;
+  return (
+    <ol class="note-list">
+      {notes.map((n) => (
+        <li class="note" data-note={n.id}>
+          <p class="note-text">{n.text}</p>
+          <p class="note-meta">
+            {n.author === me ? "You" : names.get(n.author) ?? "Staff"} ·{" "}
+            <LocalTime at={n.at} timeZone={timeZone} />
+          </p>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+/** The count beside the heading; `oob` when it comes with the live list. */
+function NotesCount({ count, oob }: { count: number; oob?: boolean }) {
+  return <span class="count" id="notes-count" hx-swap-oob={oob ? "true" : undefined}>{count}</span>;
+}
+
+/**
+ * The live fragment "notes": the list, swapped into the section's `#note-items`, and its count
+ * out of band. The whole list each time (notes are few), so a repeat or the author's own htmx
+ * answer arriving first can never show a note twice.
+ */
+export function NotesLive(props: NoteListProps) {
+  return (
+    <>
+      <NoteList {...props} />
+      <NotesCount count={props.notes.length} oob />
+    </>
+  );
+}
+
 export function NotesSection(props: NotesProps) {
-  const { notes, action } = props;
+  const { action } = props;
   return (
     <section class="notes" id="notes" aria-labelledby="notes-h">
       <Heading level={props.level} id="notes-h">
-        Internal notes <span class="count">{notes.length}</span>
+        Internal notes <NotesCount count={props.notes.length} />
       </Heading>
       <p class="hint">Staff only: never sent to the customer.</p>
-      {notes.length
-        ? (
-          <ol class="note-list">
-            {notes.map((n) => (
-              <li class="note" data-note={n.id}>
-                <p class="note-text">{n.text}</p>
-                <p class="note-meta">
-                  {n.author === props.me ? "You" : props.names.get(n.author) ?? "Staff"} ·{" "}
-                  <LocalTime at={n.at} timeZone={props.timeZone} />
-                </p>
-              </li>
-            ))}
-          </ol>
-        )
-        : <p class="muted small">No notes yet.</p>}
+      <div class="note-items" id="note-items" sse-swap="notes">
+        <NoteList {...props} />
+      </div>
       {props.added ? <p class="sr-only" role="status">Note added.</p> : null}
       {action
         ? (
