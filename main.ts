@@ -1,6 +1,13 @@
 /** Starts chatdesk: configuration, the one KV handle, timers, demo data, and the server. */
 import { ManualClock, systemClock } from "./domain/clock.ts";
-import { ConfigError, parseConfig, PLATFORM_KV, providerConfig } from "./domain/config.ts";
+import {
+  browseUrl,
+  ConfigError,
+  isEveryInterface,
+  parseConfig,
+  PLATFORM_KV,
+  providerConfig,
+} from "./domain/config.ts";
 import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
 import { indexCustomerTickets } from "./domain/customer_profile.ts";
@@ -63,18 +70,23 @@ courier.recover().catch((e) => console.error("delivery recovery failed", e));
 
 const app = createApp({ desk, config, manualClock, inboundToken, courier });
 Deno.serve({
+  // 127.0.0.1 unless HOST says otherwise (Deno Deploy picks the address itself).
+  hostname: config.hostname,
   port: config.port,
   onListen: ({ hostname, port }) => {
-    const host = hostname === "0.0.0.0" ? "localhost" : hostname;
+    const url = browseUrl(hostname, port);
+    console.log(`chatdesk on ${url}/  (store: ${config.kvPath}, clock: ${config.clock})`);
     console.log(
-      `chatdesk on http://${host}:${port}/  (store: ${config.kvPath}, clock: ${config.clock})`,
+      isEveryInterface(hostname)
+        ? `Listening on every interface (HOST=${hostname}): other machines can reach this desk.`
+        : `Listening on ${hostname} only (set HOST=0.0.0.0 to accept other machines).`,
     );
     // Rule 31: a secret given by environment is never printed; a generated one by its start only.
     const password = config.adminPassword
       ? "(the password in CHATDESK_ADMIN_PASSWORD)"
       : admin.password ?? "(the password you set at first start)";
     console.log(`Admin login: ${admin.email} / ${password}`);
-    console.log(`Web chat as a customer: http://${host}:${port}/webchat`);
+    console.log(`Web chat as a customer: ${url}/webchat`);
     console.log(
       config.inboundToken
         ? "Inbound token: from CHATDESK_INBOUND_TOKEN"

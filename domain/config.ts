@@ -1,6 +1,12 @@
 /** Start-up configuration from environment variables (SPEC); invalid values stop the server. */
 export interface Config {
   port: number;
+  /**
+   * `HOST`: the address to listen on; 127.0.0.1 unless set (`HOST=0.0.0.0` for every interface),
+   * so `task start` with its published demo passwords is not reachable from the network.
+   * parseConfig always sets it (configs built by hand in tests may leave it out).
+   */
+  hostname?: string;
   /** A file path, ":memory:", an https:// KV Connect URL, or PLATFORM_KV. */
   kvPath: string;
   adminEmail: string;
@@ -55,6 +61,33 @@ export function secureUrl(text: string): URL | null {
 
 export class ConfigError extends Error {}
 
+/** A host name, an IPv4 address or an IPv6 address (brackets optional): what `HOST` may be. */
+function hostOf(text: string): string | null {
+  const host = text.replace(/^\[(.*)\]$/, "$1");
+  const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+  if (new RegExp(`^${label}(?:\\.${label})*$`).test(host)) return host;
+  if (!host.includes(":")) return null;
+  try {
+    new URL(`http://[${host}]/`);
+    return host;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The URL to print for a server listening on `hostname`: an every-interface address is reached
+ * on the loopback one, and an IPv6 address goes in brackets.
+ */
+export function browseUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** Whether `hostname` listens on every interface rather than one address. */
+export const isEveryInterface = (hostname: string): boolean =>
+  hostname === "0.0.0.0" || hostname === "::";
+
 /** `CHATDESK_KV_PATH=platform`: `Deno.openKv()` with no path, as on Deno Deploy. */
 export const PLATFORM_KV = "platform";
 
@@ -75,6 +108,14 @@ export function parseConfig(
   }
   // On Deno Deploy the platform's own KV is the default (a file path cannot be written there).
   const onDeploy = get("DENO_DEPLOYMENT_ID") !== undefined;
+  // Deno Deploy chooses the address itself; elsewhere only this machine, unless HOST says so.
+  const hostText = get("HOST") ?? (onDeploy ? "0.0.0.0" : "127.0.0.1");
+  const hostname = hostOf(hostText);
+  if (hostname === null) {
+    problems.push(
+      `HOST must be a host name or an IP address such as 127.0.0.1 or 0.0.0.0, not "${hostText}".`,
+    );
+  }
   const kvPath = get("CHATDESK_KV_PATH") ?? (onDeploy ? PLATFORM_KV : "./data/chatdesk.sqlite3");
   if (kvPath.startsWith("http://")) {
     problems.push(
@@ -135,6 +176,7 @@ export function parseConfig(
   if (problems.length) throw new ConfigError(problems.join("\n"));
   return {
     port,
+    hostname: hostname!,
     kvPath,
     adminEmail,
     adminPassword,

@@ -34,11 +34,17 @@ const CUSTOMERS: [Channel, string, string, string[]][] = [
   ["whatsapp", "+27820000010", "Sipho Mthembu", ["Can someone call me back about my contract?"]],
 ];
 
+/** The time the replay moves on after customer `i`: uneven, so tickets have different ages. */
+const step = (i: number) => (2 + (i % 4)) * 3600_000 + 7 * 60_000 * i;
+/** The replay ends this long before now, so every seeded time is in the past. */
+const LAST_ACTION_AGO = 30 * 60_000;
+
 /** Seeds departments, agents, a template and a dozen tickets into an empty store. Returns whether it did. */
 export async function seedDemo(real: Desk): Promise<boolean> {
-  // Tickets of different ages look like a real queue: replay the demo over the last day and a
-  // half (the steps below add up to about 34 hours, so the newest is still in the past).
-  let at = real.clock.now() - 36 * 3600_000;
+  // Tickets of different ages look like a real queue: the demo is replayed so that its last
+  // step (the accepts and the close) lands half an hour ago, whatever the customer list adds to.
+  const replay = CUSTOMERS.reduce((sum, _, i) => sum + step(i), 0);
+  let at = real.clock.now() - replay - LAST_ACTION_AGO;
   const clock = { now: () => at };
   const desk: Desk = { ...real, clock, wakeups: false };
   const { kv } = desk;
@@ -84,7 +90,7 @@ export async function seedDemo(real: Desk): Promise<boolean> {
     }
     await receiveInbound(desk, { channel, from, name, text: "//end", route });
     if (yes.ticketId) tickets.push(yes.ticketId);
-    at += (2 + (i % 4)) * 3600_000 + 7 * 60_000 * i;
+    at += step(i);
   }
   // The demo's way to play the customer is the web chat page: it starts enabled.
   await updateChannel(kv, "webchat", { enabled: true }, { clock, publicUrl: null });

@@ -90,6 +90,7 @@ import {
   testMissing,
 } from "./channel_forms.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
+import { navCounts } from "./nav_counts.ts";
 import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
 import areaCss from "../static/admin.css" with { type: "text" };
@@ -151,27 +152,31 @@ export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
   const app = new Hono<DeskEnv>();
   const css = serveAreaCss(app, `/${area}`);
   app.use("*", pageCsrf(), pageAuth(deps, area));
-  const page = (
+  const page = async (
     c: Context<DeskEnv>,
     title: string,
     current: string,
     body: Child,
     opts: { status?: 200 | 400 | 409 | 422; wide?: boolean } = {},
-  ) =>
-    c.html(
+  ) => {
+    const agent = c.get("agent");
+    const { counts } = await navCounts(deps, agent);
+    return c.html(
       <AreaPage
         area={area}
-        agent={c.get("agent")}
+        agent={agent}
         title={title}
         current={current}
         css={css}
         flash={takeFlash(c)}
         wide={opts.wide}
+        counts={counts}
       >
         {body}
       </AreaPage>,
       opts.status ?? 200,
     );
+  };
   return { app, page };
 }
 

@@ -19,7 +19,7 @@ import { HOUR } from "../domain/clock.ts";
 import { DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { retryMessage } from "../domain/message_retry.ts";
-import { addChatNote, chatNotes, readChat } from "../domain/notes.ts";
+import { addChatNote, readChat } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
 import type { Agent, Message } from "../domain/types.ts";
 import {
@@ -31,8 +31,6 @@ import {
   ChatThread,
 } from "../views/chats.tsx";
 import { Empty, type Flash, FlashMessage } from "../views/components.tsx";
-import { CustomerPanel } from "../views/customer_panel.tsx";
-import { NotesSection } from "../views/notes.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
 import type { ThreadProps } from "../views/tickets.tsx";
@@ -40,15 +38,19 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   asideBasics,
   businessTimeZone,
-  customerPanelProps,
+  conversationAside,
   formText,
   insertCanned,
   noteRefusal,
+  notesLivePart,
   type PaneState,
   saveCustomerForm,
+  subjectNotesSection,
+  subjectPanel,
   unfilledRefusal,
 } from "./conversation_pane.tsx";
 import { type LivePart, liveViews, pageVersion, type Share, unshared } from "./live_views.ts";
+import { navCounts } from "./nav_counts.ts";
 import { formOf, isHtmx, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
 
@@ -57,9 +59,6 @@ const ifRefused = <T,>(value: T) => (error: unknown): T => {
   if (error instanceof DeskError) return value;
   throw error;
 };
-
-/** What the notes and the customer panel need of a chat. */
-type ChatRef = Pick<Chat, "id" | "customerId">;
 
 async function chatItems(deps: AppDeps, chats: Chat[]): Promise<ChatItem[]> {
   const states = await Promise.all(chats.map((ch) => customerState(deps.desk, ch.customerId)));
@@ -158,6 +157,8 @@ liveViews.register("chats", (params) => {
         return part && { parts: { messages: part.html }, version: part.version };
       },
     });
+    // Rule 35: a note re-renders only the notes.
+    parts.push(notesLivePart("chat", selected));
   }
   return parts;
 });
@@ -169,16 +170,24 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
 
   async function page(
     c: Context<DeskEnv>,
-    selected: { id: string; version: string } | null,
+    /** The open chat and its live parts' versions (messages, notes). */
+    selected: { id: string; versions: string[] } | null,
     thread: unknown,
     flash: Flash | null,
+    /** The open chat has a message box (its help, static/compose.js, is loaded). */
+    compose = false,
   ) {
     const agent = c.get("agent");
-    const view = await loadChatsView(deps, agent, selected?.id);
+    const [view, nav] = await Promise.all([
+      loadChatsView(deps, agent, selected?.id),
+      navCounts(deps, agent),
+    ]);
     const chats = await html(<ChatLists view={view} />);
     const events = new URLSearchParams({ view: "chats" });
     if (selected) events.set("selected", selected.id);
-    events.set("v", pageVersion([fnv1a(chats), selected?.version]));
+    // The parts in the live view's order, then the desk's counts (rule 32).
+    const versions = selected ? [fnv1a(chats), ...selected.versions] : [fnv1a(chats)];
+    events.set("v", pageVersion([...versions, nav.version]));
     return c.html(
       <Layout
         title="Chats"
@@ -186,7 +195,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         active="chats"
         flash={flash}
         wide
-        pendingChats={view.pending.length}
+        counts={nav.counts}
+        compose={compose}
       >
         <div class="page-head">
           <h1>Chats</h1>
@@ -257,7 +267,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       getSettings(desk.kv),
       // An ended chat offers none (its box is gone).
       listCannedReplies(desk, agent, { chatId: id }).catch(ifRefused([])),
-      chatAside(agent, chat, part.thread, pane),
+      conversationAside(desk, agent, { kind: "chat", chat }, part.thread, pane),
     ]);
     const customer = state?.customer;
     const item: ChatItem = {
@@ -269,77 +279,23 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const hours = settings.timeouts.whatsappWindowHours;
     const windowOpen = item.channel !== "whatsapp" ||
       desk.clock.now() - (customer?.lastInboundAt ?? 0) <= hours * HOUR;
+    const mine = live.some((ch) => ch.id === id && ch.agentId === agent.id);
     const thread = (
       <ChatThread
         item={item}
         thread={part.thread}
         pollUrl={part.pollUrl}
-        live={live.some((ch) => ch.id === id && ch.agentId === agent.id)}
+        live={mine}
         windowOpen={windowOpen}
         canned={canned}
         draft={pane.draft ?? ""}
         error={pane.replyError}
-        aside={aside}
+        aside={aside.element}
       />
     );
     c.status(status);
-    return await page(c, { id, version: part.version }, thread, takeFlash(c));
-  }
-
-  /** Beside a chat: its notes (rule 35) and the customer panel (rule 36). */
-  async function chatAside(agent: Agent, chat: Chat, thread: ThreadProps, pane: PaneState) {
-    const timeZone = thread.timeZone ?? "UTC";
-    const [notes, panel] = await Promise.all([
-      chatNotesSection(agent, chat, thread.names, timeZone, pane),
-      chatPanel(agent, chat, thread.names, timeZone, pane),
-    ]);
-    return (
-      <>
-        {notes}
-        {panel ? <CustomerPanel {...panel} /> : null}
-      </>
-    );
-  }
-
-  const chatPanel = (
-    agent: Agent,
-    chat: ChatRef,
-    names: Map<string, string>,
-    timeZone: string,
-    pane: PaneState,
-  ) =>
-    customerPanelProps(desk, agent, chat.customerId, {
-      action: `/chats/${chat.id}/customer`,
-      names,
-      timeZone,
-      level: 3,
-      currentChatId: chat.id,
-      pane,
-    });
-
-  /** Rule 35: the chat's notes; the form while the chat is still going. */
-  async function chatNotesSection(
-    agent: Agent,
-    chat: ChatRef,
-    names: Map<string, string>,
-    timeZone: string,
-    pane: PaneState,
-  ) {
-    const going = (await readChat(desk, agent, chat.id).catch(ifRefused(null))) !== null;
-    return (
-      <NotesSection
-        notes={await chatNotes(desk.kv, chat.id)}
-        names={names}
-        me={agent.id}
-        action={going ? `/chats/${chat.id}/notes` : null}
-        closedText="This chat has ended: notes go on the customer's ticket now."
-        timeZone={timeZone}
-        level={3}
-        draft={pane.noteDraft}
-        error={pane.noteError}
-        added={pane.noteAdded}
-      />
-    );
+    const versions = [part.version, aside.notesVersion];
+    return await page(c, { id, versions }, thread, takeFlash(c), mine);
   }
 
   /** Domain refusals (taken, ended, window closed) come back as a message on the page. */
@@ -431,8 +387,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       });
     }
     const chat = await readChat(desk, agent, id);
-    const [names, timeZone] = await asideBasics(desk.kv);
-    return c.html(await chatNotesSection(agent, chat, names, timeZone, pane));
+    const basics = await asideBasics(desk.kv);
+    return c.html(await subjectNotesSection(desk, agent, { kind: "chat", chat }, basics, pane));
   });
 
   /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
@@ -440,10 +396,10 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const agent = c.get("agent");
     const chat = await readChat(desk, agent, c.req.param("id"));
     const form = await formOf(c);
-    const [names, timeZone] = await asideBasics(desk.kv);
+    const basics = await asideBasics(desk.kv);
     return await saveCustomerForm(c, desk, agent, chat.customerId, form, {
       back: `/chats/${chat.id}`,
-      panel: (pane) => chatPanel(agent, chat, names, timeZone, pane),
+      panel: (pane) => subjectPanel(desk, agent, { kind: "chat", chat }, basics, pane),
       page: (pane, status) => chatPage(c, chat.id, pane, status),
     });
   });

@@ -1,7 +1,14 @@
 /**
- * `/static/*`: our CSS and htmx + its SSE extension straight from the npm packages (text imports,
- * never copied). Each file is compressed once (brotli and gzip), versioned by content hash, and
- * served with an ETag; a `?v=` URL from `assetUrl()` may be cached for a year.
+ * `/static/*`: our CSS and scripts, and htmx + its SSE extension straight from the npm packages
+ * (text imports, never copied). Each file is compressed once (brotli and gzip), versioned by
+ * content hash, and served with an ETag; a `?v=` URL from `assetUrl()` may be cached for a year.
+ *
+ * A page loads few files (budget #3 in BENCHMARKS.md counts them all): htmx, then one script
+ * made of the SSE extension and our own for its area, comments left out (the files in static/
+ * keep them):
+ * - `desk.js` on Tickets and Chats: the SSE extension, static/alerts.js and static/desk.js;
+ * - `alerts.js` on Admin and Supervisor: the SSE extension and static/alerts.js;
+ * - `compose.js` besides, on a page with a reply box: static/compose.js.
  */
 import { Hono } from "hono";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
@@ -9,7 +16,9 @@ import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
 import deskCss from "../static/desk.css" with { type: "text" };
 import deskJs from "../static/desk.js" with { type: "text" };
+import composeJs from "../static/compose.js" with { type: "text" };
 import alertsJs from "../static/alerts.js" with { type: "text" };
+import webchatPreviewJs from "../static/webchat_preview.js" with { type: "text" };
 import type { DeskEnv } from "./context.ts";
 import { answerCompressed } from "./compressed_asset.ts";
 
@@ -22,12 +31,33 @@ interface Asset {
   version: string;
 }
 
+/**
+ * Our script without its comment lines: whole `//` lines and blocks that start a line and end
+ * one. Nothing inside a line of code is touched (our scripts have no multi-line strings).
+ */
+export function withoutJsComments(text: string): string {
+  return text
+    .replace(/^[ \t]*\/\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*(?:\n|$)/gm, "")
+    .replace(/^[ \t]*\/\/.*(?:\n|$)/gm, "");
+}
+
+/** Our stylesheet without comments, indentation and blank lines. */
+export function withoutCssComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").split("\n").map((line) => line.trim())
+    .filter((line) => line !== "").join("\n");
+}
+
+/** Scripts served as one file, each ending its own statement. */
+const bundle = (...scripts: string[]): string => scripts.join("\n;\n");
+
+const JS = "text/javascript; charset=utf-8";
 const SOURCES: Record<string, [string, string]> = {
-  "htmx.min.js": [htmxJs, "text/javascript; charset=utf-8"],
-  "sse.js": [sseJs, "text/javascript; charset=utf-8"],
-  "desk.css": [deskCss, "text/css; charset=utf-8"],
-  "desk.js": [deskJs, "text/javascript; charset=utf-8"],
-  "alerts.js": [alertsJs, "text/javascript; charset=utf-8"],
+  "htmx.min.js": [htmxJs, JS],
+  "desk.css": [withoutCssComments(deskCss), "text/css; charset=utf-8"],
+  "desk.js": [bundle(sseJs, withoutJsComments(alertsJs), withoutJsComments(deskJs)), JS],
+  "alerts.js": [bundle(sseJs, withoutJsComments(alertsJs)), JS],
+  "compose.js": [withoutJsComments(composeJs), JS],
+  "webchat_preview.js": [webchatPreviewJs, "text/javascript; charset=utf-8"],
 };
 
 /** FNV-1a, 32 bit: a cheap content hash for ETags and cache-busting versions. */
@@ -69,13 +99,6 @@ function asset(name: string): Asset | undefined {
 export function assetUrl(name: keyof typeof SOURCES | string): string {
   const a = asset(name);
   return a ? `/static/${name}?v=${a.version}` : `/static/${name}`;
-}
-
-/** Bytes a browser downloads for a static file with `Accept-Encoding: br, gzip` (benchmarks). */
-export function assetBytes(name: string, encoding: "br" | "gzip" | "identity"): number {
-  const a = asset(name);
-  if (!a) return 0;
-  return encoding === "br" ? a.br.length : encoding === "gzip" ? a.gzip.length : a.raw.length;
 }
 
 export function staticRoutes(): Hono<DeskEnv> {

@@ -29,6 +29,7 @@ import {
   TicketView,
 } from "../views/supervisor_queues.tsx";
 import { TranscriptsForm } from "../views/supervisor_transcripts.tsx";
+import { customerName } from "../views/customer_panel.tsx";
 import { areaApp, formErrors } from "./admin.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { formData, redirectWithFlash, safeNext } from "./page_auth.ts";
@@ -164,7 +165,7 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
       }`;
     return page(
       c,
-      `Ticket from ${ticket.name}`,
+      `Ticket from ${customerName(ticket)}`,
       ticket.status === "archived" ? "/supervisor/archive" : "/supervisor/queues",
       <TicketView
         ticket={ticket}
@@ -191,7 +192,9 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
       const target = agentId ? (await getAgent(kv, agentId)).name : "Unassigned";
       return redirectWithFlash(c, to, {
         kind: "ok",
-        text: `Ticket from ${ticket.name} is now ${agentId ? `with ${target}` : "Unassigned"}.`,
+        text: `Ticket from ${customerName(ticket)} is now ${
+          agentId ? `with ${target}` : "Unassigned"
+        }.`,
       });
     } catch (error) {
       if (!(error instanceof DeskError) || error.status === 401 || error.status === 403) {

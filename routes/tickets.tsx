@@ -15,7 +15,7 @@ import { listDepartments, visibleDepartments } from "../domain/departments.ts";
 import { Conflict, DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { retryMessage } from "../domain/message_retry.ts";
-import { addTicketNote, ticketNotes } from "../domain/notes.ts";
+import { addTicketNote } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
 import { listTemplates } from "../domain/templates.ts";
 import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
@@ -63,25 +63,23 @@ import {
   TicketRow,
   ticketUrl,
 } from "../views/tickets.tsx";
-import { CustomerPanel } from "../views/customer_panel.tsx";
-import { NotesSection } from "../views/notes.tsx";
 import type { ReplyState } from "../views/reply_box.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   asideBasics,
   businessTimeZone,
-  customerPanelProps,
+  conversationAside,
   formText,
   insertCanned,
-  mayNoteTicket,
   noteRefusal,
+  notesLivePart,
   type PaneState,
   saveCustomerForm,
+  subjectNotesSection,
+  subjectPanel,
   unfilledRefusal,
 } from "./conversation_pane.tsx";
 import {
-  deskCounts,
-  deskVersion,
   hash53,
   type LivePart,
   type LiveView,
@@ -95,6 +93,7 @@ import {
   type Share,
   unshared,
 } from "./live_views.ts";
+import { navCounts } from "./nav_counts.ts";
 import {
   formAll,
   formOf,
@@ -109,13 +108,22 @@ import { fnv1a } from "./static.ts";
 /** Filter parameters a list keeps in its URL (the cursor and internal ones are not filters). */
 const FILTER_NAMES = ["q", "channel", "department", "age", "sort", "closedByMe", "limit"] as const;
 
-export function filtersOf(queue: ListQueue, params: URLSearchParams): URLSearchParams {
+/**
+ * The filters a list applies, from its URL. `visible`: the department keys the agent may see
+ * (rule 13); a department filter outside them is not applied, so it shows or echoes nothing.
+ */
+export function filtersOf(
+  queue: ListQueue,
+  params: URLSearchParams,
+  visible: readonly string[],
+): URLSearchParams {
   const out = new URLSearchParams();
   for (const name of FILTER_NAMES) {
     const value = params.get(name)?.trim();
     if (!value) continue;
     if (name === "closedByMe" && queue !== "closed") continue;
     if (name === "sort" && value === "newest") continue;
+    if (name === "department" && !visible.includes(value)) continue;
     out.set(name, value);
   }
   return out;
@@ -151,15 +159,15 @@ async function loadQueueParts(
   share: Share = unshared,
 ): Promise<{ view: QueueView; parts: QueueParts; drawing: PatchDrawing }> {
   const { kv, clock } = deps.desk;
-  const filters = filtersOf(queue, params);
+  const visibleKeys = await share(`visible|${agent.id}`, () => visibleDepartments(kv, agent));
+  const visible = visibleKeys.join(",");
+  const filters = filtersOf(queue, params, visibleKeys);
   const listParams = new URLSearchParams(filters);
   listParams.set("queue", queue);
   const cursor = params.get("cursor");
   if (cursor) listParams.set("cursor", cursor);
   const query = parseTicketQuery(listParams);
   const selected = params.get("selected") ?? undefined;
-  const visible = (await share(`visible|${agent.id}`, () => visibleDepartments(kv, agent)))
-    .join(",");
   const scope = queue === "unassigned" ? `departments:${visible}` : `agent:${agent.id}`;
   const listKey = `${scope}|${listParams}|${selected ?? ""}`;
   const now = clock.now();
@@ -178,6 +186,7 @@ async function loadQueueParts(
     page,
     counts: { unassigned, assigned, closed },
     departments,
+    filterDepartments: departments.filter((d) => visibleKeys.includes(d.id)),
     agentNames: new Map(agents.map((a) => [a.id, a.name])),
     me: agent.id,
     now,
@@ -351,6 +360,8 @@ function ticketLiveView(queue: ListQueue): LiveView {
           return part && { parts: { conversation: part.html }, version: part.version };
         },
       });
+      // Rule 35: a note re-renders only the notes.
+      parts.push(notesLivePart("ticket", selected));
     }
     return parts;
   };
@@ -395,32 +406,39 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     queue: ListQueue,
     detail: unknown,
     flash: Flash | null,
-    selected?: { id: string; version: string },
+    /** The open ticket and its live parts' versions (conversation, notes). */
+    selected?: { id: string; versions: string[] },
+    /** The open ticket has a reply box (its help, static/compose.js, is loaded). */
+    compose = false,
   ) {
     const agent = c.get("agent");
     const params = new URL(c.req.url).searchParams;
     if (selected) params.set("selected", selected.id);
-    const [{ view, parts }, counts] = await Promise.all([
+    const [{ view, parts }, nav] = await Promise.all([
       loadQueueParts(deps, agent, queue, params),
-      deskCounts(deps, agent),
+      navCounts(deps, agent),
     ]);
     const events = new URLSearchParams(view.filters);
     events.set("view", queue);
     if (view.query.cursor) events.set("cursor", view.query.cursor);
     if (selected) events.set("selected", selected.id);
     // The parts in the live view's order, then the desk's counts (rule 32).
-    const versions = selected ? [parts.version, selected.version] : [parts.version];
-    events.set("v", pageVersion([...versions, deskVersion(counts)]));
+    const versions = selected ? [parts.version, ...selected.versions] : [parts.version];
+    events.set("v", pageVersion([...versions, nav.version]));
     const split = queue !== "unassigned" || detail;
+    const title = `${queue[0].toUpperCase()}${queue.slice(1)} tickets`;
     return c.html(
       <Layout
-        title={`${queue[0].toUpperCase()}${queue.slice(1)} tickets`}
+        title={title}
         agent={agent}
         active="tickets"
         flash={flash}
         wide={!!split}
-        counts={{ unassigned: counts.unassigned, chats: counts.pending.length }}
+        counts={nav.counts}
+        compose={compose}
       >
+        {/* One h1 per page: the list's name, or with a ticket open the customer's (DetailName). */}
+        {detail ? null : <h1 class="page-title">{title}</h1>}
         {/* The fragments are rendered once (escaped by their components) and reused as is. */}
         <div class="queue" hx-ext="sse" sse-connect={`/events?${events}`}>
           {/* Rule 33: row and count patches, swapped out of band (static/alerts.js checks them). */}
@@ -517,15 +535,16 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
   ) {
     const agent = c.get("agent");
     const queue = queueOf(ticket);
-    const filters = filtersOf(queue, new URL(c.req.url).searchParams);
-    const [thread, departments] = await Promise.all([
+    const [thread, departments, visible] = await Promise.all([
       ticketThread(deps, agent, ticket),
       listDepartments(kv),
+      visibleDepartments(kv, agent),
     ]);
+    const filters = filtersOf(queue, new URL(c.req.url).searchParams, visible);
     const mine = ticket.status === "assigned" && ticket.assignedTo === agent.id;
     const [reply, aside, { version, pollUrl }] = await Promise.all([
       mine ? replyState(ticket, agent, thread, c.req.query("template"), pane) : null,
-      ticketAside(agent, ticket, thread, pane),
+      conversationAside(desk, agent, { kind: "ticket", ticket }, thread, pane),
       renderConversation(queue, ticket.id, thread),
     ]);
     const detail = (
@@ -548,64 +567,14 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     );
     // The page is drawn with the answer's status (a refused form shown again in place).
     c.status(status);
-    return await queuePage(c, queue, detail, takeFlash(c), { id: ticket.id, version });
-  }
-
-  /** Beside a ticket: its notes (rule 35) and the customer panel (rule 36). */
-  async function ticketAside(agent: Agent, ticket: Ticket, thread: ThreadProps, pane: PaneState) {
-    const timeZone = thread.timeZone ?? "UTC";
-    const [notes, panel] = await Promise.all([
-      ticketNotesSection(agent, ticket, thread.names, timeZone, pane),
-      ticketPanel(agent, ticket, thread.names, timeZone, pane),
-    ]);
-    return {
-      name: panel?.profile.name,
-      element: (
-        <>
-          {notes}
-          {panel ? <CustomerPanel {...panel} /> : null}
-        </>
-      ),
-    };
-  }
-
-  const ticketPanel = (
-    agent: Agent,
-    ticket: Ticket,
-    names: Map<string, string>,
-    timeZone: string,
-    pane: PaneState,
-  ) =>
-    customerPanelProps(desk, agent, ticket.customerId, {
-      action: `/tickets/${ticket.id}/customer`,
-      names,
-      timeZone,
-      level: 2,
-      currentTicketId: ticket.id,
-      pane,
-    });
-
-  /** Rule 35: the ticket's notes and, for who may add one, the note form. */
-  async function ticketNotesSection(
-    agent: Agent,
-    ticket: Ticket,
-    names: Map<string, string>,
-    timeZone: string,
-    pane: PaneState,
-  ) {
-    return (
-      <NotesSection
-        notes={await ticketNotes(kv, ticket)}
-        names={names}
-        me={agent.id}
-        action={mayNoteTicket(agent, ticket) ? `/tickets/${ticket.id}/notes` : null}
-        closedText="Only supervisors and admins add notes to closed tickets."
-        timeZone={timeZone}
-        level={2}
-        draft={pane.noteDraft}
-        error={pane.noteError}
-        added={pane.noteAdded}
-      />
+    const versions = [version, aside.notesVersion];
+    return await queuePage(
+      c,
+      queue,
+      detail,
+      takeFlash(c),
+      { id: ticket.id, versions },
+      reply !== null,
     );
   }
 
@@ -800,8 +769,8 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         text: "Note added: only staff see it.",
       });
     }
-    const [names, timeZone] = await asideBasics(kv);
-    return c.html(await ticketNotesSection(agent, ticket, names, timeZone, pane));
+    const basics = await asideBasics(kv);
+    return c.html(await subjectNotesSection(desk, agent, { kind: "ticket", ticket }, basics, pane));
   });
 
   /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
@@ -809,10 +778,10 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const agent = c.get("agent");
     const ticket = await readTicket(kv, agent, c.req.param("id"));
     const form = await formOf(c);
-    const [names, timeZone] = await asideBasics(kv);
+    const basics = await asideBasics(kv);
     return await saveCustomerForm(c, desk, agent, ticket.customerId, form, {
       back: ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams()),
-      panel: (pane) => ticketPanel(agent, ticket, names, timeZone, pane),
+      panel: (pane) => subjectPanel(desk, agent, { kind: "ticket", ticket }, basics, pane),
       page: (pane, status) => ticketPage(c, ticket, pane, status),
       renamed: (name) => <DetailName name={name} oob />,
     });

@@ -1,14 +1,13 @@
 /*
- chatdesk desk.js: keyboard and reply-box help for the Agent Desk. Progressive enhancement only:
- every page works without it (plain forms, the canned-reply select with Insert), and the server
- refuses a reply with an unfilled placeholder whatever happens here (rule 34).
+ chatdesk desk.js: keyboard help for the Agent Desk (Tickets and Chats). Progressive enhancement
+ only: every page works without it. The reply box's own help is static/compose.js, loaded only
+ on pages that have one.
 
  - Lists: j / k move between rows, a accepts the focused row (or the open ticket), and focus
    stays on the list when it is redrawn (an Accept, a live update): on the same row, or the one
    that took its place.
- - Reply box: Ctrl+Enter sends; r jumps to it; `/` opens a filtered list of canned replies;
-   Insert adds the chosen one at the caret, filled by the server; `{{…}}` left in the text is
-   highlighted, listed, and Send stays disabled until it is edited.
+ - Ctrl+Enter in a form's text box sends it (compose.js handles the reply box itself); r jumps to
+   the reply box.
  - Threads open at the newest message and stay there as messages arrive; auto-reply groups the
    agent opened stay open. On a narrow screen the reply box is brought into reach.
  - ? lists the shortcuts.
@@ -16,7 +15,6 @@
 (() => {
   "use strict";
   const doc = document;
-  const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
   const isTyping = (el) =>
     !!el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
@@ -96,289 +94,12 @@
     focusRow(same || rows[Math.min(lastRow.index, rows.length - 1)], lastRow.kind);
   }
 
-  // ---- Reply box: placeholders, canned replies, Ctrl+Enter ------------------------------------
-
-  function unfilled(text) {
-    const names = [];
-    for (const m of text.matchAll(PLACEHOLDER)) if (!names.includes(m[1])) names.push(m[1]);
-    return names;
-  }
-
-  const parts = (form) => ({
-    box: form.querySelector("[data-compose-text]"),
-    backdrop: form.querySelector(".compose-backdrop"),
-    note: form.querySelector("[data-unfilled]"),
-    send: form.querySelector("[data-send]"),
-    select: form.querySelector("[data-canned]"),
-    status: form.querySelector(".compose-status"),
-  });
-
-  /** The text with its placeholders in <mark>, drawn behind the (transparent) textarea. */
-  function highlighted(text) {
-    const out = [];
-    let last = 0;
-    for (const m of text.matchAll(PLACEHOLDER)) {
-      out.push(text.slice(last, m.index));
-      const mark = doc.createElement("mark");
-      mark.textContent = m[0];
-      out.push(mark);
-      last = m.index + m[0].length;
-    }
-    // A trailing line break needs a character after it to take up its line.
-    out.push(text.slice(last) + "\n ");
-    return out;
-  }
-
-  function unfilledMessage(names) {
-    const out = ["Replace "];
-    names.forEach((name, i) => {
-      if (i > 0) out.push(i === names.length - 1 ? " and " : ", ");
-      const mark = doc.createElement("mark");
-      mark.className = "placeholder";
-      mark.textContent = `{{${name}}}`;
-      out.push(mark);
-    });
-    out.push(` before sending: the desk has no value for ${names.length === 1 ? "it" : "them"}.`);
-    return out;
-  }
-
-  function refresh(form) {
-    const { box, backdrop, note, send } = parts(form);
-    backdrop.replaceChildren(...highlighted(box.value));
-    backdrop.scrollTop = box.scrollTop;
-    const names = unfilled(box.value);
-    const key = names.join("\n");
-    if (note && note.dataset.names !== key) {
-      note.dataset.names = key;
-      note.hidden = !names.length;
-      note.replaceChildren(...(names.length ? unfilledMessage(names) : []));
-    }
-    if (send) send.disabled = names.length > 0;
-  }
-
-  /** Puts the caret on the first placeholder left, so typing replaces it. */
-  function selectFirstUnfilled(box, from = 0) {
-    const all = [...box.value.matchAll(PLACEHOLDER)];
-    const m = all.find((x) => x.index >= from) || all[0];
-    box.focus();
-    if (m) box.setSelectionRange(m.index, m.index + m[0].length);
-  }
-
-  function say(form, text) {
-    const { status } = parts(form);
-    if (status) status.textContent = text;
-  }
-
-  /** Inserts canned reply `id`, filled by the server for this ticket or chat, over `range`. */
-  async function insertCanned(form, id, range) {
-    const { box, select } = parts(form);
-    let answer;
-    try {
-      const res = await fetch(select.dataset.canned + encodeURIComponent(id), {
-        headers: { accept: "application/json" },
-        credentials: "same-origin",
-      });
-      if (!res.ok) throw new Error(String(res.status));
-      answer = await res.json();
-    } catch {
-      say(form, "That canned reply could not be inserted; reload the page and try again.");
-      return;
-    }
-    const [start, end] = range || caret(box);
-    let text = answer.text;
-    // Inserted after a word with the button: keep the words apart.
-    if (!range && start > 0 && !/\s/.test(box.value[start - 1])) text = ` ${text}`;
-    box.focus();
-    box.setRangeText(text, start, end, "end");
-    refresh(form);
-    const left = unfilled(text);
-    say(
-      form,
-      left.length
-        ? `Inserted. Still to fill: ${left.map((n) => `{{${n}}}`).join(", ")}.`
-        : "Inserted, every field filled.",
-    );
-    if (left.length) selectFirstUnfilled(box, start);
-  }
-
-  /** Where the caret was when the box last had focus (the end of the text if it never had). */
-  const caret = (box) =>
-    box.dataset.caret
-      ? box.dataset.caret.split(",").map(Number)
-      : [box.value.length, box.value.length];
-
-  // The `/` picker: a listbox over the box, filtered by what follows the slash.
-  function slashQuery(box) {
-    if (box.selectionStart !== box.selectionEnd) return null;
-    const upto = box.value.slice(0, box.selectionStart);
-    const m = /(^|\s)\/([^\s/]{0,40})$/.exec(upto);
-    return m ? { start: upto.length - m[2].length - 1, query: m[2].toLowerCase() } : null;
-  }
-
-  function closePicker(form) {
-    const { box } = parts(form);
-    const pop = form.querySelector(".canned-pop");
-    if (pop) pop.remove();
-    box.removeAttribute("aria-activedescendant");
-    box.removeAttribute("aria-controls");
-    form.picker = null;
-  }
-
-  function drawPicker(form) {
-    const { box } = parts(form);
-    const p = form.picker;
-    let pop = form.querySelector(".canned-pop");
-    if (!pop) {
-      pop = doc.createElement("ul");
-      pop.className = "canned-pop";
-      pop.id = `${box.id}-pop`;
-      pop.setAttribute("role", "listbox");
-      pop.setAttribute("aria-label", "Canned replies");
-      box.closest(".compose").append(pop);
-      box.setAttribute("aria-controls", pop.id);
-    }
-    pop.replaceChildren();
-    if (!p.items.length) {
-      const none = doc.createElement("li");
-      none.className = "canned-none";
-      none.setAttribute("role", "option");
-      none.setAttribute("aria-disabled", "true");
-      none.textContent = "No canned reply has that in its title.";
-      pop.append(none);
-      box.removeAttribute("aria-activedescendant");
-      return;
-    }
-    p.items.forEach((option, i) => {
-      const li = doc.createElement("li");
-      li.id = `${pop.id}-${i}`;
-      li.setAttribute("role", "option");
-      li.setAttribute("aria-selected", String(i === p.active));
-      li.textContent = option.text;
-      li.addEventListener("mousedown", (e) => e.preventDefault());
-      li.addEventListener("click", () => choose(form, i));
-      pop.append(li);
-    });
-    box.setAttribute("aria-activedescendant", `${pop.id}-${p.active}`);
-  }
-
-  function updatePicker(form) {
-    const { box, select } = parts(form);
-    if (!select) return;
-    const q = slashQuery(box);
-    if (!q || (form.dismissed === q.start)) {
-      if (form.picker) closePicker(form);
-      if (!q) form.dismissed = null;
-      return;
-    }
-    const items = [...select.options].filter((o) => o.value)
-      .filter((o) => o.text.toLowerCase().includes(q.query));
-    const was = form.picker;
-    form.picker = { start: q.start, items, active: 0 };
-    drawPicker(form);
-    if (!was || was.items.length !== items.length) {
-      say(
-        form,
-        items.length
-          ? `${items.length} canned ${
-            items.length === 1 ? "reply" : "replies"
-          }: arrow keys choose, Enter inserts, Escape closes.`
-          : "No canned reply matches.",
-      );
-    }
-  }
-
-  function choose(form, i) {
-    const { box } = parts(form);
-    const p = form.picker;
-    if (!p || !p.items[i]) return;
-    const range = [p.start, box.selectionStart];
-    closePicker(form);
-    insertCanned(form, p.items[i].value, range);
-  }
-
-  function pickerKeys(form, e) {
-    const p = form.picker;
-    if (!p) return;
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      e.preventDefault();
-      if (!p.items.length) return;
-      p.active = (p.active + (e.key === "ArrowDown" ? 1 : -1) + p.items.length) % p.items.length;
-      drawPicker(form);
-    } else if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.shiftKey) {
-      if (!p.items.length) return;
-      e.preventDefault();
-      choose(form, p.active);
-    } else if (e.key === "Escape") {
-      e.preventDefault();
-      e.stopPropagation();
-      form.dismissed = p.start;
-      closePicker(form);
-    }
-  }
-
-  function initCompose(form) {
-    if (form.dataset.ready) return;
-    form.dataset.ready = "1";
-    const { box, select } = parts(form);
-    const wrap = box.closest(".compose");
-    const backdrop = doc.createElement("div");
-    backdrop.className = "compose-backdrop";
-    backdrop.setAttribute("aria-hidden", "true");
-    wrap.prepend(backdrop);
-    wrap.classList.add("enhanced");
-    const status = doc.createElement("p");
-    status.className = "compose-status sr-only";
-    status.setAttribute("role", "status");
-    wrap.after(status);
-    const hint = form.querySelector("[data-kbd-hint]");
-    if (hint) hint.hidden = false;
-    const insert = form.querySelector("[data-insert]");
-    if (select && insert) {
-      insert.addEventListener("click", (e) => {
-        e.preventDefault();
-        if (!select.value) {
-          say(form, "Choose a canned reply first.");
-          select.focus();
-          return;
-        }
-        insertCanned(form, select.value, null);
-        select.value = "";
-      });
-    }
-    const keepCaret = () => box.dataset.caret = `${box.selectionStart},${box.selectionEnd}`;
-    box.addEventListener("blur", () => {
-      keepCaret();
-      setTimeout(() => {
-        if (focused() !== box) closePicker(form);
-      }, 150);
-    });
-    box.addEventListener("input", () => {
-      refresh(form);
-      updatePicker(form);
-    });
-    box.addEventListener("click", () => updatePicker(form));
-    box.addEventListener("scroll", () => backdrop.scrollTop = box.scrollTop, { passive: true });
-    box.addEventListener("keydown", (e) => pickerKeys(form, e));
-    form.addEventListener("submit", (e) => {
-      if (e.submitter && e.submitter.hasAttribute("data-insert")) return;
-      if (unfilled(box.value).length) {
-        e.preventDefault();
-        selectFirstUnfilled(box);
-      }
-    });
-    refresh(form);
-  }
-
-  /** Ctrl+Enter (⌘+Enter) in a form's text box: what its first button does (Send, Add note). */
+  /**
+   * Ctrl+Enter (⌘+Enter) in a form's text box: what its first button does (Add note). The reply
+   * box takes its own Ctrl+Enter first (compose.js), so it is never sent with a placeholder left.
+   */
   function submitFrom(box) {
     const form = box.form;
-    if (form.hasAttribute("data-compose")) {
-      if (form.picker) closePicker(form);
-      if (unfilled(box.value).length) {
-        selectFirstUnfilled(box);
-        return;
-      }
-    }
     const button = form.querySelector("[data-send]") ||
       form.querySelector("button[type=submit], button:not([type])");
     form.requestSubmit(button || undefined);
@@ -413,7 +134,6 @@
       if (openGroups.has(g.dataset.group) && !g.open) g.open = true;
     }
     doc.querySelectorAll("[data-thread]").forEach(initThread);
-    doc.querySelectorAll("form[data-compose]").forEach(initCompose);
     restoreRowFocus();
   }
 

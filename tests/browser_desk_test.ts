@@ -307,3 +307,71 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Every select of a page's filter bar is at least as wide as its chosen text needs: the natural
+ * width (`width: auto`) of a copy of it that holds only the chosen option.
+ */
+async function cutSelects(page: Page): Promise<string[]> {
+  return await page.evaluate(
+    `[...document.querySelectorAll("form.filters select")].flatMap((el) => {
+    // A copy holding only the chosen option takes the width that option's text needs.
+    const copy = el.cloneNode(false);
+    if (el.selectedOptions[0]) copy.append(el.selectedOptions[0].cloneNode(true));
+    copy.removeAttribute("id");
+    copy.style.width = "auto";
+    copy.style.position = "absolute";
+    copy.style.visibility = "hidden";
+    el.after(copy);
+    const need = copy.getBoundingClientRect().width;
+    copy.remove();
+    const has = el.getBoundingClientRect().width;
+    const text = el.selectedOptions[0] ? el.selectedOptions[0].text : "";
+    return has + 0.5 < need ? [el.id + ' "' + text + '" is ' + has + " px wide, needs " + need] : [];
+  })`,
+  ) as string[];
+}
+
+Deno.test({
+  name: "[e2e] filter bars: no select is cut at 360 px or 1280 px (tickets, queues, archive)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await startServer();
+    const { url, t } = server;
+    let browser: Browser | null = null;
+    try {
+      await closeBusiness(t);
+      const sam = await t.person("supervisor", { name: "Sam Patel" });
+      await leaveMessageHttp(url, "+27820000301", "A ticket so the lists are not empty");
+      browser = await launchBrowser();
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await signInPage(context, url, sam.agent.email);
+      const cut: string[] = [];
+      for (const width of [1280, 1024, 360]) {
+        await page.setViewportSize({ width, height: 800 });
+        for (
+          const path of [
+            "/tickets/unassigned",
+            "/tickets/closed",
+            "/supervisor/queues",
+            "/supervisor/queues?queue=closed",
+            "/supervisor/archive",
+            "/supervisor/archive?sort=oldest",
+          ]
+        ) {
+          await page.goto(`${url}${path}`);
+          await page.waitForSelector("form.filters");
+          for (const problem of await cutSelects(page)) cut.push(`${width} px ${path}: ${problem}`);
+        }
+      }
+      await page.goto(`${url}/supervisor/archive`);
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await screenshot(page, "archive-1280");
+      assert(cut.length === 0, cut.join("\n"));
+    } finally {
+      await browser?.close();
+      await server.close();
+    }
+  },
+});

@@ -6,7 +6,7 @@
 import type { Child, JSX } from "hono/jsx";
 import type { Agent } from "../domain/types.ts";
 import type { Flash } from "./components.tsx";
-import { Layout } from "./layout.tsx";
+import { Layout, type NavCounts } from "./layout.tsx";
 
 export interface AreaTab {
   href: string;
@@ -40,6 +40,8 @@ export function AreaPage(props: {
   css: string;
   flash?: Flash | null;
   wide?: boolean;
+  /** Rule 32: the title's and the navigation's counts. */
+  counts?: NavCounts;
   actions?: Child;
   children?: Child;
 }) {
@@ -51,6 +53,7 @@ export function AreaPage(props: {
       active={props.area}
       flash={props.flash}
       wide={props.wide}
+      counts={props.counts}
     >
       {/* rel=stylesheet is allowed in body: the shared Layout takes no extra head content. */}
       <link rel="stylesheet" href={props.css} />

@@ -34,9 +34,9 @@ function ChatRow(
       <div class="row-main">
         <div class="row-title">
           {accept
-            ? <strong>{item.name || item.from}</strong>
-            : <a href={`/chats/${item.chat.id}`}>{item.name || item.from}</a>}
-          {item.name ? <span class="row-from">{item.from}</span> : null}
+            ? <strong>{customerName(item)}</strong>
+            : <a href={`/chats/${item.chat.id}`}>{customerName(item)}</a>}
+          {hasName(item) ? <span class="row-from">{item.from}</span> : null}
         </div>
         {item.chat.ticketId ? <div class="row-preview">Has an open ticket</div> : null}
       </div>
@@ -51,7 +51,7 @@ function ChatRow(
               <button
                 type="submit"
                 class="btn btn-primary btn-sm"
-                aria-label={`Accept chat with ${item.name || item.from}`}
+                aria-label={`Accept chat with ${customerName(item)}`}
               >
                 Accept
               </button>

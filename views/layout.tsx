@@ -1,8 +1,9 @@
 /**
  * The page shell every signed-in page uses: header (product name, nav with rule 32's counts, alert
- * settings, status switch, sign out) and main. Scripts are htmx and its SSE extension, served
- * from the npm packages, and static/alerts.js (rule 32: live title and counts, sound, desktop
- * notifications, notices).
+ * settings, status switch, sign out) and main. Scripts are htmx (from its npm package) and one
+ * script of the page's area (routes/static.ts): the SSE extension with static/alerts.js (rule
+ * 32: live title and counts, sound, desktop notifications, notices), on Tickets and Chats also
+ * static/desk.js (keyboard), and static/compose.js where there is a reply box.
  */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
@@ -29,13 +30,13 @@ export interface LayoutProps {
   flash?: Flash | null;
   /** Full-width main column (list + detail pages). */
   wide?: boolean;
+  /** The page has a reply box: it loads its help (static/compose.js). */
+  compose?: boolean;
   /**
-   * Rule 32's counts for the title and the navigation. Pages that do not pass them get them from
-   * their live stream as soon as it connects (static/alerts.js).
+   * Rule 32's counts for the title and the navigation, drawn on the server (routes/nav_counts.ts)
+   * and kept live by static/alerts.js. Only error pages go without (the stream brings them).
    */
   counts?: NavCounts;
-  /** Pending live chats the agent could accept (a count in the Chats tab). */
-  pendingChats?: number;
   children?: Child;
 }
 
@@ -89,12 +90,17 @@ export function Layout(props: LayoutProps) {
             ? (
               <>
                 <script src={assetUrl("htmx.min.js")} defer></script>
-                <script src={assetUrl("sse.js")} defer></script>
-                <script src={assetUrl("alerts.js")} defer></script>
-                {/* The Agent Desk's keyboard and reply-box help (static/desk.js). */}
-                {props.active === "tickets" || props.active === "chats"
-                  ? <script src={assetUrl("desk.js")} defer></script>
-                  : null}
+                {/* The Agent Desk's keyboard help comes with Tickets and Chats only. */}
+                <script
+                  src={assetUrl(
+                    props.active === "tickets" || props.active === "chats"
+                      ? "desk.js"
+                      : "alerts.js",
+                  )}
+                  defer
+                >
+                </script>
+                {props.compose ? <script src={assetUrl("compose.js")} defer></script> : null}
               </>
             )
             : null}
@@ -103,14 +109,7 @@ export function Layout(props: LayoutProps) {
     >
       <a class="skip-link" href="#main">Skip to main content</a>
       {agent
-        ? (
-          <Header
-            agent={agent}
-            active={props.active}
-            counts={props.counts}
-            pending={props.pendingChats}
-          />
-        )
+        ? <Header agent={agent} active={props.active} counts={props.counts} />
         : (
           <header class="top">
             <a class="brand" href="/">
@@ -130,12 +129,7 @@ export function Layout(props: LayoutProps) {
 }
 
 function Header(
-  { agent, active, counts, pending }: {
-    agent: Agent;
-    active?: NavTab;
-    counts?: NavCounts;
-    pending?: number;
-  },
+  { agent, active, counts }: { agent: Agent; active?: NavTab; counts?: NavCounts },
 ) {
   const tab = (id: NavTab, href: string, label: string, count?: Child) => (
     <a href={href} aria-current={active === id ? "page" : undefined}>
@@ -160,7 +154,7 @@ function Header(
           "chats",
           "/chats",
           "Chats",
-          <NavCount id="nav-chats" count={counts?.chats ?? pending} label="waiting" />,
+          <NavCount id="nav-chats" count={counts?.chats} label="waiting" />,
         )}
         {agent.role !== "agent" ? tab("supervisor", "/supervisor", "Supervisor") : null}
         {agent.role === "admin" ? tab("admin", "/admin", "Admin") : null}

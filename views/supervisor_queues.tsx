@@ -15,6 +15,7 @@ import {
   stamp,
   TimeAgo,
 } from "./components.tsx";
+import { customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
 
 export const QUEUE_NAMES: Record<Queue, string> = {
@@ -163,8 +164,8 @@ export function QueueTable(props: {
           {tickets.map((t) => (
             <tr>
               <td>
-                <a href={`/supervisor/tickets/${t.id}`} class="strong">{t.name}</a>
-                <div class="muted small">{t.from}</div>
+                <a href={`/supervisor/tickets/${t.id}`} class="strong">{customerName(t)}</a>
+                {hasName(t) ? <div class="muted small">{t.from}</div> : null}
                 <div class="muted small clip">{t.preview}</div>
               </td>
               <td>
@@ -335,7 +336,11 @@ export function TicketView(props: {
                   >
                     {m.text}
                     <span class="msg-meta">
-                      {m.author === "customer" ? t.name : system ? "Auto-reply" : name(m.author)}
+                      {m.author === "customer"
+                        ? customerName(t)
+                        : system
+                        ? "Auto-reply"
+                        : name(m.author)}
                       {m.template ? ` · template ${m.template}` : ""} · {when(m.at)}
                     </span>
                   </div>
@@ -353,8 +358,14 @@ export function TicketView(props: {
         >
           <div class="card-body">
             <dl class="facts">
-              <dt>Customer</dt>
-              <dd>{t.name}</dd>
+              {hasName(t)
+                ? (
+                  <>
+                    <dt>Customer</dt>
+                    <dd>{t.name}</dd>
+                  </>
+                )
+                : null}
               <dt>From</dt>
               <dd>
                 {t.from} <ChannelBadge channel={t.channel} />

@@ -37,7 +37,10 @@ export interface QueueView {
   filters: URLSearchParams;
   page: TicketPage;
   counts: Record<ListQueue, number>;
+  /** Every department, for the names on rows. */
   departments: Department[];
+  /** The departments the filter offers: the agent's own (all for staff, or with none set up). */
+  filterDepartments: Department[];
   /** Agent id → name, for "closed by". */
   agentNames: Map<string, string>;
   me: string;
@@ -187,7 +190,7 @@ export function Filters({ view }: { view: QueueView }) {
         value={q.q ?? ""}
       />
       <ChannelFilter value={q.channel} />
-      <DepartmentFilter id="f-dept" value={q.department} departments={view.departments} />
+      <DepartmentFilter id="f-dept" value={q.department} departments={view.filterDepartments} />
       <AgeFilter value={q.age} />
       <SortFilter
         value={q.sort}
@@ -254,7 +257,7 @@ export function TicketRow(
   const dept = departmentName(view, ticket.department);
   const selected = view.selected === ticket.id;
   const back = queueUrl(view.queue, view.filters);
-  const name = cut(ticket.name || ticket.from, ROW_NAME_MAX);
+  const name = cut(customerName(ticket), ROW_NAME_MAX);
   return (
     <li
       class="row"
@@ -266,7 +269,7 @@ export function TicketRow(
       <div class="row-main">
         <div class="row-title">
           <a href={ticketUrl(view.queue, ticket.id, view.filters)}>{name}</a>
-          {ticket.name ? <span class="row-from">{ticket.from}</span> : null}
+          {hasName(ticket) ? <span class="row-from">{ticket.from}</span> : null}
         </div>
         <div class="row-preview">{cut(ticket.preview, ROW_PREVIEW_MAX) || "(no text)"}</div>
       </div>
