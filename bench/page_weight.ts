@@ -75,9 +75,9 @@ export function pageResources(html: string): [string, number][] {
 
 export interface PageWeight {
   name: string;
-  html: { raw: number; gzip: number };
+  html: { raw: number; gzip: number; br: number };
   files: { path: string; raw: number; gzip: number; br: number; times: number }[];
-  /** HTML (gzip, as pages are served) plus every file once, brotli where offered. */
+  /** HTML and every file once, as a browser offering `br, gzip` gets them (brotli). */
   totalBr: number;
   /** The same with `Accept-Encoding: gzip` only. */
   totalGzip: number;
@@ -86,6 +86,8 @@ export interface PageWeight {
 export async function pageWeight(name: string, path: string, session: string) {
   const page = await fetchBytes(path, "gzip", session);
   if (page.status !== 200) throw new Error(`${path}: ${page.status}`);
+  const pageBr = await fetchBytes(path, "br, gzip", session);
+  if (pageBr.encoding !== "br") throw new Error(`${path}: not brotli but ${pageBr.encoding}`);
   const html = new TextDecoder().decode(
     await new Response(
       new Blob([page.body]).stream().pipeThrough(new DecompressionStream("gzip")),
@@ -104,9 +106,9 @@ export async function pageWeight(name: string, path: string, session: string) {
   }
   const weight: PageWeight = {
     name,
-    html: { raw: page.raw ?? 0, gzip: page.bytes },
+    html: { raw: page.raw ?? 0, gzip: page.bytes, br: pageBr.bytes },
     files,
-    totalBr: page.bytes + files.reduce((s, f) => s + f.br, 0),
+    totalBr: pageBr.bytes + files.reduce((s, f) => s + f.br, 0),
     totalGzip: page.bytes + files.reduce((s, f) => s + f.gzip, 0),
   };
   return weight;
@@ -135,13 +137,13 @@ export async function measure() {
     }
   }
   console.log(
-    "\npage                   HTML raw  HTML gzip  files  total (br files)  total (gzip)",
+    "\npage                   HTML raw  HTML gzip  HTML br  files  total (br)  total (gzip)",
   );
   for (const w of weights) {
     console.log(
-      `${w.name.padEnd(22)} ${pad(w.html.raw, 8)} ${pad(w.html.gzip, 10)} ${
+      `${w.name.padEnd(22)} ${pad(w.html.raw, 8)} ${pad(w.html.gzip, 10)} ${pad(w.html.br, 8)} ${
         pad(w.files.length, 6)
-      } ${pad(w.totalBr, 17)} ${pad(w.totalGzip, 13)}`,
+      } ${pad(w.totalBr, 11)} ${pad(w.totalGzip, 13)}`,
     );
     for (const f of w.files.filter((f) => f.times > 1)) {
       console.log(`  ${f.path} is named ${f.times} times (counted once)`);

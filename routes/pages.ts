@@ -2,6 +2,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { compress } from "hono/compress";
+import { brotliPages } from "./page_brotli.ts";
 import { HTTPException } from "hono/http-exception";
 import { setStatus } from "../domain/agents.ts";
 import { NotFound } from "../domain/errors.ts";
@@ -36,7 +37,8 @@ export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   app.onError((error, c) => renderErrorPage(c, error));
   const shrink = compress();
   const csrf = pageCsrf();
-  for (const path of PAGE_PATHS) app.use(path, shrink, csrf);
+  // Brotli sits inside compress: a page it encoded is left alone by compress (gzip for the rest).
+  for (const path of PAGE_PATHS) app.use(path, shrink, brotliPages, csrf);
 
   app.route("/static", staticRoutes());
   app.route("/", loginRoutes(deps));
