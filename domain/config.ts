@@ -4,9 +4,8 @@ export interface Config {
   /**
    * `HOST`: the address to listen on; 127.0.0.1 unless set (`HOST=0.0.0.0` for every interface),
    * so `task start` with its published demo passwords is not reachable from the network.
-   * parseConfig always sets it (configs built by hand in tests may leave it out).
    */
-  hostname?: string;
+  hostname: string;
   /** A file path, ":memory:", an https:// KV Connect URL, or PLATFORM_KV. */
   kvPath: string;
   adminEmail: string;

@@ -104,6 +104,7 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     : Promise.resolve();
   const config: Config = {
     port: 0,
+    hostname: "127.0.0.1",
     kvPath: ":memory:",
     adminEmail: "admin@test.local",
     adminPassword: null,
