@@ -5,6 +5,10 @@
  * judged by what is stored afterwards, not only by the status: a refused call changes nothing
  * and shows nothing of the resource; an allowed call is not refused, shows it, and makes its
  * change. A route added without a row here fails the test, naming the route.
+ *
+ * `deno task soak` (`CHATDESK_SOAK=1`) adds three callers whose credentials stopped working: a
+ * session expired on the desk clock, one from before a password reset, and one of a deactivated
+ * agent. Each must get exactly what an anonymous caller gets, on every route (tests/soak.ts).
  */
 import assert from "node:assert/strict";
 import { getAgent } from "../domain/agents.ts";
@@ -13,10 +17,19 @@ import { findMessage } from "../domain/messages.ts";
 import type { Conversation, Customer, Message, Ticket } from "../domain/types.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
 import { closeBusiness, CLOSED_TIME, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { HOUR } from "../domain/clock.ts";
+import { startSession } from "../domain/sessions.ts";
+import { SOAK } from "./soak.ts";
 
-const WHO = ["anonymous", "owner", "other", "outsider", "supervisor", "admin"] as const;
-type Who = (typeof WHO)[number];
-const ANYONE: readonly Who[] = WHO;
+const CALLERS = ["anonymous", "owner", "other", "outsider", "supervisor", "admin"] as const;
+type Who = (typeof CALLERS)[number];
+/** Soak only: agents of the owner's department whose credentials stopped working. */
+const STALE = ["expired", "revoked", "deactivated"] as const;
+type Stale = (typeof STALE)[number];
+type Caller = Who | Stale;
+const isStale = (who: Caller): who is Stale => (STALE as readonly string[]).includes(who);
+const WHO: readonly Caller[] = SOAK ? [...CALLERS, ...STALE] : CALLERS;
+const ANYONE: readonly Who[] = CALLERS;
 const STAFF_AND_AGENTS: readonly Who[] = ["owner", "other", "outsider", "supervisor", "admin"];
 const SUPERVISORS: readonly Who[] = ["supervisor", "admin"];
 const ADMINS: readonly Who[] = ["admin"];
@@ -30,6 +43,8 @@ const DEPARTMENT_AND_STAFF: readonly Who[] = ["owner", "other", "supervisor", "a
 interface World {
   d: TestDesk;
   agents: Record<Exclude<Who, "anonymous">, { id: string; email: string; token: string }>;
+  /** Soak only: the stale callers' tokens (each names an agent of the owner's department). */
+  stale: Partial<Record<Stale, string>>;
   sales: string;
   support: string;
   waiting: string;
@@ -832,6 +847,7 @@ async function buildWorld(): Promise<World> {
     token: people.admin.token,
     body: { title: "Greeting", body: "Hi {{customer.name}}", department: null },
   });
+  const stale: World["stale"] = SOAK ? await staleCallers(d, sales, people.admin.token) : {};
   const agents = Object.fromEntries(
     Object.entries(people).map(([who, p]) => [who, {
       id: p.agent.id,
@@ -842,6 +858,7 @@ async function buildWorld(): Promise<World> {
   return {
     d,
     agents,
+    stale,
     sales,
     support,
     waiting,
@@ -855,6 +872,32 @@ async function buildWorld(): Promise<World> {
   };
 }
 
+/**
+ * Soak only: three agents of the department whose sessions no longer work. One signed in 13 hours
+ * ago on the desk clock (sessions last 12), one before its password was reset, one before it was
+ * deactivated.
+ */
+async function staleCallers(d: TestDesk, sales: string, admin: string) {
+  const expired = await d.person("agent", { departments: [sales], name: "Expired" });
+  d.clock.advance(-13 * HOUR);
+  const old = await startSession(d.kv, d.clock, expired.agent);
+  d.clock.advance(13 * HOUR);
+  const revoked = await d.person("agent", { departments: [sales], name: "Revoked" });
+  const reset = await d.call("PUT", `/api/agents/${revoked.agent.id}`, {
+    token: admin,
+    body: { password: "a-new-password-1" },
+  });
+  assert.equal(reset.status, 200);
+  const deactivated = await d.person("agent", { departments: [sales], name: "Deactivated" });
+  const gone = await d.call("DELETE", `/api/agents/${deactivated.agent.id}`, { token: admin });
+  assert.ok(gone.status < 300, `deactivation: ${gone.status}`);
+  for (const token of [old.token, revoked.token, deactivated.token]) {
+    const me = await d.call("GET", "/api/agents/me", { token });
+    assert.equal(me.status, 401, "a stale token is refused before the matrix starts");
+  }
+  return { expired: old.token, revoked: revoked.token, deactivated: deactivated.token };
+}
+
 function routeTable(app: TestDesk["app"]): string[] {
   const seen = new Set<string>();
   for (const r of app.routes) if (r.method !== "ALL") seen.add(`${r.method} ${r.path}`);
@@ -863,9 +906,9 @@ function routeTable(app: TestDesk["app"]): string[] {
 
 const isApi = (route: string) => / \/(api|webhooks|webchat\/api)\//.test(route);
 
-async function send(w: World, route: string, who: Who, req: Request): Promise<Response> {
+async function send(w: World, route: string, who: Caller, req: Request): Promise<Response> {
   const method = route.slice(0, route.indexOf(" "));
-  const token = agentOf(w, who)?.token;
+  const token = isStale(who) ? w.stale[who] : agentOf(w, who)?.token;
   const headers: Record<string, string> = { ...req.headers };
   let body: string | undefined;
   if (isApi(route)) {
@@ -909,15 +952,17 @@ Deno.test("[routes] rule 23: the authorization matrix, every route × every kind
     let cases = 0;
     for (const route of routes) {
       for (const c of ROUTES[route] ?? []) {
-        for (const who of WHO) {
+        for (const caller of WHO) {
+          // A stale caller is judged as anonymous: its credentials must open nothing more.
+          const who: Who = isStale(caller) ? "anonymous" : caller;
           await snapshot.restore(w.d.kv);
           const req = c.request(w, who);
-          const res = await send(w, route, who, req);
+          const res = await send(w, route, caller, req);
           const text = route === "GET /events" ? "" : await res.text();
           if (route === "GET /events") await res.body?.cancel();
           const changed = await snapshot.changes(w.d.kv);
           const allowed = c.allowed.includes(who);
-          const label = `${route} on ${c.on} as ${who} → ${res.status}`;
+          const label = `${route} on ${c.on} as ${caller} → ${res.status}`;
           cases++;
           if (res.status >= 500) failures.push(`${label}: server error`);
           if (!allowed) {

@@ -69,7 +69,7 @@ export function AgentsTable(
                 <div class="muted small wrap-anywhere">{a.email}</div>
               </td>
               <td>{ROLE_NAMES[a.role]}</td>
-              <td>{departmentNames(a.departments, departments)}</td>
+              <td class="wrap-anywhere">{departmentNames(a.departments, departments)}</td>
               <td>
                 <StatusBadge agent={a} />
               </td>
