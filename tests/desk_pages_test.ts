@@ -379,3 +379,39 @@ Deno.test("[routes] each page loads htmx and its area's one script; a reply box 
     await s.t.close();
   }
 });
+
+Deno.test("[views] rule 33: long names and texts are cut in rows, never inside an emoji", async (st) => {
+  const { cut, ROW_NAME_MAX } = await import("../views/tickets.tsx");
+  const { ChatLists } = await import("../views/chats.tsx");
+  await st.step("the cut keeps a surrogate pair whole", () => {
+    const name = `${"a".repeat(ROW_NAME_MAX - 2)}😀😀 and more`;
+    const short = cut(name, ROW_NAME_MAX);
+    assert(short.endsWith("…"), short);
+    assert(short.length <= ROW_NAME_MAX, `${short.length}`);
+    assert(!/[\uD800-\uDBFF]…$/.test(short), `a lone high surrogate before the ellipsis: ${short}`);
+    assertEquals(cut("short", ROW_NAME_MAX), "short");
+  });
+  await st.step("chat rows cut a long name like ticket rows", () => {
+    const longName = `Customer ${"x".repeat(80)}`;
+    const chat = {
+      id: "c1",
+      customerId: "cu1",
+      state: "pending" as const,
+      agentId: null,
+      department: null,
+      createdAt: 0,
+      ticketId: null,
+    };
+    const html = String(
+      ChatLists({
+        view: {
+          pending: [{ chat, name: longName, from: "+15550100000", channel: "sms" }],
+          live: [],
+          now: 1000,
+        },
+      }),
+    );
+    assert(!html.includes(longName), "the whole name is not in the row");
+    assert(html.includes(cut(longName, ROW_NAME_MAX)), "the cut name is");
+  });
+});

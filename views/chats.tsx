@@ -5,7 +5,7 @@ import type { CannedReply, Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
 import { customerName, hasName } from "./customer_panel.tsx";
 import { ChatReplyBox } from "./reply_box.tsx";
-import { MessageThread, type ThreadProps } from "./tickets.tsx";
+import { cut, MessageThread, ROW_NAME_MAX, type ThreadProps } from "./tickets.tsx";
 
 export interface ChatItem {
   chat: Chat;
@@ -34,8 +34,8 @@ function ChatRow(
       <div class="row-main">
         <div class="row-title">
           {accept
-            ? <strong>{customerName(item)}</strong>
-            : <a href={`/chats/${item.chat.id}`}>{customerName(item)}</a>}
+            ? <strong>{cut(customerName(item), ROW_NAME_MAX)}</strong>
+            : <a href={`/chats/${item.chat.id}`}>{cut(customerName(item), ROW_NAME_MAX)}</a>}
           {hasName(item) ? <span class="row-from">{item.from}</span> : null}
         </div>
         {item.chat.ticketId ? <div class="row-preview">Has an open ticket</div> : null}
@@ -51,7 +51,7 @@ function ChatRow(
               <button
                 type="submit"
                 class="btn btn-primary btn-sm"
-                aria-label={`Accept chat with ${customerName(item)}`}
+                aria-label={`Accept chat with ${cut(customerName(item), ROW_NAME_MAX)}`}
               >
                 Accept
               </button>

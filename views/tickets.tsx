@@ -6,6 +6,7 @@
  */
 import type { Child } from "hono/jsx";
 import type { TicketPage, TicketQuery } from "../domain/ticket_lists.ts";
+import { cutText } from "../domain/providers/provider.ts";
 import type { Department, Message, Ticket } from "../domain/types.ts";
 import {
   AgeFilter,
@@ -222,8 +223,9 @@ function departmentName(view: QueueView, id: string | null): string | null {
 /** Rule 33: longer names and first messages are cut in the row (the ticket shows them whole). */
 export const ROW_NAME_MAX = 40;
 export const ROW_PREVIEW_MAX = 140;
-const cut = (text: string, max: number) =>
-  text.length > max ? `${text.slice(0, max - 1).trimEnd()}…` : text;
+/** Cut for a list row, never inside an emoji (a surrogate pair). */
+export const cut = (text: string, max: number) =>
+  text.length > max ? `${cutText(text, max - 1).trimEnd()}…` : text;
 
 /** When a row's time counts from: created, last message, or closed, by queue. */
 const rowTime = (view: QueueView, ticket: Ticket) =>
