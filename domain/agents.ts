@@ -56,7 +56,7 @@ export const MIN_PASSWORD = 8;
 /** Creates an agent; the e-mail is unique (checked in the same commit). */
 export async function createAgent(kv: Deno.Kv, clock: Clock, input: unknown): Promise<Agent> {
   const body = asBody(input);
-  const name = str(body, "name", { max: 80 }).trim();
+  const name = str(body, "name", { max: 80, line: true }).trim();
   const email = str(body, "email", { max: 200 }).trim().toLowerCase();
   if (!EMAIL.test(email)) {
     throw new Invalid("invalid_field", '"email" must be an e-mail address.', {
@@ -106,7 +106,7 @@ export async function updateAgent(
   if (!entry.value) throw new NotFound("Agent");
   const before = entry.value;
   const next: AgentRecord = { ...before };
-  const name = str(body, "name", { max: 80, optional: true });
+  const name = str(body, "name", { max: 80, optional: true, line: true });
   if (name !== undefined) next.name = name.trim();
   const email = str(body, "email", { max: 200, optional: true })?.trim().toLowerCase();
   if (email !== undefined && !EMAIL.test(email)) {

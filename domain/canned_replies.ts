@@ -179,7 +179,7 @@ async function parseCannedReply(
   const body = asBody(input);
   const title = current && body.title === undefined
     ? current.title
-    : str(body, "title", { max: CANNED_TITLE_MAX }).trim();
+    : str(body, "title", { max: CANNED_TITLE_MAX, line: true }).trim();
   const text = current && body.body === undefined
     ? current.body
     : str(body, "body", { max: CANNED_BODY_MAX });

@@ -258,7 +258,7 @@ function parseCustomerEdit(input: unknown): CustomerEdit {
   const body = asBody(input);
   const edit: CustomerEdit = {};
   if (body.name !== undefined) {
-    edit.name = str(body, "name", { max: CUSTOMER_NAME_MAX }).trim();
+    edit.name = str(body, "name", { max: CUSTOMER_NAME_MAX, line: true }).trim();
   }
   if (body.about !== undefined) {
     if (body.about !== null && typeof body.about !== "string") {

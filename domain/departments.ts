@@ -26,7 +26,7 @@ export async function createDepartment(
   input: unknown,
 ): Promise<Department> {
   const body = asBody(input);
-  const name = str(body, "name", { max: 80 }).trim();
+  const name = str(body, "name", { max: 80, line: true }).trim();
   await assertUniqueName(kv, name);
   const department: Department = { id: newId(clock.now()), name, active: true };
   await kv.set(keys.department(department.id), department);
@@ -42,7 +42,7 @@ export async function updateDepartment(
   const entry = await kv.get<Department>(keys.department(id));
   if (!entry.value) throw new NotFound("Department");
   const next = { ...entry.value };
-  const name = str(body, "name", { max: 80, optional: true });
+  const name = str(body, "name", { max: 80, optional: true, line: true });
   if (name !== undefined && name.trim() !== next.name) {
     await assertUniqueName(kv, name.trim());
     next.name = name.trim();

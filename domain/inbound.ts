@@ -23,7 +23,7 @@ import {
   type Route,
   type Ticket,
 } from "./types.ts";
-import { asBody, oneOf, str } from "./validate.ts";
+import { asBody, oneLineName, oneOf, str } from "./validate.ts";
 import { refuseVisitorAddress } from "./webchat.ts";
 
 const PREVIEW_LENGTH = 140;
@@ -83,7 +83,8 @@ export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<Inbound
     throw new Invalid("empty_text", '"text" must not be empty.', { text: "Empty." });
   }
   const id = str(body, "id", { max: 200, optional: true });
-  const name = str(body, "name", { max: 100, optional: true })?.trim();
+  const typed = str(body, "name", { max: 100, optional: true });
+  const name = typed === undefined ? undefined : oneLineName(typed);
   const department = str(body, "department", { max: 64, optional: true });
   if (department !== undefined && !(await kv.get(keys.department(department))).value) {
     throw new Invalid("unknown_department", `Unknown department "${department}".`, {

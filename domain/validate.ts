@@ -3,6 +3,18 @@ import { Invalid } from "./errors.ts";
 
 export type Body = Record<string, unknown>;
 
+/** C0 and C1 control characters (NUL, ESC, BEL, line breaks, tabs, …): never part of a name. */
+const CONTROL = /\p{Cc}/u;
+const CONTROLS = /\p{Cc}+/gu;
+
+/**
+ * A name a provider or gateway sent, made one line: control characters become one space (the
+ * message is never refused for its sender's name).
+ */
+export function oneLineName(text: string): string {
+  return text.replace(CONTROLS, " ").replace(/ {2,}/g, " ").trim();
+}
+
 export function asBody(input: unknown): Body {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new Invalid("invalid_body", "The request body must be a JSON object.");
@@ -13,17 +25,17 @@ export function asBody(input: unknown): Body {
 export function str(
   body: Body,
   field: string,
-  opts: { max?: number; min?: number; optional?: false },
+  opts: { max?: number; min?: number; optional?: false; line?: boolean },
 ): string;
 export function str(
   body: Body,
   field: string,
-  opts: { max?: number; min?: number; optional: true },
+  opts: { max?: number; min?: number; optional: true; line?: boolean },
 ): string | undefined;
 export function str(
   body: Body,
   field: string,
-  opts: { max?: number; min?: number; optional?: boolean } = {},
+  opts: { max?: number; min?: number; optional?: boolean; line?: boolean } = {},
 ) {
   const value = body[field];
   if (value === undefined || value === null) {
@@ -45,6 +57,15 @@ export function str(
     throw new Invalid("invalid_field", `"${field}" must have at most ${opts.max} characters.`, {
       [field]: `At most ${opts.max} characters.`,
     });
+  }
+  // A name or title staff type (`line`): one line, no control characters (a NUL shows as nothing
+  // on a page but as U+FFFD in a form field, so saving the form again would change it).
+  if (opts.line && CONTROL.test(value)) {
+    throw new Invalid(
+      "invalid_field",
+      `"${field}" must be one line of text without control characters.`,
+      { [field]: "One line, no control characters." },
+    );
   }
   return value;
 }

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { parseConfig } from "../domain/config.ts";
 import { TooManyRequests } from "../domain/errors.ts";
 import { createVisitor } from "../domain/webchat.ts";
+import { parseMetaWebhook } from "../domain/providers/meta.ts";
 import { addressGroup, signIn, throttleDelay, THROTTLES } from "../domain/sessions.ts";
 import { createApp } from "../routes/app.ts";
 import { safeNext } from "../routes/page_auth.ts";
@@ -770,5 +771,102 @@ Deno.test("[domain] rule 30: new web chat visitors are counted per IPv6 /64, not
   // A neighbouring /64 and an IPv4 client are other networks.
   await createVisitor(d.desk, "2001:db8:7:9::1");
   await createVisitor(d.desk, "192.0.2.7");
+  await d.close();
+});
+
+Deno.test("[routes] names are one line: staff get a clear 400, providers' names are cleaned, nothing lost", async (t) => {
+  const d = await testDesk({ at: CLOSED_TIME });
+  const admin = await d.person("admin");
+  const hostile = ["Ana\u0000Silva", "Ana\u001b[31mRed", "Two\nLines", "Bell\u0007", "C1\u0085"];
+  await t.step("agents, departments, canned reply titles: 400 naming the field", async () => {
+    for (const name of hostile) {
+      const agent = await d.json<{ error: { code: string; fields?: Record<string, string> } }>(
+        "POST",
+        "/api/agents",
+        {
+          token: admin.token,
+          body: {
+            name,
+            email: `x${Math.random()}@t.local`,
+            password: "password-123",
+            role: "agent",
+          },
+        },
+      );
+      assert.equal(agent.status, 400, JSON.stringify(name));
+      assert.equal(agent.body.error.code, "invalid_field");
+      assert.ok(agent.body.error.fields?.name, "the form can show it next to the field");
+      const dept = await d.json("POST", "/api/departments", { token: admin.token, body: { name } });
+      assert.equal(dept.status, 400, JSON.stringify(name));
+      const canned = await d.json("POST", "/api/canned-replies", {
+        token: admin.token,
+        body: { title: name, body: "Hello", department: null },
+      });
+      assert.equal(canned.status, 400, JSON.stringify(name));
+    }
+    // Nothing was half-stored.
+    const agents = await d.json<{ agents: { name: string }[] }>("GET", "/api/agents", {
+      token: admin.token,
+    });
+    assert.ok(agents.body.agents.every((a) => !/\p{Cc}/u.test(a.name)));
+  });
+  await t.step("an edited customer name too; a good one still saves", async () => {
+    const { customerId } = await d.inbound({ channel: "sms", from: "+15550109999", text: "Hi" });
+    for (const name of hostile) {
+      const res = await d.json("PATCH", `/api/customers/${customerId}`, {
+        token: admin.token,
+        body: { name },
+      });
+      assert.equal(res.status, 400, JSON.stringify(name));
+    }
+    const ok = await d.json<{ name: string }>("PATCH", `/api/customers/${customerId}`, {
+      token: admin.token,
+      body: { name: "Zoë 🙂 O'Brien" },
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.name, "Zoë 🙂 O'Brien");
+  });
+  await t.step("a gateway's sender name is made one line; the message is kept whole", async () => {
+    const text = "line one\nline two\u0007";
+    const res = await d.inbound({
+      channel: "sms",
+      from: "+15550108888",
+      name: "Mal\u0000lory\n\u001b[1mBold",
+      text,
+    });
+    const customer = await d.json<{ name: string }>("GET", `/api/customers/${res.customerId}`, {
+      token: admin.token,
+    });
+    assert.equal(customer.body.name, "Mal lory [1mBold");
+    const parsed = parseMetaWebhook(
+      JSON.parse(JSON.stringify({
+        object: "whatsapp_business_account",
+        entry: [{
+          id: "1",
+          changes: [{
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "1555", phone_number_id: "42" },
+              contacts: [{
+                profile: { name: "\u202eSheena\u0000\tNelson\r\n" },
+                wa_id: "27820000001",
+              }],
+              messages: [{
+                from: "27820000001",
+                id: "wamid.x",
+                timestamp: "1749416383",
+                type: "text",
+                text: { body: "a\u0000b" },
+              }],
+            },
+          }],
+        }],
+      })),
+      "42",
+    );
+    assert.equal(parsed.messages[0].profileName, "\u202eSheena Nelson");
+    assert.equal(parsed.messages[0].text, "a\u0000b", "the customer's words are kept as sent");
+  });
   await d.close();
 });

@@ -17,6 +17,7 @@ import {
   type ProviderWebhook,
   timingSafeEqual,
 } from "./provider.ts";
+import { oneLineName } from "../validate.ts";
 
 /**
  * Meta's throttling and temporary error codes: they arrive as HTTP 400 but a later try may pass
@@ -249,7 +250,7 @@ function parseMessage(
     text,
     providerId: id,
     to,
-    ...(name ? { profileName: cutText(name, 256) } : {}),
+    ...(name && oneLineName(name) ? { profileName: cutText(oneLineName(name), 256) } : {}),
     ...(seconds !== undefined ? { providerAt: seconds * 1000 } : {}),
     ...(PASSIVE_TYPES.has(type) || errors.length > 0 ? { passive: true } : {}),
   };
