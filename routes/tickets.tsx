@@ -11,6 +11,8 @@ import { listAgents } from "../domain/agents.ts";
 import { listCannedReplies, renderCannedReply } from "../domain/canned_replies.ts";
 import { listChats, replyToTicket } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
+import { keys } from "../domain/keys.ts";
+import { getAll } from "../domain/kv_util.ts";
 import { listDepartments, visibleDepartments } from "../domain/departments.ts";
 import { Conflict, DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
@@ -32,12 +34,14 @@ import {
 } from "../domain/tickets.ts";
 import type { Agent, Message, Ticket } from "../domain/types.ts";
 import type { Flash } from "../views/components.tsx";
+import { customerName } from "../views/customer_panel.tsx";
 import { FlashMessage } from "../views/components.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
 import {
   ConversationPane,
   conversationPollUrl,
+  cut,
   DetailName,
   Filters,
   LIST_QUEUES,
@@ -54,6 +58,7 @@ import {
   type QueueView,
   QuickAcceptBar,
   quickSizes,
+  ROW_NAME_MAX,
   RowInsert,
   rowKey,
   RowRemoval,
@@ -636,13 +641,16 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       });
     }
     const accepted = await quickAccept(desk, c.get("agent"), count);
+    const names = await whoseTickets(desk.kv, accepted);
     const flash: Flash = accepted.length === 0
       ? { kind: "info", text: "No tickets were left to accept." }
       : {
         kind: "ok",
         text: accepted.length < count
-          ? `Accepted ${accepted.length} of ${count}: no more were available.`
-          : `Accepted the ${accepted.length} oldest ticket${accepted.length === 1 ? "" : "s"}.`,
+          ? `Accepted ${accepted.length} of ${count} (no more were available): ${names}.`
+          : `Accepted the ${accepted.length} oldest ticket${
+            accepted.length === 1 ? "" : "s"
+          }: ${names}.`,
         href: "/tickets/assigned",
         link: "Go to Assigned",
       };
@@ -817,4 +825,13 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
   });
 
   return app;
+}
+
+/** Quick Accept's flash says whose tickets were taken: up to five customers, then how many more. */
+async function whoseTickets(kv: Deno.Kv, ids: string[]): Promise<string> {
+  const shown = 5;
+  const entries = await getAll<Ticket>(kv, ids.slice(0, shown).map((id) => keys.ticket(id)));
+  const names = entries.map((e) => e.value ? cut(customerName(e.value), ROW_NAME_MAX) : "?");
+  if (ids.length > shown) names.push(`${ids.length - shown} more`);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0] ?? "";
 }

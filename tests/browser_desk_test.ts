@@ -156,7 +156,7 @@ Deno.test({
         assert(await benPage.locator('[data-quick="5"]').count() === 0, "no 5 with 3 available");
         await anaPage.waitForSelector('[data-quick="3"]', { timeout: 5000 });
         await benPage.click('[data-quick="3"]');
-        await benPage.waitForSelector("#flash >> text=Accepted the 3 oldest tickets.");
+        await benPage.waitForSelector("#flash >> text=Accepted the 3 oldest tickets:");
         await anaPage.waitForSelector('[data-quick="3"]', { state: "detached", timeout: 5000 });
         await anaPage.waitForSelector("text=No unassigned tickets", { timeout: 5000 });
       });

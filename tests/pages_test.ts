@@ -207,7 +207,12 @@ Deno.test("[routes] the Unassigned tab: rows, counts, escaping, Quick Accept by 
       });
       assertEquals(res.headers.get("location"), "/tickets/unassigned?q=n5");
       const html = await follow(t, me, res);
-      assert(html.includes("Accepted the 3 oldest tickets."));
+      const flash = html.match(/Accepted the 3 oldest tickets: [^<]*/)?.[0].trim() ?? "(none)";
+      // It says whose: the three oldest, by their customers (these have no names: the numbers).
+      assertEquals(
+        flash,
+        "Accepted the 3 oldest tickets: +27820000001, +27820000002 and +27820000003.",
+      );
       const assigned = await text(await visit(t, me, "/tickets/assigned"));
       assert(assigned.includes("+27820000001") && assigned.includes("+27820000003"));
       assert(!assigned.includes("+27820000005"));
