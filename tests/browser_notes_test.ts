@@ -140,6 +140,13 @@ Deno.test({
             "Ana Silva")`),
           "Sam sees who wrote it",
         );
+        const heard = await samPage.evaluate(
+          `document.querySelector("#notes-status[role=status]").textContent`,
+        );
+        assert(
+          heard === "New note from Ana Silva: Courier says the parcel is at the Durban depot.",
+          `a screen reader hears it: ${heard}`,
+        );
       });
 
       await s.step(

@@ -428,8 +428,8 @@ Deno.test("[routes] rule 35 live: two people note one ticket at once; every read
       for (const live of [anaLive, samLive]) {
         const last = lastEvent(live.seen, "notes");
         assert.equal(count(last, 'class="note"'), 2, last);
-        assert.equal(count(last, "Courier: Durban depot"), 1);
-        assert.equal(count(last, "VIP: call back today"), 1);
+        assert.equal(count(last, '<p class="note-text">Courier: Durban depot'), 1);
+        assert.equal(count(last, '<p class="note-text">VIP: call back today'), 1);
         assert.match(last, /<span class="count" id="notes-count" hx-swap-oob="true">2<\/span>/);
       }
       // Each reader sees its own notes as "You".

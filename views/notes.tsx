@@ -79,7 +79,26 @@ export function NotesLive(props: NoteListProps) {
     <>
       <NoteList {...props} />
       <NotesCount count={props.notes.length} oob />
+      <NotesStatus {...props} oob />
     </>
+  );
+}
+
+/**
+ * What a screen reader hears when a colleague's note arrives live: who wrote it and its start.
+ * Empty on the page as drawn and for one's own notes (the form says "Note added").
+ */
+function NotesStatus({ notes, names, me, oob }: NoteListProps & { oob?: boolean }) {
+  const latest = notes.at(-1);
+  const said = latest && oob && latest.author !== me
+    ? `New note from ${names.get(latest.author) ?? "staff"}: ${
+      latest.text.length > 140 ? `${latest.text.slice(0, 139)}…` : latest.text
+    }`
+    : "";
+  return (
+    <p class="sr-only" id="notes-status" role="status" hx-swap-oob={oob ? "true" : undefined}>
+      {said}
+    </p>
   );
 }
 
@@ -95,6 +114,7 @@ export function NotesSection(props: NotesProps) {
         <NoteList {...props} />
       </div>
       {props.added ? <p class="sr-only" role="status">Note added.</p> : null}
+      <NotesStatus {...props} />
       {action
         ? (
           <form
