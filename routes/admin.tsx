@@ -92,30 +92,7 @@ import {
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { navCounts } from "./nav_counts.ts";
 import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
-import { fnv1a } from "./static.ts";
-import areaCss from "../static/admin.css" with { type: "text" };
-
-const CSS_VERSION = fnv1a(areaCss);
-
-/**
- * Serves static/admin.css at `<mount>/style.css`, before the area's sign-in check. (The shared
- * static route serves a fixed list of files; this keeps the Admin/Supervisor styles ours.)
- */
-export function serveAreaCss(app: Hono<DeskEnv>, mount: string): string {
-  app.get("/style.css", (c) => {
-    const etag = `"${CSS_VERSION}"`;
-    const headers = {
-      "content-type": "text/css; charset=utf-8",
-      etag,
-      "cache-control": c.req.query("v") === CSS_VERSION
-        ? "public, max-age=31536000, immutable"
-        : "public, max-age=300",
-    };
-    if (c.req.header("if-none-match")?.includes(etag)) return c.body(null, 304, headers);
-    return c.body(areaCss, 200, headers);
-  });
-  return `${mount}/style.css?v=${CSS_VERSION}`;
-}
+import { assetUrl } from "./static.ts";
 
 /** A form's text field, trimmed ("" when missing). */
 export const field = (form: FormData, name: string): string => {
@@ -145,12 +122,12 @@ const statusOf = (error: unknown): 400 | 409 =>
   error instanceof DeskError && error.status === 409 ? 409 : 400;
 
 /**
- * The Admin or Supervisor sub-app: its stylesheet, the CSRF and role checks, and `page`, which
+ * The Admin or Supervisor sub-app: the CSRF and role checks, and `page`, which
  * draws a body inside the area's tabs.
  */
 export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
   const app = new Hono<DeskEnv>();
-  const css = serveAreaCss(app, `/${area}`);
+  const css = assetUrl("admin.css");
   app.use("*", pageCsrf(), pageAuth(deps, area));
   const page = async (
     c: Context<DeskEnv>,

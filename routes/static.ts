@@ -15,6 +15,7 @@ import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import htmxJs from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import sseJs from "htmx-ext-sse/dist/sse.min.js" with { type: "text" };
 import deskCss from "../static/desk.css" with { type: "text" };
+import adminCss from "../static/admin.css" with { type: "text" };
 import deskJs from "../static/desk.js" with { type: "text" };
 import composeJs from "../static/compose.js" with { type: "text" };
 import alertsJs from "../static/alerts.js" with { type: "text" };
@@ -54,6 +55,7 @@ const JS = "text/javascript; charset=utf-8";
 const SOURCES: Record<string, [string, string]> = {
   "htmx.min.js": [htmxJs, JS],
   "desk.css": [withoutCssComments(deskCss), "text/css; charset=utf-8"],
+  "admin.css": [withoutCssComments(adminCss), "text/css; charset=utf-8"],
   "desk.js": [bundle(sseJs, withoutJsComments(alertsJs), withoutJsComments(deskJs)), JS],
   "alerts.js": [bundle(sseJs, withoutJsComments(alertsJs)), JS],
   "compose.js": [withoutJsComments(composeJs), JS],

@@ -525,7 +525,6 @@ const ROUTES: Record<string, Case[]> = {
   }),
   "GET /events": simple(STAFF_AND_AGENTS, "/events?view=unassigned"),
 
-  "GET /supervisor/style.css": simple(ANYONE, "/supervisor/style.css"),
   "GET /supervisor": simple(SUPERVISORS, "/supervisor"),
   "GET /supervisor/queues": simple(SUPERVISORS, "/supervisor/queues"),
   "GET /supervisor/archive": simple(SUPERVISORS, "/supervisor/archive"),
@@ -550,7 +549,6 @@ const ROUTES: Record<string, Case[]> = {
     "/supervisor/transcripts/download?format=csv",
   ),
 
-  "GET /admin/style.css": simple(ANYONE, "/admin/style.css"),
   "GET /admin": simple(ADMINS, "/admin"),
   "GET /admin/hours": simple(ADMINS, "/admin/hours"),
   "POST /admin/hours": simple(ADMINS, "/admin/hours", { timeZone: "UTC", op: "save" }),

@@ -63,3 +63,25 @@ Deno.test("[routes] desk pages: brotli when offered, gzip otherwise, streams unt
   });
   await d.close();
 });
+
+Deno.test("[routes] Admin and Supervisor share one cached, compressed stylesheet", async () => {
+  const d = await testDesk({ at: CLOSED_TIME });
+  const admin = await d.person("admin");
+  const linked = async (path: string) => {
+    const res = await d.call("GET", path, {
+      headers: { cookie: `chatdesk_session=${admin.token}`, accept: "text/html" },
+    });
+    const html = await res.text();
+    return [...html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g)].map((m) => m[1]);
+  };
+  const adminCss = (await linked("/admin/hours")).filter((h) => h.includes("admin.css"));
+  const supervisorCss = (await linked("/supervisor")).filter((h) => h.includes("admin.css"));
+  assert.equal(adminCss.length, 1, "the Admin pages link it");
+  assert.deepEqual(supervisorCss, adminCss, "moving between the areas downloads it once");
+  const res = await d.call("GET", adminCss[0], { headers: { "accept-encoding": "br, gzip" } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-encoding"), "br");
+  assert.match(res.headers.get("cache-control") ?? "", /immutable/);
+  await res.body?.cancel();
+  await d.close();
+});
