@@ -50,7 +50,7 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
       );
     },
   }));
-  app.onError((error, c) => pageErrorOrJson(c, error));
+  app.onError((error, c) => pageErrorOrJson(c, error, deps));
   // Ids are 26 characters: a path segment far longer names nothing (and would exceed KV's key size).
   app.use(async (c, next) => {
     if (c.req.path.split("/").some((segment) => segment.length > MAX_SEGMENT)) {
@@ -73,6 +73,10 @@ import type { Context } from "hono";
 import { renderErrorPage } from "./pages.ts";
 import { wantsHtml } from "./errors.ts";
 
-function pageErrorOrJson(c: Context, error: unknown): Response | Promise<Response> {
-  return wantsHtml(c) ? renderErrorPage(c, error) : errorJson(c, error);
+function pageErrorOrJson(
+  c: Context,
+  error: unknown,
+  deps: AppDeps,
+): Response | Promise<Response> {
+  return wantsHtml(c) ? renderErrorPage(c, error, deps) : errorJson(c, error);
 }

@@ -107,9 +107,10 @@ export function pageAuth(deps: AppDeps, role: Role = "agent"): MiddlewareHandler
       if (c.req.path === "/events") return c.body(null, 204);
       return c.redirect(login, 303);
     }
-    if (RANK[agent.role] < RANK[role]) throw new Forbidden(`This page needs the ${role} role.`);
+    // Known before the role check, so a refused page still draws this agent's navigation.
     c.set("agent", agent);
     c.set("token", token);
+    if (RANK[agent.role] < RANK[role]) throw new Forbidden(`This page needs the ${role} role.`);
     await next();
   };
 }

@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { compress } from "hono/compress";
 import { brotliPages } from "./page_brotli.ts";
+import { navCounts } from "./nav_counts.ts";
 import { HTTPException } from "hono/http-exception";
 import { setStatus } from "../domain/agents.ts";
 import { NotFound } from "../domain/errors.ts";
@@ -34,7 +35,7 @@ const PAGE_PATHS = [
 
 export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
-  app.onError((error, c) => renderErrorPage(c, error));
+  app.onError((error, c) => renderErrorPage(c, error, deps));
   const shrink = compress();
   const csrf = pageCsrf();
   // Brotli sits inside compress: a page it encoded is left alone by compress (gzip for the rest).
@@ -68,8 +69,16 @@ const notFoundPage: MiddlewareHandler<DeskEnv> = (c) => {
   throw new NotFound("Page");
 };
 
-/** Page errors: 401 goes to sign-in; anything else is an error page in the desk's layout. */
-export function renderErrorPage(c: Context, error: unknown): Response | Promise<Response> {
+/**
+ * Page errors: 401 goes to sign-in; anything else is an error page in the desk's layout, with
+ * rule 32's counts in its title and navigation like every desk page (none if they cannot be read:
+ * an error page never fails for them).
+ */
+export async function renderErrorPage(
+  c: Context,
+  error: unknown,
+  deps: AppDeps,
+): Promise<Response> {
   const body = errorBody(error);
   if (body.status === 401) {
     const login = `/login?next=${encodeURIComponent(safeNext(c.req.path))}`;
@@ -80,5 +89,6 @@ export function renderErrorPage(c: Context, error: unknown): Response | Promise<
   const message = error instanceof HTTPException && body.status === 403
     ? "This form was sent from another site, so it was refused. Reload the page and try again."
     : body.message;
-  return c.html(ErrorPage({ status: body.status, message, agent }), body.status as 400);
+  const counts = agent ? (await navCounts(deps, agent).catch(() => null))?.counts : undefined;
+  return c.html(ErrorPage({ status: body.status, message, agent, counts }), body.status as 400);
 }

@@ -206,6 +206,15 @@ Deno.test("[routes] rule 32 at first paint: every desk page's title and nav carr
         assert(v.endsWith(".1-1"), `${path}: the stream version ${v} leaves out the counts`);
       }
     });
+    await st.step("an error page in the desk carries them too", async () => {
+      for (const path of ["/tickets/assigned/t_nope", "/chats/c_nope", "/admin/hours"]) {
+        const { status, html } = await page(s.t, s.ana.token, path);
+        assert(status === 404 || status === 403, `${path}: ${status}`);
+        const title = titleOf(html);
+        assert(/^\(2\) \S.* · chatdesk$/.test(title), `${path}: title "${title}"`);
+        assertEquals(navCount(html, "nav-unassigned"), "1", path);
+      }
+    });
     await st.step("the sign-in page is no desk page: no counts", async () => {
       const { html } = await page(s.t, null, "/login");
       assertEquals(titleOf(html), "Sign in · chatdesk");

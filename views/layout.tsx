@@ -244,10 +244,12 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** An error inside the desk's layout, with a way back. */
-export function ErrorPage(props: { status: number; message: string; agent: Agent | null }) {
+export function ErrorPage(
+  props: { status: number; message: string; agent: Agent | null; counts?: NavCounts },
+) {
   const title = ERROR_TITLES[props.status] ?? "Something went wrong";
   return (
-    <Layout title={title} agent={props.agent}>
+    <Layout title={title} agent={props.agent} counts={props.counts}>
       <div class="card">
         <div class="card-body stack">
           <h1>{title}</h1>
