@@ -94,3 +94,30 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * Collects what goes wrong in pages: uncaught errors and console errors. htmx logs the
+ * EventSource "error" Event when a stream drops on navigation; that one is not a bug.
+ */
+export function pageProblems(): { problems: string[]; watch(page: Page): Page } {
+  const problems: string[] = [];
+  return {
+    problems,
+    watch(page: Page) {
+      page.on("console", (m) => {
+        if (m.type() === "error" && m.text() !== "[object Event]") problems.push(m.text());
+      });
+      page.on("pageerror", (e) => problems.push(String(e)));
+      return page;
+    },
+  };
+}
+
+/** Waits until `expression` (evaluated in the page) is true; the desk's CSP forbids waitForFunction. */
+export async function until(page: Page, expression: string, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${expression}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -3,6 +3,7 @@
  * form route the next inbound message, a supervisor's reassign reaches the agent's Assigned tab,
  * a transcript downloads as CSV, and screenshots at 360 and 1280 px (into ./.shots/).
  */
+import assert from "node:assert/strict";
 import { DAY, HOUR, MINUTE } from "../domain/clock.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import { archiveClosed } from "../domain/tickets.ts";
@@ -16,10 +17,6 @@ import {
   startServer,
   TIMEOUT,
 } from "./browser.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 interface Inbound {
   conversation: { state: string };

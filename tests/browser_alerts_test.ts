@@ -5,14 +5,19 @@
  * granted in the test context, the Notification observed) and a sound for new work, none for its
  * own accept; a rule 7 close shows its notice; the stream is gzip.
  */
+import assert from "node:assert/strict";
 import { setStatus } from "../domain/agents.ts";
 import { updateSettings } from "../domain/settings.ts";
 import { closeBusiness, INBOUND_TOKEN } from "./helpers.ts";
-import { type Browser, launchBrowser, type Page, signInPage, startServer } from "./browser.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
+import {
+  type Browser,
+  launchBrowser,
+  type Page,
+  pageProblems,
+  signInPage,
+  startServer,
+  until,
+} from "./browser.ts";
 
 async function inbound(url: string, body: Record<string, string>) {
   const res = await fetch(`${url}/api/inbound`, {
@@ -42,15 +47,6 @@ const RECORDER = `(() => {
   document.addEventListener("chatdesk:alert", (e) => globalThis.alerts.push(e.detail));
 })()`;
 
-/** Waits until `expression` (evaluated in the page) is true; the CSP forbids waitForFunction. */
-async function until(page: Page, expression: string, timeout = 10_000) {
-  const deadline = Date.now() + timeout;
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${expression}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const recorded = (page: Page) =>
   page.evaluate("({ notes: globalThis.notes, alerts: globalThis.alerts })") as Promise<{
     notes: { title: string; body: string }[];
@@ -65,14 +61,7 @@ Deno.test({
     const server = await startServer();
     const { url, t } = server;
     let browser: Browser | null = null;
-    const problems: string[] = [];
-    const watch = (page: Page) => {
-      page.on("console", (m) => {
-        if (m.type() === "error" && m.text() !== "[object Event]") problems.push(m.text());
-      });
-      page.on("pageerror", (e) => problems.push(String(e)));
-      return page;
-    };
+    const { problems, watch } = pageProblems();
     try {
       await closeBusiness(t);
       const ana = await t.person("agent", { name: "Ana Silva" });

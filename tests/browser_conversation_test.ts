@@ -5,6 +5,7 @@
  * placeholder that blocks Send until edited, a note and a customer edit in place, axe-core over
  * the ticket and chat pages, and screenshots at 1280 and 360 px (./.shots/, git-ignored).
  */
+import assert from "node:assert/strict";
 import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { setStatus } from "../domain/agents.ts";
 import { updateSettings } from "../domain/settings.ts";
@@ -17,10 +18,6 @@ import {
   signInPage,
   startServer,
 } from "./browser.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 /** The page's DOM as the functions run in it see it (no closures: they are sent as text). */
 type Dom = {

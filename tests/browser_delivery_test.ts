@@ -5,16 +5,13 @@
  * and Retry brings it back through queued to sent; a thread with every mark is photographed at
  * 1280 and 360 px (into /tmp/shots/).
  */
+import assert from "node:assert/strict";
 import { updateChannel } from "../domain/channel_settings.ts";
 import { applyProviderStatus } from "../domain/delivery_status.ts";
 import { receiveInbound } from "../domain/inbound.ts";
 import { type Browser, launchBrowser, type Page, signInPage, TIMEOUT } from "./browser.ts";
 import { FakeProvider, metaAccepted } from "./fake_provider.ts";
 import { closeBusiness, type TestDesk, testDesk } from "./helpers.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 const SHOTS = "/tmp/shots";
 const WHATSAPP = {

@@ -3,6 +3,7 @@
  * Accept availability, Start Chat, the WhatsApp template picker, close, Closed by me, and
  * screenshots of every tab at 360 px and 1280 px (into ./.shots/, git-ignored).
  */
+import assert from "node:assert/strict";
 import { HOUR } from "../domain/clock.ts";
 import { closeBusiness, INBOUND_TOKEN } from "./helpers.ts";
 import {
@@ -10,14 +11,11 @@ import {
   type BrowserContext,
   launchBrowser,
   type Page,
+  pageProblems,
   screenshot,
   signInPage,
   startServer,
 } from "./browser.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 /** One customer message through the real webhook over HTTP. */
 async function inboundHttp(
@@ -59,17 +57,7 @@ Deno.test({
     const server = await startServer();
     const { url, t } = server;
     let browser: Browser | null = null;
-    const problems: string[] = [];
-    const watch = (page: Page) => {
-      page.on("console", (m) => {
-        // htmx logs the EventSource "error" Event when a stream drops on navigation; not a bug.
-        if (m.type() === "error" && m.text() !== "[object Event]") {
-          problems.push(m.text());
-        }
-      });
-      page.on("pageerror", (e) => problems.push(String(e)));
-      return page;
-    };
+    const { problems, watch } = pageProblems();
     try {
       await closeBusiness(t);
       const ana = await t.person("agent", { name: "Ana Silva" });

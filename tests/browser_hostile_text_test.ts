@@ -20,6 +20,7 @@
  * `CHATDESK_SWEEP_SHOTS=1` takes one of every visit, `CHATDESK_SWEEP_TIMINGS=1` prints each
  * visit's time, `CHATDESK_SWEEP_REQUESTS=1` every request the pages made.
  */
+import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { archiveClosed } from "../domain/tickets.ts";
@@ -35,10 +36,6 @@ import {
   TIMEOUT,
 } from "./browser.ts";
 import { SOAK } from "./soak.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The texts. Each carries a marker (zqNN) that the pages are searched for.

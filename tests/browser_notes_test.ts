@@ -7,33 +7,23 @@
  * unfilled placeholder comes back with the form and the reason, and nothing is sent. Screenshots
  * of the ticket page with its notes and panel at 1280 and 360 px (./.shots/, git-ignored).
  */
+import assert from "node:assert/strict";
 import { setStatus } from "../domain/agents.ts";
 import { closeBusiness, leaveMessage } from "./helpers.ts";
 import {
   type Browser,
   launchBrowser,
   type Page,
+  pageProblems,
   screenshot,
   signInPage,
   startServer,
+  until,
 } from "./browser.ts";
-
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 
 /** Notes when the page's live stream is open (htmx's sse extension says so on the document). */
 const SSE_WATCH =
   `document.addEventListener("htmx:sseOpen", () => { globalThis.sseOpen = true; });`;
-
-/** Waits until `expression` (evaluated in the page) is true; the CSP forbids waitForFunction. */
-async function until(page: Page, expression: string, timeout = 10_000) {
-  const deadline = Date.now() + timeout;
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${expression}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** How many notes on the page hold exactly `text`. */
 const notesWith = (page: Page, text: string) =>
@@ -54,14 +44,7 @@ Deno.test({
     const server = await startServer();
     const { url, t } = server;
     let browser: Browser | null = null;
-    const problems: string[] = [];
-    const watch = (page: Page) => {
-      page.on("console", (m) => {
-        if (m.type() === "error" && m.text() !== "[object Event]") problems.push(m.text());
-      });
-      page.on("pageerror", (e) => problems.push(String(e)));
-      return page;
-    };
+    const { problems, watch } = pageProblems();
     try {
       const sales = await t.department("Sales");
       const ana = await t.person("agent", { name: "Ana Silva", departments: [sales] });

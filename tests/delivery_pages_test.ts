@@ -3,6 +3,7 @@
  * threads, Retry for those allowed (and only them), the reply flash that never says "Sent"
  * before the provider accepted, and live marks that never re-render the queue lists.
  */
+import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { Config } from "../domain/config.ts";
 import { HOUR } from "../domain/clock.ts";
@@ -16,9 +17,6 @@ import { closeBusiness, INBOUND_TOKEN, leaveMessage, type TestDesk, testDesk } f
 
 const ORIGIN = "http://localhost";
 
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new Error(

@@ -3,13 +3,11 @@
  * (title and navigation), one meaningful h1 per page, a department filter that offers an agent
  * its own departments only, and a nameless customer's address shown once in list rows.
  */
+import assert from "node:assert/strict";
 import { setStatus } from "../domain/agents.ts";
 import { updateSettings } from "../domain/settings.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new Error(

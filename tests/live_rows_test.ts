@@ -4,6 +4,7 @@
  * ticket within rule 33's bytes, a removed row per accepted or closed ticket, counts and
  * announcements for the right agents only, reconnects by `Last-Event-ID`, gzip.
  */
+import assert from "node:assert/strict";
 import { acceptChat } from "../domain/chats.ts";
 import { announcedTo, arrivalsSince, takeNotices } from "../domain/alerts.ts";
 import { visibleDepartments } from "../domain/departments.ts";
@@ -12,9 +13,6 @@ import { setStatus } from "../domain/agents.ts";
 import { type PatchDrawing, patchHtml, patchState } from "../routes/live_views.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new Error(

@@ -1,4 +1,5 @@
 /** Route tests of the Agent Desk pages and fragments (issue 3), through app.request(). */
+import assert from "node:assert/strict";
 import { getAgent } from "../domain/agents.ts";
 import { HOUR } from "../domain/clock.ts";
 import { signIn } from "../domain/sessions.ts";
@@ -9,9 +10,6 @@ import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.
 
 const ORIGIN = "http://localhost";
 
-function assert(ok: unknown, message = "assertion failed"): asserts ok {
-  if (!ok) throw new Error(message);
-}
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new Error(
