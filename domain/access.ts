@@ -38,6 +38,22 @@ export function canSeeChat(agent: Agent, chat: Conversation, visible: string[]):
   return false;
 }
 
+/**
+ * Rule 23 for a chat that has ended (no longer its customer's current conversation), read-only:
+ * supervisors and admins, the agent who had it (`agentIds`), and an agent who may read the
+ * ticket its messages joined (it reads them there already). `canSeeChat` gives an agent no ended
+ * chat, and seeing the customer gives no more than the panel's list.
+ */
+export function canReadEndedChat(
+  agent: Agent,
+  agentIds: readonly string[],
+  ticket: Ticket | null,
+  visible: string[],
+): boolean {
+  if (isStaff(agent) || agentIds.includes(agent.id)) return true;
+  return !!ticket && canReadTicket(agent, ticket, visible);
+}
+
 export interface MessageAccess {
   read: boolean;
   retry: boolean;

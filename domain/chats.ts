@@ -1,7 +1,7 @@
 /** Live chats: pending chats agents accept (rule 7), agent replies that start a chat (17, 18). */
 import type { Clock } from "./clock.ts";
 import { HOUR } from "./clock.ts";
-import { canSeeChat, isStaff } from "./access.ts";
+import { canReadEndedChat, canSeeChat, isStaff } from "./access.ts";
 import { isCurrent, writeConversation } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import { type Desk, kickDelivery } from "./desk.ts";
@@ -9,7 +9,7 @@ import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.
 import { latestInbound } from "./inbound.ts";
 import { MAX_MESSAGE_LENGTH } from "./channels.ts";
 import { addOutbound, dispatchFor } from "./messages.ts";
-import { newId } from "./ids.ts";
+import { idTime, newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { getSettings, type Settings } from "./settings.ts";
@@ -347,4 +347,77 @@ export async function chatMessages(
     messages.push(e.value);
   }
   return { chat: asChat(c), messages };
+}
+
+/**
+ * A chat that has ended, as the store keeps it: its `chats` pointer and its messages (the
+ * customer's next conversation replaces its record), plus its conversation's ticket link.
+ */
+export interface EndedChat {
+  id: string;
+  customerId: string;
+  /** Who had it: its agent while its record is still the customer's, then who wrote in it. */
+  agentIds: string[];
+  startedAt: number;
+  /** Its newest message (about when it ended); null when it has none. */
+  lastMessageAt: number | null;
+  /** The ticket its messages joined (rule 5's timeout, rule 6's merge, rule 17's reply). */
+  ticketId: string | null;
+}
+
+/** What `/chats/:id` shows: the current chat, or the chat once it has ended (read-only). */
+export type ChatHistory =
+  | { ended: false; chat: Chat; messages: Message[] }
+  | { ended: true; chat: EndedChat; messages: Message[] };
+
+/** The agents who had a chat: its record's agent, then whoever wrote in it, in message order. */
+export function chatAgentIds(record: Conversation | null, messages: Message[]): string[] {
+  const ids = new Set<string>(record?.agentId ? [record.agentId] : []);
+  for (const m of messages) {
+    if (m.direction === "out" && m.author !== "system" && m.author !== "customer") {
+      ids.add(m.author);
+    }
+  }
+  return [...ids];
+}
+
+/**
+ * Rule 23 for `/chats/:id`: a current (pending or live) chat as `chatMessages` gives it (its
+ * agent; supervisors and admins: any); once it has ended, read-only for whoever
+ * `canReadEndedChat` lets read it. 404 for an unknown chat and for everyone else alike.
+ */
+export async function chatHistory(desk: Desk, agent: Agent, chatId: string): Promise<ChatHistory> {
+  const { kv } = desk;
+  const customerId = await chatConversation(desk, chatId);
+  const [entry, link] = await kv.getMany<[Conversation, string]>([
+    keys.conversation(customerId),
+    keys.conversationTicket(chatId),
+  ]);
+  const record = entry.value?.id === chatId ? entry.value : null;
+  const current = !!record && isCurrent(record, desk.clock.now()) &&
+    (record.state === "pending" || record.state === "live");
+  if (current && !isStaff(agent) && record.agentId !== agent.id) throw new NotFound("Chat");
+  const messages: Message[] = [];
+  for await (const e of kv.list<Message>({ prefix: keys.messages(chatId) })) {
+    messages.push(e.value);
+  }
+  if (current) return { ended: false, chat: asChat(record), messages };
+  const agentIds = chatAgentIds(record, messages);
+  if (!isStaff(agent) && !agentIds.includes(agent.id)) {
+    const ticket = link.value ? (await kv.get<Ticket>(keys.ticket(link.value))).value : null;
+    const visible = await visibleDepartments(kv, agent);
+    if (!canReadEndedChat(agent, agentIds, ticket, visible)) throw new NotFound("Chat");
+  }
+  return {
+    ended: true,
+    chat: {
+      id: chatId,
+      customerId,
+      agentIds,
+      startedAt: record?.startedAt ?? idTime(chatId),
+      lastMessageAt: messages.at(-1)?.at ?? null,
+      ticketId: link.value ?? null,
+    },
+    messages,
+  };
 }

@@ -4,8 +4,10 @@
  * ticket or chat) its chats, current and past. Agents see it only when rule 23 lets them see the
  * customer; tickets and chats are listed even when the agent may not open them.
  */
-import { maySeeCustomer } from "./access.ts";
+import { canReadEndedChat, isStaff, maySeeCustomer } from "./access.ts";
+import { chatAgentIds } from "./chats.ts";
 import { isCurrent } from "./conversations.ts";
+import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { idTime } from "./ids.ts";
@@ -110,10 +112,18 @@ export interface CustomerChatRow {
   startedAt: number;
   /** Its newest message (for a past chat, about when it ended). */
   lastMessageAt: number;
-  /** A current chat's agent; the agents who wrote in a past one (in its first 100 messages). */
+  /**
+   * A current chat's agent; for a past one, its agent while its record is still the customer's,
+   * and the agents who wrote in it (in its first 100 messages: the page reads them all).
+   */
   agentIds: string[];
   /** The ticket its messages are part of (rule 5's timeout, rule 6's merge, rule 17's reply). */
   ticket: CustomerTicketRow | null;
+  /**
+   * Whether this agent may open the chat's page (`/chats/:id`): a current chat's agent, or for a
+   * past one `canReadEndedChat` (rule 23); supervisors and admins: always.
+   */
+  readable: boolean;
 }
 
 const ticketRow = (t: Ticket): CustomerTicketRow => ({
@@ -206,8 +216,9 @@ export async function customerChats(
     ticketIds.flatMap((e) => e.value ? [keys.ticket(e.value)] : []),
   );
   const ticketById = new Map(
-    tickets.flatMap((e) => e.value ? [[e.value.id, ticketRow(e.value)] as const] : []),
+    tickets.flatMap((e) => e.value ? [[e.value.id, e.value] as const] : []),
   );
+  const visible = isStaff(agent) ? [] : await visibleDepartments(kv, agent);
   const chats = await Promise.all(shown.map(async (id, i): Promise<CustomerChatRow> => {
     const ticketId = ticketIds[i].value;
     const ticket = ticketId ? ticketById.get(ticketId) ?? null : null;
@@ -219,33 +230,32 @@ export async function customerChats(
         startedAt: live.startedAt,
         lastMessageAt: last ? idTime(last) : live.lastActivityAt,
         agentIds: live.agentId ? [live.agentId] : [],
-        ticket,
+        ticket: ticket && ticketRow(ticket),
+        readable: isStaff(agent) || live.agentId === agent.id,
       };
     }
+    // An ended chat whose record is still the customer's names its agent even if it never wrote.
+    const record = current?.id === id ? current : null;
+    const agentIds = chatAgentIds(record, await firstMessages(kv, id));
     return {
       id,
       state: "ended",
       startedAt: idTime(id),
       lastMessageAt: last ? idTime(last) : idTime(id),
-      agentIds: await chatAgents(kv, id),
-      ticket,
+      agentIds,
+      ticket: ticket && ticketRow(ticket),
+      readable: canReadEndedChat(agent, agentIds, ticket, visible),
     };
   }));
   return { chats, more: chatIds.length > limit || !complete };
 }
 
-/** The agents who wrote in a chat, in the order they first did. */
-async function chatAgents(kv: Deno.Kv, chatId: string): Promise<string[]> {
-  const agents = new Set<string>();
+/** A chat's first messages, where the agents who wrote in it are looked for. */
+async function firstMessages(kv: Deno.Kv, chatId: string): Promise<Message[]> {
   const messages = kv.list<Message>({ prefix: keys.messages(chatId) }, {
     limit: CHAT_MESSAGES_READ,
   });
-  for await (const { value: m } of messages) {
-    if (m.direction === "out" && m.author !== "system" && m.author !== "customer") {
-      agents.add(m.author);
-    }
-  }
-  return [...agents];
+  return (await Array.fromAsync(messages)).map((e) => e.value);
 }
 
 interface CustomerEdit {

@@ -4,24 +4,26 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { messageAccess } from "../domain/access.ts";
+import { canReadTicket, messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
 import { listCannedReplies, renderCannedReply } from "../domain/canned_replies.ts";
 import {
   acceptChat,
   type Chat,
-  chatMessages,
+  chatHistory,
   endChat,
   listChats,
   sendChatMessage,
 } from "../domain/chats.ts";
 import { HOUR } from "../domain/clock.ts";
+import { visibleDepartments } from "../domain/departments.ts";
 import { DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
+import { keys } from "../domain/keys.ts";
 import { retryMessage } from "../domain/message_retry.ts";
-import { addChatNote, readChat } from "../domain/notes.ts";
+import { addChatNote, chatNotes, readChat } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
-import type { Agent, Message } from "../domain/types.ts";
+import type { Agent, Message, Ticket } from "../domain/types.ts";
 import {
   type ChatItem,
   ChatLists,
@@ -29,10 +31,13 @@ import {
   ChatMessagesPane,
   type ChatsView,
   ChatThread,
+  EndedChatThread,
 } from "../views/chats.tsx";
 import { Empty, type Flash, FlashMessage } from "../views/components.tsx";
+import { CustomerPanel } from "../views/customer_panel.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
+import { NotesSection } from "../views/notes.tsx";
 import type { ThreadProps } from "../views/tickets.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import {
@@ -44,6 +49,7 @@ import {
   noteRefusal,
   notesLivePart,
   type PaneState,
+  type PaneSubject,
   saveCustomerForm,
   subjectNotesSection,
   subjectPanel,
@@ -100,7 +106,8 @@ async function retryable(deps: AppDeps, agent: Agent, messages: Message[]): Prom
 
 /**
  * A chat's messages as this agent sees them (fragment "messages") and their version (the hash
- * without the poller); null once the agent may no longer read the chat.
+ * without the poller); null once the agent may no longer read the chat. An ended chat's have no
+ * poller (nothing more is written in it; the stream still moves its delivery marks).
  */
 async function loadChatMessagesPart(
   deps: AppDeps,
@@ -108,9 +115,9 @@ async function loadChatMessagesPart(
   id: string,
   share: Share = unshared,
 ) {
-  let found: Awaited<ReturnType<typeof chatMessages>>;
+  let found: Awaited<ReturnType<typeof chatHistory>>;
   try {
-    found = await chatMessages(deps.desk, agent, id);
+    found = await chatHistory(deps.desk, agent, id);
   } catch (error) {
     if (error instanceof NotFound) return null;
     throw error;
@@ -127,15 +134,17 @@ async function loadChatMessagesPart(
     timeZone,
   };
   const version = fnv1a(await html(<ChatMessages {...thread} pollUrl="" />));
-  const pollUrl = `/chats/${id}?part=messages&v=${version}`;
+  const pollUrl = found.ended ? "" : `/chats/${id}?part=messages&v=${version}`;
   return {
-    chat: found.chat,
+    found,
     thread,
     version,
     pollUrl,
     html: await html(<ChatMessages {...thread} pollUrl={pollUrl} />),
   };
 }
+
+type ChatMessagesPart = NonNullable<Awaited<ReturnType<typeof loadChatMessagesPart>>>;
 
 /** The chats page's live parts: the lists, and the open chat's messages with their marks. */
 liveViews.register("chats", (params) => {
@@ -260,7 +269,10 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const agent = c.get("agent");
     const part = await loadChatMessagesPart(deps, agent, id);
     if (!part) throw new NotFound("Chat");
-    const { chat } = part;
+    if (part.found.ended) {
+      return await endedChatPage(c, { ...part, found: part.found }, pane, status);
+    }
+    const { chat } = part.found;
     const [state, live, settings, canned, aside] = await Promise.all([
       customerState(desk, chat.customerId),
       listChats(desk, agent, "live"),
@@ -296,6 +308,78 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     c.status(status);
     const versions = [part.version, aside.notesVersion];
     return await page(c, { id, versions }, thread, takeFlash(c), mine);
+  }
+
+  /**
+   * A chat that has ended, read-only (who may read it: `chatHistory`): who had it and when, its
+   * messages and marks, its notes, and the customer panel when rule 23 shows the customer. Rule 35
+   * adds notes to pending and live chats only, so none is added here, by anyone: the chat's
+   * conversation is over, and its ticket (if it joined one) takes notes on its own page.
+   */
+  async function endedChatPage(
+    c: Context<DeskEnv>,
+    part: ChatMessagesPart & { found: Extract<ChatMessagesPart["found"], { ended: true }> },
+    pane: PaneState,
+    status: 200 | 400 | 409 | 422,
+  ) {
+    const agent = c.get("agent");
+    const { chat } = part.found;
+    const subject: PaneSubject = { kind: "chat", chat };
+    const basics = await asideBasics(desk.kv);
+    const [state, notes, ticketHref, panel] = await Promise.all([
+      customerState(desk, chat.customerId),
+      chatNotes(desk.kv, chat.id),
+      ticketLink(agent, chat.ticketId),
+      subjectPanel(desk, agent, subject, basics, pane),
+    ]);
+    const customer = state?.customer;
+    const thread = (
+      <EndedChatThread
+        chat={chat}
+        customer={{
+          name: customer?.name ?? "",
+          from: customer?.from ?? chat.customerId,
+          channel: customer?.channel ?? "webchat",
+        }}
+        thread={part.thread}
+        ticketHref={ticketHref}
+        aside={
+          <>
+            <NotesSection
+              notes={notes}
+              names={basics.names}
+              me={agent.id}
+              timeZone={basics.timeZone}
+              action={null}
+              closedText={chat.ticketId
+                ? "This chat has ended: notes go on its ticket now."
+                : "This chat has ended: no more notes can be added."}
+              level={3}
+            />
+            {panel ? <CustomerPanel {...panel} /> : null}
+          </>
+        }
+      />
+    );
+    c.status(status);
+    // A note refused meanwhile (the chat ended under the form) is said at the top.
+    const flash: Flash | null = pane.noteError
+      ? { kind: "error", text: pane.noteError }
+      : takeFlash(c);
+    // The notes' live part draws nothing for an ended chat: its version stays empty.
+    return await page(c, { id: chat.id, versions: [part.version, ""] }, thread, flash);
+  }
+
+  /** Where this agent opens a ticket (rule 23), or null where it may not. */
+  async function ticketLink(agent: Agent, ticketId: string | null): Promise<string | null> {
+    if (!ticketId) return null;
+    const ticket = (await desk.kv.get<Ticket>(keys.ticket(ticketId))).value;
+    if (!ticket) return null;
+    if (ticket.status === "closed" || ticket.status === "archived") {
+      return `/tickets/closed/${ticket.id}`;
+    }
+    const visible = await visibleDepartments(desk.kv, agent);
+    return canReadTicket(agent, ticket, visible) ? `/tickets/${ticket.status}/${ticket.id}` : null;
   }
 
   /** Domain refusals (taken, ended, window closed) come back as a message on the page. */
@@ -391,10 +475,27 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     return c.html(await subjectNotesSection(desk, agent, { kind: "chat", chat }, basics, pane));
   });
 
+  /**
+   * The chat a panel edit comes from: a current one the agent may see (`readChat`), or an ended
+   * one it may read (`chatHistory`), whose page shows the panel too.
+   */
+  async function panelChat(agent: Agent, id: string): Promise<Pick<Chat, "id" | "customerId">> {
+    try {
+      return await readChat(desk, agent, id);
+    } catch (error) {
+      if (!(error instanceof DeskError) || (error.status !== 404 && error.status !== 409)) {
+        throw error;
+      }
+      const found = await chatHistory(desk, agent, id);
+      if (!found.ended) throw error;
+      return found.chat;
+    }
+  }
+
   /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
   app.post("/:id/customer", async (c) => {
     const agent = c.get("agent");
-    const chat = await readChat(desk, agent, c.req.param("id"));
+    const chat = await panelChat(agent, c.req.param("id"));
     const form = await formOf(c);
     const basics = await asideBasics(desk.kv);
     return await saveCustomerForm(c, desk, agent, chat.customerId, form, {

@@ -154,7 +154,8 @@ async function ticketLinks(
 
 /**
  * Where this agent opens the customer's current chat (rule 23: a pending one of its departments
- * is taken from the list, its own live one opens); null for past chats, whose pages are gone.
+ * is taken from the list, its own live one opens); null for ended chats, which the panel links to
+ * their read-only page by their own `readable` flag.
  */
 async function chatLinks(
   desk: Desk,

@@ -53,6 +53,8 @@ interface World {
   reply: string;
   pendingChat: string;
   liveChat: string;
+  /** A chat the owner took and ended (read-only on `GET /chats/:id`). */
+  endedChat: string;
   template: string;
   cannedReply: string;
 }
@@ -82,6 +84,7 @@ const MARK = {
   reply: "mark-owner-reply-0b7e",
   pending: "mark-pending-chat-c41d",
   live: "mark-live-chat-e8a9",
+  ended: "mark-ended-chat-4d17",
 };
 
 const ticketOf = async (w: World, id: string) => (await w.d.kv.get<Ticket>(keys.ticket(id))).value!;
@@ -466,12 +469,20 @@ const ROUTES: Record<string, Case[]> = {
       (await w.d.kv.get<Customer>(keys.customer(w.ownedCustomer))).value?.about === "edited",
   }),
   "GET /chats": simple(STAFF_AND_AGENTS, "/chats"),
-  "GET /chats/:id": one({
-    on: "the owner's live chat",
-    allowed: OWNER_AND_STAFF,
-    request: (w) => ({ path: `/chats/${w.liveChat}` }),
-    marker: MARK.live,
-  }),
+  "GET /chats/:id": [
+    {
+      on: "the owner's live chat",
+      allowed: OWNER_AND_STAFF,
+      request: (w) => ({ path: `/chats/${w.liveChat}` }),
+      marker: MARK.live,
+    },
+    {
+      on: "a chat the owner ended (no ticket)",
+      allowed: OWNER_AND_STAFF,
+      request: (w) => ({ path: `/chats/${w.endedChat}` }),
+      marker: MARK.ended,
+    },
+  ],
   "POST /chats/:id/accept": one({
     on: "a pending chat of the owner's department",
     allowed: DEPARTMENT_AND_STAFF,
@@ -803,6 +814,23 @@ async function buildWorld(): Promise<World> {
     token: people.owner.token,
     body: { status: "online" },
   });
+  const ended = await d.inbound({
+    channel: "whatsapp",
+    from: "+27820000605",
+    text: MARK.ended,
+    department: sales,
+  });
+  const endedChat = (await d.json<{ chats: { id: string; customerId: string }[] }>(
+    "GET",
+    "/api/chats?state=pending",
+    { token: people.owner.token },
+  )).body.chats.find((c) => c.customerId === ended.customerId)!.id;
+  for (const action of ["accept", "end"]) {
+    const res = await d.call("POST", `/api/chats/${endedChat}/${action}`, {
+      token: people.owner.token,
+    });
+    assert.equal(res.status, 200);
+  }
   const live = await d.inbound({
     channel: "whatsapp",
     from: "+27820000603",
@@ -865,6 +893,7 @@ async function buildWorld(): Promise<World> {
     reply: sent.body.id,
     pendingChat,
     liveChat,
+    endedChat,
     template: template.body.id,
     cannedReply: cannedReply.body.id,
   };

@@ -1,9 +1,10 @@
 /** The Chats page: pending live chats to accept (rule 7), the agent's live chats, one thread. */
 import type { Child } from "hono/jsx";
-import type { Chat } from "../domain/chats.ts";
+import type { Chat, EndedChat } from "../domain/chats.ts";
 import type { CannedReply, Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
 import { customerName, hasName } from "./customer_panel.tsx";
+import { LocalTime } from "./local_time.tsx";
 import { ChatReplyBox } from "./reply_box.tsx";
 import { cut, MessageThread, ROW_NAME_MAX, type ThreadProps } from "./tickets.tsx";
 
@@ -199,6 +200,94 @@ export function ChatThread(
               />
             )
             : <p class="reply muted small">This chat has ended.</p>}
+        </div>
+        {props.aside ? <div class="detail-side">{props.aside}</div> : null}
+      </div>
+    </article>
+  );
+}
+
+/** Who had an ended chat, in words: "you", agents by name, or nobody. */
+function handledBy(agentIds: string[], names: Map<string, string>, me: string): string {
+  if (!agentIds.length) return "No agent answered";
+  const who = agentIds.map((id) => id === me ? "you" : names.get(id) ?? "another agent");
+  const text = who.join(", ");
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+/**
+ * A chat that has ended, read-only: who had it and when, its messages with their delivery marks
+ * (live over the stream, no poller: nothing more is written in it), and no message box, accept
+ * or end. `ticketHref`: where this agent opens the ticket its messages joined, if it may.
+ */
+export function EndedChatThread(
+  props: {
+    chat: EndedChat;
+    customer: { name: string; from: string; channel: Channel };
+    thread: ThreadProps;
+    ticketHref: string | null;
+    aside?: Child;
+  },
+) {
+  const { chat, customer, thread } = props;
+  const timeZone = thread.timeZone ?? "UTC";
+  return (
+    <article class="card detail" aria-labelledby="chat-name" data-ended-chat={chat.id}>
+      <div class="card-head">
+        <div>
+          <h2 id="chat-name">{customerName(customer)}</h2>
+          <div class="inline small muted">
+            <ChannelBadge channel={customer.channel} />
+            {hasName(customer) ? <span>{customer.from}</span> : null}
+            <span class="badge badge-muted">Ended</span>
+          </div>
+        </div>
+      </div>
+      <div class="detail-body">
+        <div class="detail-main">
+          <p class="chat-ended" role="note">
+            <strong>This chat has ended.</strong>{" "}
+            It is kept here read-only: nothing can be sent from this page.
+          </p>
+          <dl class="detail-facts">
+            <div>
+              <dt>Handled by</dt>
+              <dd>{handledBy(chat.agentIds, thread.names, thread.me)}</dd>
+            </div>
+            <div>
+              <dt>Started</dt>
+              <dd>
+                <LocalTime at={chat.startedAt} timeZone={timeZone} />
+              </dd>
+            </div>
+            {chat.lastMessageAt !== null
+              ? (
+                <div>
+                  <dt>Last message</dt>
+                  <dd>
+                    <LocalTime at={chat.lastMessageAt} timeZone={timeZone} />
+                  </dd>
+                </div>
+              )
+              : null}
+            {chat.ticketId
+              ? (
+                <div>
+                  <dt>Ticket</dt>
+                  <dd>
+                    {props.ticketHref
+                      ? <a href={props.ticketHref}>Open its ticket</a>
+                      : "Part of a ticket"}
+                  </dd>
+                </div>
+              )
+              : null}
+            <div>
+              <dt>Times</dt>
+              <dd>{timeZone} (business time zone)</dd>
+            </div>
+          </dl>
+          <ChatMessagesPane {...thread} pollUrl="" />
         </div>
         {props.aside ? <div class="detail-side">{props.aside}</div> : null}
       </div>

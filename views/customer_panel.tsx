@@ -38,7 +38,10 @@ export interface CustomerPanelProps {
   /** The customer's chats, newest first; `moreChats` when older ones are not listed. */
   chats: CustomerChatRow[];
   moreChats: boolean;
-  /** Where this agent opens a current chat (null: it may not, or it is this page's). */
+  /**
+   * Where this agent opens a current chat (null: it may not, or it is this page's). Past chats
+   * open at `/chats/:id` when their row is `readable`.
+   */
   chatHref: (row: CustomerChatRow) => string | null;
   /** The chat the page shows, marked in the list. */
   currentChatId?: string;
@@ -90,7 +93,12 @@ function ChatItem(
   { row, props }: { row: CustomerChatRow; props: CustomerPanelProps },
 ) {
   const here = row.id === props.currentChatId;
-  const href = row.state === "ended" ? null : props.chatHref(row);
+  // A past chat opens read-only on its own page for whoever may read it (rule 23).
+  const href = row.state !== "ended"
+    ? props.chatHref(row)
+    : row.readable && !here
+    ? `/chats/${row.id}`
+    : null;
   const text = chatState(row, props.names, props.me);
   const ticket = row.ticket;
   const ticketHref = ticket && ticket.id !== props.currentTicketId
