@@ -370,9 +370,24 @@ export type ChatHistory =
   | { ended: false; chat: Chat; messages: Message[] }
   | { ended: true; chat: EndedChat; messages: Message[] };
 
-/** The agents who had a chat: its record's agent, then whoever wrote in it, in message order. */
-export function chatAgentIds(record: Conversation | null, messages: Message[]): string[] {
+/** The agents a chat went live with (`keys.chatAgent`), oldest first. */
+export async function chatAgentsOf(kv: Deno.Kv, chatId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list({ prefix: keys.chatAgents(chatId) })) ids.push(String(e.key[2]));
+  return ids;
+}
+
+/**
+ * The agents who had a chat: its record's agent, those it went live with, then whoever wrote in
+ * it, in message order.
+ */
+export function chatAgentIds(
+  record: Conversation | null,
+  messages: Message[],
+  liveWith: readonly string[] = [],
+): string[] {
   const ids = new Set<string>(record?.agentId ? [record.agentId] : []);
+  for (const id of liveWith) ids.add(id);
   for (const m of messages) {
     if (m.direction === "out" && m.author !== "system" && m.author !== "customer") {
       ids.add(m.author);
@@ -402,7 +417,7 @@ export async function chatHistory(desk: Desk, agent: Agent, chatId: string): Pro
     messages.push(e.value);
   }
   if (current) return { ended: false, chat: asChat(record), messages };
-  const agentIds = chatAgentIds(record, messages);
+  const agentIds = chatAgentIds(record, messages, await chatAgentsOf(kv, chatId));
   if (!isStaff(agent) && !agentIds.includes(agent.id)) {
     const ticket = link.value ? (await kv.get<Ticket>(keys.ticket(link.value))).value : null;
     const visible = await visibleDepartments(kv, agent);

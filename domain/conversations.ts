@@ -76,4 +76,7 @@ export function writeConversation(
     op.set(keys.chat(after.id), after.customerId);
     op.sum(keys.chatsChanged(), 1n);
   }
+  if (after.state === "live" && after.agentId && wasChat?.agentId !== after.agentId) {
+    op.set(keys.chatAgent(after.id, after.agentId), true);
+  }
 }

@@ -5,7 +5,7 @@
  * customer; tickets and chats are listed even when the agent may not open them.
  */
 import { canReadEndedChat, isStaff, maySeeCustomer } from "./access.ts";
-import { chatAgentIds } from "./chats.ts";
+import { chatAgentIds, chatAgentsOf } from "./chats.ts";
 import { isCurrent } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
@@ -236,7 +236,8 @@ export async function customerChats(
     }
     // An ended chat whose record is still the customer's names its agent even if it never wrote.
     const record = current?.id === id ? current : null;
-    const agentIds = chatAgentIds(record, await firstMessages(kv, id));
+    const [messages, liveWith] = await Promise.all([firstMessages(kv, id), chatAgentsOf(kv, id)]);
+    const agentIds = chatAgentIds(record, messages, liveWith);
     return {
       id,
       state: "ended",

@@ -27,6 +27,13 @@ export const keys = {
   customer: (id: string) => ["customers", id] as const,
   conversation: (customerId: string) => ["conversations", customerId] as const,
   chat: (chatId: string) => ["chats", chatId] as const,
+  /**
+   * Each agent a chat went live with, written in the commit that made it so: after the customer's
+   * next conversation replaces the chat's record, this is how its page knows its agent (even one
+   * that never wrote in it).
+   */
+  chatAgent: (chatId: string, agentId: string) => ["chat_agents", chatId, agentId] as const,
+  chatAgents: (chatId: string) => ["chat_agents", chatId] as const,
   chatsByState: (state: ConversationState, chatId?: string) =>
     chatId ? ["chats_by_state", state, chatId] as const : ["chats_by_state", state] as const,
   message: (conversationId: string, messageId: string) =>

@@ -265,3 +265,35 @@ Deno.test("[routes] a past chat can be read: /chats/:id once the chat has ended"
     await t.close();
   }
 });
+
+Deno.test("[routes] an agent who had a chat but never wrote in it can still read it later", async () => {
+  const t = await testDesk(); // open: customers get live chats
+  const sales = await t.department("Sales");
+  const { agent, token } = await t.person("agent", { name: "Ben Okafor", departments: [sales] });
+  const other = await t.person("agent", { name: "Dee Other", departments: [sales] });
+  const ben: Person = { id: agent.id, token };
+  await setStatus(t.kv, ben.id, "online");
+  const from = "+27820000888";
+  const { customerId } = await t.inbound({ channel: "sms", from, text: "Hi", department: sales });
+  const chats = await t.json<{ chats: { id: string; customerId: string }[] }>(
+    "GET",
+    "/api/chats?state=pending",
+    { token: ben.token },
+  );
+  const chat = chats.body.chats.find((c) => c.customerId === customerId)!.id;
+  assert.equal((await t.call("POST", `/api/chats/${chat}/accept`, { token })).status, 200);
+  assert.equal((await t.call("POST", `/api/chats/${chat}/end`, { token })).status, 200);
+  // Ben wrote nothing. The customer comes back out of hours: a new conversation replaces the
+  // chat's record, so only what the accept wrote can still say the chat was Ben's.
+  await closeBusiness(t);
+  t.clock.advance(60 * MINUTE);
+  await t.inbound({ channel: "sms", from, text: "Hello again" });
+  await t.inbound({ channel: "sms", from, text: "YES" });
+  const page = await visit(t, ben, `/chats/${chat}`);
+  assert.equal(page.status, 200);
+  assertReadOnly(page.html, chat);
+  assert.match(page.html, /<dt>Handled by<\/dt>\s*<dd>You<\/dd>/);
+  const stranger = await visit(t, { id: other.agent.id, token: other.token }, `/chats/${chat}`);
+  assert.equal(stranger.status, 404, "a colleague who never had it still may not");
+  await t.close();
+});
