@@ -14,6 +14,7 @@ import type { AppDeps, DeskEnv } from "../routes/context.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { type LivePart, LiveViews, liveViews } from "../routes/live_views.ts";
 import { closeBusiness, INBOUND_TOKEN, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { readEventStream } from "./event_stream.ts";
 
 const ORIGIN = "http://localhost";
 
@@ -373,33 +374,7 @@ async function openStream(app: Hono<DeskEnv>, who: Person, address: string) {
     headers: { cookie: `chatdesk_session=${who.token}`, accept: "text/event-stream" },
   });
   assertEquals(res.headers.get("content-type"), "text/event-stream");
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
-  return {
-    /** Reads until `needle` arrives (true) or the stream is quiet for `quietMs` (false). */
-    async until(needle: string, quietMs = 5000): Promise<boolean> {
-      while (!seen.includes(needle)) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
-        pending ??= reader.read();
-        const chunk = await Promise.race([pending, quiet]);
-        clearTimeout(timer);
-        if (chunk === null) return false;
-        pending = null;
-        if (chunk.done) return false;
-        seen += chunk.value;
-      }
-      return true;
-    },
-    get seen() {
-      return seen;
-    },
-    clear() {
-      seen = "";
-    },
-    close: () => reader.cancel(),
-  };
+  return readEventStream(res.body!, 5000);
 }
 
 /** The desk's live views, each part counting its renders by the events it sends. */

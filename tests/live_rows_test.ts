@@ -12,6 +12,7 @@ import { acceptTicket, closeTicket, getTicket, reassignTicket } from "../domain/
 import { setStatus } from "../domain/agents.ts";
 import { type PatchDrawing, patchHtml, patchState } from "../routes/live_views.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { readEventStream } from "./event_stream.ts";
 
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
@@ -68,42 +69,7 @@ async function stream(
   assertEquals(res.headers.get("content-type"), "text/event-stream");
   assertEquals(res.headers.get("content-encoding"), opts.gzip ? "gzip" : null);
   const bytes = opts.gzip ? res.body!.pipeThrough(new DecompressionStream("gzip")) : res.body!;
-  const reader = bytes.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
-  return {
-    /** Reads until `needle` arrives (true) or nothing comes for `quietMs` (false). */
-    async until(needle: string, quietMs = 3000): Promise<boolean> {
-      while (!seen.includes(needle)) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
-        pending ??= reader.read();
-        const chunk = await Promise.race([pending, quiet]);
-        clearTimeout(timer);
-        if (chunk === null) return false;
-        pending = null;
-        if (chunk.done) return false;
-        seen += chunk.value;
-      }
-      return true;
-    },
-    /** Reads whatever comes until the stream is quiet. */
-    async settle(quietMs = 250) {
-      await this.until("\u0000never", quietMs);
-      return seen;
-    },
-    get seen() {
-      return seen;
-    },
-    clear() {
-      seen = "";
-    },
-    /** The last `id:` the stream sent (what the browser resumes from). */
-    get lastId() {
-      return [...seen.matchAll(/^id: (.*)$/gm)].at(-1)?.[1];
-    },
-    close: () => reader.cancel(),
-  };
+  return readEventStream(bytes, 3000);
 }
 
 /** The SSE events in `text`, by name, with their data. */

@@ -11,6 +11,7 @@ import { runDueSweeps } from "../domain/sweeps.ts";
 import { archiveClosed } from "../domain/tickets.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { readEventStream } from "./event_stream.ts";
 
 type Note = { id: string; author: string; text: string; at: string };
 type WithNotes = { status: string; messages: { id: string; text: string }[]; notes: Note[] };
@@ -297,33 +298,7 @@ async function openStream(d: TestDesk, token: string, address: string) {
     headers: { cookie: `${SESSION_COOKIE}=${token}`, accept: "text/event-stream" },
   });
   assert.equal(res.status, 200);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
-  return {
-    /** Reads until `needle` arrives (true) or nothing comes for `quietMs` (false). */
-    async until(needle: string, quietMs = 1000): Promise<boolean> {
-      while (!seen.includes(needle)) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
-        pending ??= reader.read();
-        const chunk = await Promise.race([pending, quiet]);
-        clearTimeout(timer);
-        if (chunk === null) return false;
-        pending = null;
-        if (chunk.done) return false;
-        seen += chunk.value;
-      }
-      return true;
-    },
-    get seen() {
-      return seen;
-    },
-    clear() {
-      seen = "";
-    },
-    close: () => reader.cancel(),
-  };
+  return readEventStream(res.body!, 1000);
 }
 
 /** The names of the SSE events in `text`. */

@@ -7,6 +7,7 @@ import { updateSettings } from "../domain/settings.ts";
 import { setStatus } from "../domain/agents.ts";
 import type { Agent } from "../domain/types.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { readEventStream } from "./event_stream.ts";
 
 const ORIGIN = "http://localhost";
 
@@ -509,34 +510,7 @@ async function liveStream(t: TestDesk, who: Browserish, pageHtml: string) {
 async function openStream(t: TestDesk, who: Browserish, address: string) {
   const res = await visit(t, who, address);
   assertEquals(res.headers.get("content-type"), "text/event-stream");
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  // A read left pending by a quiet timeout is kept for the next call, so no chunk is lost.
-  let pending: Promise<ReadableStreamReadResult<string>> | null = null;
-  return {
-    /** Reads until `needle` arrives (true) or the stream is quiet for `quietMs` (false). */
-    async until(needle: string, quietMs = 5000): Promise<boolean> {
-      while (!seen.includes(needle)) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const quiet = new Promise<null>((r) => timer = setTimeout(() => r(null), quietMs));
-        pending ??= reader.read();
-        const chunk = await Promise.race([pending, quiet]);
-        clearTimeout(timer);
-        if (chunk === null) return false;
-        pending = null;
-        if (chunk.done) return false;
-        seen += chunk.value;
-      }
-      return true;
-    },
-    get seen() {
-      return seen;
-    },
-    clear() {
-      seen = "";
-    },
-    close: () => reader.cancel(),
-  };
+  return readEventStream(res.body!, 5000);
 }
 
 Deno.test("[routes] live counts and the open ticket's conversation, only for who may read it", async (s) => {
