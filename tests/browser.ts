@@ -17,6 +17,7 @@
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type TestDesk, testDesk } from "./helpers.ts";
+import axeSource from "axe-core/axe.min.js" with { type: "text" };
 
 export type { Browser, BrowserContext, Page };
 
@@ -120,4 +121,18 @@ export async function until(page: Page, expression: string, timeout = TIMEOUT) {
     if (Date.now() > deadline) throw new Error(`timed out: ${expression}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * axe-core's WCAG 2.1 A/AA and best-practice violations on the page, as "rule: [targets]" lines.
+ * Only the violations come back: the passes of a big page are megabytes of JSON.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(axeSource);
+  return await page.evaluate(
+    `axe.run(document, {
+      runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+      resultTypes: ["violations"],
+    }).then((r) => r.violations.map((v) => v.id + ": " + JSON.stringify(v.nodes.map((n) => n.target))))`,
+  ) as string[];
 }

@@ -6,11 +6,11 @@
  * the ticket and chat pages, and screenshots at 1280 and 360 px (./.shots/, git-ignored).
  */
 import assert from "node:assert/strict";
-import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { setStatus } from "../domain/agents.ts";
 import { updateSettings } from "../domain/settings.ts";
 import { closeBusiness, leaveMessage } from "./helpers.ts";
 import {
+  axeViolations,
   type Browser,
   launchBrowser,
   type Page,
@@ -45,14 +45,6 @@ async function keyTo(page: Page, key: string, text: string, max = 80) {
     if ((await focusOf(page)).text === text) return;
   }
   throw new Error(`${key} never reached "${text}"`);
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(axeSource);
-  const result = await page.evaluate(
-    `axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] })`,
-  ) as { violations: { id: string; nodes: { target: unknown }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
 }
 
 Deno.test({

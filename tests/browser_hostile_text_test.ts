@@ -22,11 +22,11 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { archiveClosed } from "../domain/tickets.ts";
 import { getSettings, updateSettings } from "../domain/settings.ts";
 import { INBOUND_TOKEN, type TestDesk } from "./helpers.ts";
 import {
+  axeViolations,
   type Browser,
   launchBrowser,
   type Page,
@@ -692,17 +692,6 @@ function watchPage(page: Page, w: Watch, origins: string[]) {
   page.on("response", (r) => {
     if (r.status() >= 500) w.problems.push(`${w.visit}: ${r.status()} from ${r.url()}`);
   });
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(axeSource);
-  // Only the violations come back: the passes of a big page are megabytes of JSON.
-  return await page.evaluate(
-    `axe.run(document, {
-      runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-      resultTypes: ["violations"],
-    }).then((r) => r.violations.map((v) => v.id + ": " + JSON.stringify(v.nodes.map((n) => n.target))))`,
-  ) as string[];
 }
 
 /** Polls an expression through the DevTools protocol (the pages' CSP forbids string eval). */

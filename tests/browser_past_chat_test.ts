@@ -5,27 +5,18 @@
  * Screenshots in ./.shots/ (git-ignored): past-chat-1280.png, past-chat-360.png.
  */
 import assert from "node:assert/strict";
-import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { setStatus } from "../domain/agents.ts";
 import { MINUTE } from "../domain/clock.ts";
 import { closeBusiness, leaveMessage } from "./helpers.ts";
 import {
+  axeViolations,
   type Browser,
   launchBrowser,
-  type Page,
   pageProblems,
   screenshot,
   signInPage,
   startServer,
 } from "./browser.ts";
-
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(axeSource);
-  const result = await page.evaluate(
-    `axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] })`,
-  ) as { violations: { id: string; nodes: { target: unknown }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-}
 
 Deno.test({
   name: "[e2e] a past chat opens from the customer panel, read-only, accessible at 1280 and 360",
