@@ -46,12 +46,11 @@ import {
   conversationAside,
   formText,
   insertCanned,
-  noteRefusal,
   notesLivePart,
   type PaneState,
   type PaneSubject,
   saveCustomerForm,
-  subjectNotesSection,
+  saveNoteForm,
   subjectPanel,
   unfilledRefusal,
 } from "./conversation_pane.tsx";
@@ -455,24 +454,12 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.post("/:id/notes", async (c) => {
     const agent = c.get("agent");
     const id = c.req.param("id");
-    const text = formText((await formOf(c)).note);
-    let pane: PaneState;
-    try {
-      await addChatNote(desk, agent, id, { text });
-      pane = { noteAdded: true };
-    } catch (error) {
-      pane = { noteDraft: text, noteError: noteRefusal(error) };
-    }
-    if (!isHtmx(c)) {
-      if (pane.noteError) return await chatPage(c, id, pane, 400);
-      return redirectWithFlash(c, `/chats/${id}#notes`, {
-        kind: "ok",
-        text: "Note added: only staff see it.",
-      });
-    }
-    const chat = await readChat(desk, agent, id);
-    const basics = await asideBasics(desk.kv);
-    return c.html(await subjectNotesSection(desk, agent, { kind: "chat", chat }, basics, pane));
+    return await saveNoteForm(c, desk, agent, {
+      add: (text) => addChatNote(desk, agent, id, { text }),
+      subject: async () => ({ kind: "chat", chat: await readChat(desk, agent, id) }),
+      back: () => Promise.resolve(`/chats/${id}`),
+      page: (pane, status) => chatPage(c, id, pane, status),
+    });
   });
 
   /**

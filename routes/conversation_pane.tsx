@@ -36,7 +36,7 @@ import { CustomerPanel, type CustomerPanelProps, hasName } from "../views/custom
 import { type NoteListProps, NotesLive, type NotesProps, NotesSection } from "../views/notes.tsx";
 import type { LivePart, Share } from "./live_views.ts";
 import { unshared } from "./live_views.ts";
-import { isHtmx, redirectWithFlash } from "./page_auth.ts";
+import { formOf, isHtmx, redirectWithFlash } from "./page_auth.ts";
 import { fnv1a } from "./static.ts";
 
 /** What the pane is beside: a ticket, or a chat (its id and customer are all it needs). */
@@ -122,7 +122,7 @@ export async function insertCanned(
 }
 
 /** Words for a refused note (rule 35); 404s stay errors (the page is not the agent's to see). */
-export function noteRefusal(error: unknown): string {
+function noteRefusal(error: unknown): string {
   if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) throw error;
   if (error instanceof Invalid) return "Write a note of 1 to 4,096 characters.";
   return error.message;
@@ -281,6 +281,43 @@ function customerRefusal(error: unknown, now: CustomerProfile | null): string {
 }
 
 /**
+ * Adds a note from the notes form (rule 35) and answers it: htmx gets the notes section in place
+ * (a draft reply stays), a plain form a redirect to `back` with a flash, or, when refused, the
+ * whole page again through `page` with the typed note kept. `subject`, `back` and `page` are read
+ * only on the path that needs them.
+ */
+export async function saveNoteForm(
+  c: Context,
+  desk: Desk,
+  agent: Agent,
+  opts: {
+    add: (text: string) => Promise<unknown>;
+    subject: () => Promise<PaneSubject>;
+    back: () => Promise<string>;
+    page: (pane: PaneState, status: 400) => Promise<Response>;
+  },
+): Promise<Response> {
+  const text = formText((await formOf(c)).note);
+  let pane: PaneState;
+  try {
+    await opts.add(text);
+    pane = { noteAdded: true };
+  } catch (error) {
+    pane = { noteDraft: text, noteError: noteRefusal(error) };
+  }
+  if (!isHtmx(c)) {
+    if (pane.noteError) return await opts.page(pane, 400);
+    return redirectWithFlash(c, `${await opts.back()}#notes`, {
+      kind: "ok",
+      text: "Note added: only staff see it.",
+    });
+  }
+  const subject = await opts.subject();
+  const basics = await asideBasics(desk.kv);
+  return c.html(await subjectNotesSection(desk, agent, subject, basics, pane));
+}
+
+/**
  * Saves the panel's form (rule 36) and answers it: htmx gets the panel in place (and, after a
  * rename, `renamed` for the page heading), a plain form a redirect to `back` with a flash. A
  * refused edit without htmx draws the whole page again through `page`, the typed text kept.
@@ -388,7 +425,7 @@ const refusedAs = <T,>(value: T) => (error: unknown): T => {
 };
 
 /** The notes section alone: an htmx note post's answer, in place. */
-export async function subjectNotesSection(
+async function subjectNotesSection(
   desk: Desk,
   agent: Agent,
   subject: PaneSubject,

@@ -76,11 +76,10 @@ import {
   conversationAside,
   formText,
   insertCanned,
-  noteRefusal,
   notesLivePart,
   type PaneState,
   saveCustomerForm,
-  subjectNotesSection,
+  saveNoteForm,
   subjectPanel,
   unfilledRefusal,
 } from "./conversation_pane.tsx";
@@ -760,25 +759,16 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
   app.post("/:id/notes", async (c) => {
     const agent = c.get("agent");
     const id = c.req.param("id");
-    const text = formText((await formOf(c)).note);
-    let pane: PaneState;
-    try {
-      await addTicketNote(desk, agent, id, { text });
-      pane = { noteAdded: true };
-    } catch (error) {
-      pane = { noteDraft: text, noteError: noteRefusal(error) };
-    }
-    const ticket = await readTicket(kv, agent, id);
-    if (!isHtmx(c)) {
-      if (pane.noteError) return await ticketPage(c, ticket, pane, 400);
-      const here = ticketUrl(queueOf(ticket), ticket.id, new URLSearchParams());
-      return redirectWithFlash(c, `${here}#notes`, {
-        kind: "ok",
-        text: "Note added: only staff see it.",
-      });
-    }
-    const basics = await asideBasics(kv);
-    return c.html(await subjectNotesSection(desk, agent, { kind: "ticket", ticket }, basics, pane));
+    // Read after the note is added (its notes and state as they are now), once, by whichever
+    // path answers.
+    let read: Promise<Ticket> | undefined;
+    const ticket = () => read ??= readTicket(kv, agent, id);
+    return await saveNoteForm(c, desk, agent, {
+      add: (text) => addTicketNote(desk, agent, id, { text }),
+      subject: async () => ({ kind: "ticket", ticket: await ticket() }),
+      back: async () => ticketUrl(queueOf(await ticket()), id, new URLSearchParams()),
+      page: async (pane, status) => ticketPage(c, await ticket(), pane, status),
+    });
   });
 
   /** Rule 36: the customer panel's edit (name, about), refused when someone edited meanwhile. */
