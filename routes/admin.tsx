@@ -92,7 +92,7 @@ import {
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { navCounts } from "./nav_counts.ts";
 import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
-import { assetUrl } from "./static.ts";
+import { assetUrl } from "../views/assets.ts";
 
 /** A form's text field, trimmed ("" when missing). */
 export const field = (form: FormData, name: string): string => {

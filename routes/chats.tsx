@@ -57,7 +57,7 @@ import {
 import { type LivePart, liveViews, pageVersion, type Share, unshared } from "./live_views.ts";
 import { navCounts } from "./nav_counts.ts";
 import { formOf, isHtmx, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
-import { fnv1a } from "./static.ts";
+import { fnv1a } from "../views/assets.ts";
 
 /** A domain refusal (ended, not found) becomes `value`; anything else still throws. */
 const ifRefused = <T,>(value: T) => (error: unknown): T => {

@@ -37,7 +37,7 @@ import { type NoteListProps, NotesLive, type NotesProps, NotesSection } from "..
 import type { LivePart, Share } from "./live_views.ts";
 import { unshared } from "./live_views.ts";
 import { formOf, isHtmx, redirectWithFlash } from "./page_auth.ts";
-import { fnv1a } from "./static.ts";
+import { fnv1a } from "../views/assets.ts";
 
 /** What the pane is beside: a ticket, or a chat (its id and customer are all it needs). */
 export type PaneSubject =

@@ -107,7 +107,7 @@ import {
   safeNext,
   takeFlash,
 } from "./page_auth.ts";
-import { fnv1a } from "./static.ts";
+import { fnv1a } from "../views/assets.ts";
 
 /** Filter parameters a list keeps in its URL (the cursor and internal ones are not filters). */
 const FILTER_NAMES = ["q", "channel", "department", "age", "sort", "closedByMe", "limit"] as const;

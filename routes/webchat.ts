@@ -38,7 +38,7 @@ import { errorJson } from "./errors.ts";
 import { messageJson } from "./json.ts";
 import { pageAuth } from "./page_auth.ts";
 import { clientAddress, readJson } from "./request.ts";
-import { assetUrl, fnv1a } from "./static.ts";
+import { assetUrl, fnv1a } from "../views/assets.ts";
 import { answerCompressed } from "./compressed_asset.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };

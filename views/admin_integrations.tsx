@@ -13,7 +13,7 @@ import type {
 import { CHANNEL_FACTS } from "../domain/channels.ts";
 import type { SendOutcome } from "../domain/providers/provider.ts";
 import { type Channel, CHANNELS } from "../domain/types.ts";
-import { assetUrl } from "../routes/static.ts";
+import { assetUrl } from "./assets.ts";
 import { Card, type Errors, Field, FieldError, invalid, TextField } from "./admin_shell.tsx";
 
 /** `GET /api/channels`: what the page may know (never a secret, only whether each is set). */

@@ -1,7 +1,7 @@
 /**
  * The page shell every signed-in page uses: header (product name, nav with rule 32's counts, alert
  * settings, status switch, sign out) and main. Scripts are htmx (from its npm package) and one
- * script of the page's area (routes/static.ts): the SSE extension with static/alerts.js (rule
+ * script of the page's area (views/assets.ts): the SSE extension with static/alerts.js (rule
  * 32: live title and counts, sound, desktop notifications, notices), on Tickets and Chats also
  * static/desk.js (keyboard), and static/compose.js where there is a reply box.
  */
@@ -9,7 +9,7 @@ import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import type { Notice } from "../domain/alerts.ts";
 import type { Agent } from "../domain/types.ts";
-import { assetUrl } from "../routes/static.ts";
+import { assetUrl } from "./assets.ts";
 import { type Flash, FlashMessage, stamp } from "./components.tsx";
 
 export type NavTab = "tickets" | "chats" | "supervisor" | "admin";
