@@ -6,8 +6,7 @@ import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { HOUR } from "./clock.ts";
 import { hashPassword, hashToken } from "./passwords.ts";
-import type { Session } from "./sessions.ts";
-import { type Agent, type AgentStatus, ROLES } from "./types.ts";
+import { type Agent, type AgentStatus, ROLES, type Session } from "./types.ts";
 import { asBody, EMAIL, oneOf, str, strList } from "./validate.ts";
 
 /**

@@ -8,19 +8,11 @@ import { TooManyRequests, Unauthorized } from "./errors.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
 import { dummyHash, hashToken, newToken, verifyPassword } from "./passwords.ts";
-import type { Agent } from "./types.ts";
+import type { Agent, Session } from "./types.ts";
 import { asBody, str } from "./validate.ts";
 
 export const SESSION_HOURS = 12;
 const SECOND = 1000;
-
-/** A session belongs to one agent and one of its session epochs (see `sessionEpochOf`). */
-export interface Session {
-  agentId: string;
-  expiresAt: number;
-  /** The agent's session epoch at sign-in; missing on sessions older than epochs (0). */
-  epoch?: number;
-}
 
 /** Failed sign-ins counted under one key, and when the latest was. */
 interface Failures {

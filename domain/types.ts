@@ -17,6 +17,14 @@ export interface Agent {
   createdAt: number;
 }
 
+/** A session belongs to one agent and one of its session epochs (see `sessionEpochOf`). */
+export interface Session {
+  agentId: string;
+  expiresAt: number;
+  /** The agent's session epoch at sign-in; missing on sessions older than epochs (0). */
+  epoch?: number;
+}
+
 export interface Department {
   id: string;
   name: string;

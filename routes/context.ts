@@ -3,7 +3,6 @@ import type { ManualClock } from "../domain/clock.ts";
 import type { Config } from "../domain/config.ts";
 import type { Desk } from "../domain/desk.ts";
 import type { Courier } from "../domain/delivery.ts";
-import type { RequestLimits } from "./limits.ts";
 import type { Agent } from "../domain/types.ts";
 
 export interface AppDeps {
@@ -17,6 +16,14 @@ export interface AppDeps {
   courier: Courier;
   /** Body deadline and per-address cap (routes/limits.ts); tests shorten them. */
   limits?: RequestLimits;
+}
+
+/** Body deadline and per-address cap (routes/limits.ts). */
+export interface RequestLimits {
+  /** A whole request body must arrive within this many ms (real time). */
+  bodyDeadlineMs: number;
+  /** Requests in flight at once from one client address on capped routes. */
+  perAddress: number;
 }
 
 export type DeskEnv = {

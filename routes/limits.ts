@@ -8,15 +8,8 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { DeskError, TooManyRequests } from "../domain/errors.ts";
-import type { AppDeps, DeskEnv } from "./context.ts";
+import type { AppDeps, DeskEnv, RequestLimits } from "./context.ts";
 import { clientAddress } from "./request.ts";
-
-export interface RequestLimits {
-  /** A whole request body must arrive within this many ms (real time). */
-  bodyDeadlineMs: number;
-  /** Requests in flight at once from one client address on capped routes. */
-  perAddress: number;
-}
 
 export const DEFAULT_LIMITS: RequestLimits = { bodyDeadlineMs: 30_000, perAddress: 64 };
 
