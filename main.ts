@@ -1,7 +1,15 @@
-/** Starts chatdesk: configuration, the one KV handle, timers, demo data, and the server. */
+/**
+ * Starts chatdesk: configuration, the crons, the one KV handle, this instance's courier and
+ * timers, demo data, and the server; stops it gracefully on SIGINT or SIGTERM (rule 39).
+ *
+ * Rule 38: the crons are registered before the module's first `await` (Deno Deploy evaluates the
+ * top level to find them), and a start reads a bounded number of keys whatever the store holds:
+ * migrations and the outbox run in the background, from due entries, never as a scan at start.
+ */
 import { ManualClock, systemClock } from "./domain/clock.ts";
 import {
   browseUrl,
+  type Config,
   ConfigError,
   isEveryInterface,
   parseConfig,
@@ -10,15 +18,21 @@ import {
 } from "./domain/config.ts";
 import { ensureAdmin, ensureInboundToken } from "./domain/bootstrap.ts";
 import { seedDemo } from "./domain/demo.ts";
-import { indexCustomerTickets } from "./domain/customer_profile.ts";
-import type { Desk } from "./domain/desk.ts";
-import { runDueSweeps } from "./domain/sweeps.ts";
+import { crossProcessPollMs, type Desk, storeKind } from "./domain/desk.ts";
+import { runMigrations } from "./domain/migrations.ts";
+import { runArchive, runConversationTimers } from "./domain/sweeps.ts";
 import { Courier } from "./domain/delivery.ts";
-import { queueDispatcher } from "./domain/queue.ts";
+import { keys } from "./domain/keys.ts";
+import { Wakeups } from "./domain/wakeups.ts";
 import { createApp } from "./routes/app.ts";
 import { withAccessLog } from "./routes/access_log.ts";
 
-let config;
+/** How often processes sharing one SQLite file look for each other's due entries (rule 37). */
+const SHARED_FILE_POLL_MS = 1_000;
+/** Rule 39: how long a stopping instance lets provider calls in flight finish. */
+const STOP_GRACE_MS = 4_000;
+
+let config: Config;
 try {
   config = parseConfig(Deno.env.toObject(), { demo: Deno.args.includes("--demo") });
 } catch (error) {
@@ -27,14 +41,44 @@ try {
   Deno.exit(2);
 }
 
-const isFile = !config.kvPath.startsWith("https://") && config.kvPath !== ":memory:" &&
-  config.kvPath !== PLATFORM_KV;
-if (isFile) await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recursive: true });
-const kv = await Deno.openKv(config.kvPath === PLATFORM_KV ? undefined : config.kvPath);
+interface Instance {
+  desk: Desk;
+  courier: Courier;
+  wakeups: Wakeups;
+}
+const { promise: started, resolve: ready } = Promise.withResolvers<Instance>();
+
+// Rule 37: the floor when no instance lives. Delivery and sweeps are separate crons, so a long
+// archive pass never delays a retry; an overlapping run is skipped by the platform.
+Deno.cron("chatdesk delivery", "* * * * *", async () => {
+  const { wakeups } = await started;
+  await wakeups.runNow("delivery");
+});
+Deno.cron("chatdesk sweeps", "* * * * *", async () => {
+  const { desk, wakeups } = await started;
+  await wakeups.runNow("timers");
+  await runArchive(desk).catch((e) => console.error("archive failed", e));
+  await runMigrations(desk).catch((e) => console.error("migration failed", e));
+});
+
+const kvPath = config.kvPath === PLATFORM_KV ? undefined : config.kvPath;
+const kind = storeKind(kvPath);
+if (kind === "file") {
+  await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recursive: true });
+}
+const kv = await Deno.openKv(kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
-const desk: Desk = { kv, clock: manualClock ?? systemClock, wakeups: !manualClock };
+const desk: Desk = { kv, clock: manualClock ?? systemClock };
 const courier = new Courier(desk, providerConfig(config));
 desk.kick = (customerId) => void courier.deliver(customerId).catch((e) => console.error(e));
+const wakeups = new Wakeups(kv, desk.clock, [
+  { name: "delivery", prefix: keys.deliveryDue(), run: () => courier.startDue() },
+  { name: "timers", prefix: keys.dueAll(), run: () => runConversationTimers(desk) },
+], {
+  // A manual clock moves only by `POST /api/test/clock`, which runs what is due itself.
+  timers: !manualClock,
+  pollMs: crossProcessPollMs(kind, SHARED_FILE_POLL_MS),
+});
 
 const admin = await ensureAdmin(
   kv,
@@ -45,31 +89,12 @@ const admin = await ensureAdmin(
 );
 const inbound = await ensureInboundToken(kv, config.inboundToken);
 const inboundToken = inbound.token;
-// Rule 36: tickets stored before the customer index existed get their entries (idempotent).
-await indexCustomerTickets(kv);
 if (config.demo && await seedDemo(desk)) {
   console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");
 }
 
-let sweeping: Promise<unknown> = Promise.resolve();
-/** Sweeps run one at a time per process (they are idempotent anyway). */
-const sweep =
-  () => (sweeping = sweeping.then(() => runDueSweeps(desk)).catch((e) =>
-    console.error("sweep failed", e)
-  ));
-
-Deno.cron("chatdesk sweeps", "* * * * *", async () => {
-  await sweep();
-  // Retries due by the desk clock and watchdogs of attempts a crash interrupted (rule 27).
-  await courier.runDue().catch((e) => console.error("delivery sweep failed", e));
-});
-kv.listenQueue(queueDispatcher(courier, sweep));
-// A crash may have lost queued jobs (KV does not deliver a job again after a kill): every
-// customer with queued messages gets a run.
-courier.recover().catch((e) => console.error("delivery recovery failed", e));
-
 const app = createApp({ desk, config, manualClock, inboundToken, courier });
-Deno.serve({
+const server = Deno.serve({
   // 127.0.0.1 unless HOST says otherwise (Deno Deploy picks the address itself).
   hostname: config.hostname,
   port: config.port,
@@ -96,3 +121,36 @@ Deno.serve({
     );
   },
 }, withAccessLog(app.fetch));
+
+// After the first answer can be given: timers armed from the store, then what a stopped instance
+// left due, then migrations this store lacks.
+wakeups.start();
+ready({ desk, courier, wakeups });
+if (manualClock) void courier.startDue().catch((e) => console.error("delivery failed", e));
+void runMigrations(desk).then(
+  (done) => done.length && console.log(`Migrated: ${done.join("; ")}`),
+  (e) => console.error("migration failed", e),
+);
+
+let stopping = false;
+/** Rule 39: no new head, the calls in flight finish and are recorded, leases released. */
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping (provider calls in flight get ${STOP_GRACE_MS} ms)`);
+  await wakeups.stop();
+  const { unfinished } = await courier.stop(STOP_GRACE_MS);
+  if (unfinished) console.error(`${unfinished} customer queue(s) still in a provider call`);
+  // Open event streams never end by themselves: give the rest a moment, then go.
+  await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, 500))]).catch(() => {});
+  kv.close();
+  Deno.exit(0);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  // Windows has no SIGTERM listener; there Deno's default applies.
+  try {
+    Deno.addSignalListener(signal, () => void stop(signal));
+  } catch {
+    // Not supported on this platform.
+  }
+}

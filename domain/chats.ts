@@ -113,7 +113,7 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
       lastActivityAt: now,
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
     };
-    writeConversation(desk, op, c, live);
+    writeConversation(op, c, live);
     return (await op.commit()).ok ? asChat(live) : undefined;
   });
 }
@@ -256,7 +256,7 @@ export async function replyToTicket(
     }
     next = { ...next, lastMessageAt: now };
     writeTicket(op, ticket, next, now);
-    writeConversation(desk, op, convEntry.value, chat);
+    writeConversation(op, convEntry.value, chat);
     const to = { conversationId: chat.id, customerId: ticket.customerId, route: chat.route };
     const message = addOutbound(op, to, now, dispatchFor(chat.route), {
       author: agent.id,
@@ -299,7 +299,7 @@ export async function sendChatMessage(
       lastActivityAt: now,
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
     };
-    writeConversation(desk, op, c, after);
+    writeConversation(op, c, after);
     const to = { conversationId: chatId, customerId, route: c.route };
     const message = addOutbound(op, to, now, dispatchFor(c.route), {
       author: agent.id,
@@ -328,7 +328,7 @@ export async function endChat(desk: Desk, agent: Agent, chatId: string): Promise
     }
     const op = desk.kv.atomic().check(entry, open);
     await catchUpLastMessage(desk.kv, op, c, open.value, desk.clock.now());
-    writeConversation(desk, op, c, { ...c, state: "ended", deadline: null });
+    writeConversation(op, c, { ...c, state: "ended", deadline: null });
     return (await op.commit()).ok ? asChat(c) : undefined;
   });
 }

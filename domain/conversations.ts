@@ -1,5 +1,4 @@
 /** The conversation state machine (rules 1–5, 8, 9) as pure decisions, plus its record helpers. */
-import type { Desk } from "./desk.ts";
 import { scheduleDue, unscheduleDue } from "./desk.ts";
 import { keys } from "./keys.ts";
 import type { Conversation, ConversationState } from "./types.ts";
@@ -45,7 +44,6 @@ export function isCurrent(conversation: Conversation | null, now: number): boole
  * fires early, so a message in an intake or a live chat costs no index churn.
  */
 export function writeConversation(
-  desk: Desk,
   op: Deno.AtomicOperation,
   before: Conversation | null,
   after: Conversation,
@@ -60,7 +58,7 @@ export function writeConversation(
   else {
     if (before) unscheduleDue(op, beforeDue, "conversation", before.customerId);
     if (after.deadline !== null) {
-      scheduleDue(desk, op, after.deadline, "conversation", after.customerId);
+      scheduleDue(op, after.deadline, "conversation", after.customerId);
     }
     after.dueAt = after.deadline;
   }

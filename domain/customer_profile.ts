@@ -333,33 +333,33 @@ export async function updateCustomer(
 }
 
 /**
- * Rule 36: indexes existing tickets by customer (tickets written before the index existed).
- * Idempotent: only missing entries are written, each with a `versionstamp: null` check. Returns
- * how many it wrote.
+ * Rule 36: indexes existing tickets by customer (tickets written before the index existed). A
+ * one-time migration (migrations.ts), in batches of 100 tickets: one read round and one commit
+ * each. Idempotent: the pointer is the same whoever writes it, so only missing entries are
+ * written and no check is needed. Returns how many it wrote.
  */
 export async function indexCustomerTickets(kv: Deno.Kv): Promise<number> {
   let written = 0;
   let batch: Ticket[] = [];
   const flush = async () => {
-    const pointers = batch.map((t) => keys.customerTicket(t.customerId, t.id));
-    // A lost check means another start wrote some entries meanwhile: read again, write the rest.
-    written += await retryCommit(async () => {
-      const entries = await kv.getMany<string[]>(pointers);
-      const op = kv.atomic();
-      let missing = 0;
-      for (const [i, e] of entries.entries()) {
-        if (e.versionstamp !== null) continue;
-        op.check(e).set(e.key, batch[i].id);
-        missing++;
-      }
-      if (!missing) return 0;
-      return (await op.commit()).ok ? missing : undefined;
-    });
+    const entries = await getAll<string>(
+      kv,
+      batch.map((t) => keys.customerTicket(t.customerId, t.id)),
+    );
+    const missing = batch.filter((_, i) => entries[i].versionstamp === null);
+    if (missing.length) {
+      await retryCommit(async () => {
+        const op = kv.atomic();
+        for (const t of missing) op.set(keys.customerTicket(t.customerId, t.id), t.id);
+        return (await op.commit()).ok || undefined;
+      });
+    }
+    written += missing.length;
     batch = [];
   };
-  for await (const { value } of kv.list<Ticket>({ prefix: keys.tickets() }, { batchSize: 100 })) {
+  for await (const { value } of kv.list<Ticket>({ prefix: keys.tickets() }, { batchSize: 500 })) {
     batch.push(value);
-    if (batch.length === 10) await flush();
+    if (batch.length === 100) await flush();
   }
   if (batch.length) await flush();
   return written;

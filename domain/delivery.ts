@@ -8,6 +8,10 @@
  * records the outcome (the provider id in the commit that marks the message `sent`) and drops the
  * lease and the watchdog. A crash between them leaves the watchdog, which brings the head back
  * after the lease ends: only that head message can be handed over twice (rule 27).
+ *
+ * No KV queues (rule 37): every later look at a queue is a due entry (`deliveryDue`), run by the
+ * timers of every live instance (wakeups.ts) and the delivery cron through `startDue`/`runDue`.
+ * On SIGINT/SIGTERM `stop` takes no new head and lets the calls in flight finish (rule 39).
  */
 import {
   CHANNEL_SETTINGS_KEYS,
@@ -24,7 +28,12 @@ import { newId } from "./ids.ts";
 import { latestInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { advanceDelivery, enqueueDelivery, type OutboxEntry, withoutSchedule } from "./messages.ts";
+import {
+  advanceDelivery,
+  type OutboxEntry,
+  scheduleDelivery,
+  withoutSchedule,
+} from "./messages.ts";
 import { apiChannelProvider } from "./providers/api_channel.ts";
 import { metaProvider } from "./providers/meta.ts";
 import type {
@@ -65,6 +74,8 @@ export const STALE_AUTO_REPLY_MS = HOUR;
 export const CALLS_PER_ROUTE = 20;
 /** A status callback for an id not recorded yet is kept this long (rule 25). */
 export const EARLY_STATUS_MS = 10 * MINUTE;
+/** Rule 47: a provider's answer is read this far; the rest is discarded unread. */
+export const PROVIDER_ANSWER_BYTES = 64 * 1024;
 /** Provider ids are kept this long for status callbacks. */
 const PROVIDER_ID_FOR = 30 * DAY;
 
@@ -191,12 +202,16 @@ export interface CourierOptions {
   fetch?: typeof fetch;
 }
 
-/** Delivers queued messages for one process: the queue dispatcher, the test clock and sweeps call it. */
+/** How many due entries one look at the delivery index takes at most (the rest: the next look). */
+const DUE_BATCH = 200;
+
+/** Delivers queued messages for one instance: kicks, timers, crons and the test clock call it. */
 export class Courier {
   readonly owner = crypto.randomUUID();
   #running = new Map<string, { again: boolean; done: Promise<void> }>();
   #slots = new Map<ProviderRoute, Slots>();
   #fetch: typeof fetch;
+  #stopping = false;
 
   constructor(
     readonly desk: Desk,
@@ -233,37 +248,75 @@ export class Courier {
 
   /**
    * Runs every retry (and watchdog) due by the desk clock, customer by customer, until none is
-   * due: the cron sweep and `POST /api/test/clock` call this.
+   * due, and waits for them: `POST /api/test/clock` calls this (rule 25).
    */
   async runDue(): Promise<number> {
     let runs = 0;
     for (let pass = 0; pass < 50; pass++) {
-      const now = this.desk.clock.now();
-      const due: Deno.KvEntry<string>[] = [];
-      const selector = { prefix: keys.deliveryDue(), end: [...keys.deliveryDue(), now + 1] };
-      for await (const e of this.desk.kv.list<string>(selector)) due.push(e);
-      if (!due.length) break;
-      const customers = new Set<string>();
-      for (const entry of due) {
-        await this.desk.kv.atomic().check(entry).delete(entry.key).commit();
-        customers.add(entry.value);
-      }
-      for (const customerId of customers) {
-        await this.#safely(customerId);
-        runs++;
-      }
+      const customers = await this.#claimDue();
+      if (!customers.length) break;
+      await Promise.all(customers.map((c) => this.#safely(c)));
+      runs += customers.length;
     }
     return runs;
   }
 
-  /** At start: every customer with queued messages gets a run (a crash may have lost its job). */
-  async recover(): Promise<number> {
-    const customers = new Set<string>();
-    for await (const e of this.desk.kv.list<OutboxEntry>({ prefix: keys.outboxAll() })) {
-      customers.add(e.key[1] as string);
+  /**
+   * Starts every customer whose queue is due without waiting for the provider calls, so a hung
+   * provider never delays another customer's retry: the timers and the delivery cron call this.
+   */
+  async startDue(): Promise<number> {
+    let started = 0;
+    for (let pass = 0; pass < 20; pass++) {
+      const customers = await this.#claimDue();
+      for (const customerId of customers) void this.#safely(customerId);
+      started += customers.length;
+      if (customers.length < DUE_BATCH) break;
     }
-    await Promise.all([...customers].map((c) => this.#safely(c)));
-    return customers.size;
+    return started;
+  }
+
+  /** Takes due entries up to now, each by a checked delete: of several instances one runs it. */
+  async #claimDue(): Promise<string[]> {
+    if (this.#stopping) return [];
+    const { kv, clock } = this.desk;
+    const end = [...keys.deliveryDue(), clock.now() + 1];
+    const due: Deno.KvEntry<string>[] = [];
+    for await (
+      const e of kv.list<string>({ prefix: keys.deliveryDue(), end }, { limit: DUE_BATCH })
+    ) {
+      due.push(e);
+    }
+    const customers = new Set<string>();
+    // The claims go out together: one round trip for the lot.
+    await Promise.all(due.map(async (entry) => {
+      try {
+        if ((await kv.atomic().check(entry).delete(entry.key).commit()).ok) {
+          customers.add(entry.value);
+        }
+      } catch (error) {
+        // A locked shared file: the entry stays and the next look takes it.
+        console.error("delivery: could not claim a due entry", error);
+      }
+    }));
+    return [...customers];
+  }
+
+  /**
+   * Rule 39: takes no new head from now on and waits (at most `graceMs`) for the provider calls
+   * in flight to finish and their outcomes to be recorded, which releases their leases. Queues it
+   * stops short of get a due entry now, for another instance or the next start.
+   */
+  async stop(graceMs = 4_000): Promise<{ unfinished: number }> {
+    this.#stopping = true;
+    const all = Promise.all([...this.#running.values()].map((r) => r.done.catch(() => {})));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), graceMs)
+    );
+    await Promise.race([all, late]);
+    clearTimeout(timer);
+    return { unfinished: this.#running.size };
   }
 
   /** A channel was enabled or got new credentials: its held customers go again. */
@@ -300,6 +353,13 @@ export class Courier {
     });
   }
 
+  /** A due entry for a later look at the customer's queue, in a commit of its own. */
+  async #lookAgainAt(customerId: string, at: number) {
+    const op = this.desk.kv.atomic();
+    scheduleDelivery(op, customerId, at);
+    await op.commit().catch((error) => console.error("delivery: could not schedule", error));
+  }
+
   async #safely(customerId: string) {
     try {
       await this.deliver(customerId);
@@ -313,7 +373,7 @@ export class Courier {
     for (let i = 0; i < 1000; i++) {
       if ((await this.#step(customerId)) !== "next") return;
     }
-    enqueueLater(this.desk, customerId, 0);
+    await this.#lookAgainAt(customerId, this.desk.clock.now());
   }
 
   /** One look at the customer's queue head: send it, finish it, or find it must wait. */
@@ -349,12 +409,12 @@ export class Courier {
     }
     const lease = leaseEntry.value;
     const realNow = Date.now();
+    const now = clock.now();
     if (lease && lease.until > realNow && lease.owner !== this.owner) {
-      // Another process is handing this head over; look again when its lease ends.
-      enqueueLater(this.desk, customerId, lease.until - realNow);
+      // Another instance is handing this head over; look again when its lease ends.
+      await this.#lookAgainAt(customerId, now + (lease.until - realNow));
       return "wait";
     }
-    const now = clock.now();
     if (d.nextAttemptAt !== undefined && d.nextAttemptAt > now) return "wait";
 
     const finish = async (delivery: Delivery, extra?: (op: Deno.AtomicOperation) => void) => {
@@ -424,6 +484,11 @@ export class Courier {
       }
     }
 
+    if (this.#stopping) {
+      // Rule 39: no new head while stopping; whoever runs next takes it at once.
+      await this.#lookAgainAt(customerId, now);
+      return "wait";
+    }
     // Take the lease and count the attempt; a held message's budget resumes where it paused.
     let attempt: Delivery = {
       ...withoutSchedule(d),
@@ -443,8 +508,8 @@ export class Courier {
     const watchdog = keys.deliveryDue(now + leaseMs, customerId);
     const take = kv.atomic().check(head, messageEntry, leaseEntry)
       .set(keys.sendLease(customerId), { owner: this.owner, until: realNow + leaseMs })
-      .set(messageKey, { ...message, delivery: attempt })
-      .set(watchdog, customerId);
+      .set(messageKey, { ...message, delivery: attempt });
+    scheduleDelivery(take, customerId, now + leaseMs);
     dropSchedule(take, d, customerId);
     if (d.heldSince !== undefined) take.sum(keys.deliveryChanged(), 1n);
     const taken = await take.commit();
@@ -534,8 +599,7 @@ export class Courier {
             Math.min(outcome.retryAfterMs ?? retryDelay(d.attempts), left),
           );
           delivery = { ...d, error, nextAttemptAt: now + wait, updatedAt: now };
-          op.set(keys.deliveryDue(now + wait, customerId), customerId);
-          if (this.desk.wakeups) enqueueDelivery(op, customerId, wait);
+          scheduleDelivery(op, customerId, now + wait);
           step = "wait";
           break;
         }
@@ -577,8 +641,8 @@ export class Courier {
           signal,
           redirect: "manual",
         });
-        const body = await response.text();
-        return provider.classify(response.status, response.headers, body.slice(0, 65_536), now);
+        const body = await readUpTo(response, PROVIDER_ANSWER_BYTES);
+        return provider.classify(response.status, response.headers, body, now);
       } catch (error) {
         const timedOut = error instanceof DOMException &&
           (error.name === "TimeoutError" || error.name === "AbortError");
@@ -620,9 +684,27 @@ function dropSchedule(op: Deno.AtomicOperation, d: Delivery, customerId: string)
   if (d.heldSince !== undefined && d.route) op.delete(keys.deliveryHeld(d.route, customerId));
 }
 
-/** A later look at a customer's queue, by a durable KV job (real time). */
-function enqueueLater(desk: Desk, customerId: string, delay: number) {
-  const op = desk.kv.atomic();
-  enqueueDelivery(op, customerId, delay);
-  op.commit().catch((error) => console.error("delivery: could not enqueue", error));
+/** The start of a body, at most `limit` bytes; the rest is cancelled, never buffered. */
+export async function readUpTo(response: Response, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value.subarray(0, limit - size));
+      size += Math.min(value.length, limit - size);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
 }

@@ -46,7 +46,7 @@ export async function seedDemo(real: Desk): Promise<boolean> {
   const replay = CUSTOMERS.reduce((sum, _, i) => sum + step(i), 0);
   let at = real.clock.now() - replay - LAST_ACTION_AGO;
   const clock = { now: () => at };
-  const desk: Desk = { ...real, clock, wakeups: false };
+  const desk: Desk = { ...real, clock };
   const { kv } = desk;
   for await (const _ of kv.list({ prefix: keys.tickets() }, { limit: 1 })) return false;
   if (await findAgentByEmail(kv, "ana@chatdesk.local")) return false;

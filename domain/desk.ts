@@ -1,20 +1,18 @@
-/** What every domain write path is handed: the store, the clock, and whether to schedule wake-ups. */
+/** What every domain write path is handed: the store, the clock, and this instance's courier. */
 import type { Clock } from "./clock.ts";
 import { type DueKind, keys } from "./keys.ts";
 
 export interface Desk {
   kv: Deno.Kv;
   clock: Clock;
-  /** Enqueue a KV message at each due time so sweeps run on time, not only at the next cron tick. */
-  wakeups: boolean;
   /**
-   * Starts a customer's deliveries in this process right after a commit queued messages for it
-   * (the committed KV job is the durable way; this only saves the queue's polling delay).
+   * Starts a customer's deliveries in this instance right after a commit queued messages for it.
+   * The durable record is the outbox entry and its due entry (rule 37); this only saves the wait.
    */
   kick?: (customerId: string) => void;
 }
 
-/** Asks the process's courier to look at a customer's queue now (best effort, never throws). */
+/** Asks the instance's courier to look at a customer's queue now (best effort, never throws). */
 export function kickDelivery(desk: Desk, customerId: string) {
   try {
     desk.kick?.(customerId);
@@ -23,21 +21,17 @@ export function kickDelivery(desk: Desk, customerId: string) {
   }
 }
 
-const MAX_ENQUEUE_DELAY = 30 * 24 * 60 * 60 * 1000;
-
-/** Records a due time (the sweep's index) and, when wake-ups are on, a precise timer for it. */
+/**
+ * Records a due time in the caller's commit (rule 37): the due entry is the durable record, and
+ * the bump of `dueChanged` lets every live instance re-arm its timer for it.
+ */
 export function scheduleDue(
-  desk: Desk,
   op: Deno.AtomicOperation,
   at: number,
   kind: DueKind,
   id: string,
 ) {
-  op.set(keys.due(at, kind, id), id);
-  const delay = at - desk.clock.now();
-  if (desk.wakeups && delay <= MAX_ENQUEUE_DELAY) {
-    op.enqueue({ kind: "due" }, { delay: Math.max(0, delay) });
-  }
+  op.set(keys.due(at, kind, id), id).sum(keys.dueChanged(), 1n);
 }
 
 export function unscheduleDue(
@@ -47,4 +41,22 @@ export function unscheduleDue(
   id: string,
 ) {
   if (at !== null) op.delete(keys.due(at, kind, id));
+}
+
+/** Where the store lives decides how instances hear of each other's writes (rules 37, 40). */
+export type StoreKind = "memory" | "file" | "remote";
+
+export function storeKind(kvPath: string | undefined): StoreKind {
+  if (kvPath === ":memory:") return "memory";
+  // Deno Deploy's own database (no path) and KV Connect URLs are remote.
+  if (kvPath === undefined || /^https?:\/\//.test(kvPath)) return "remote";
+  return "file";
+}
+
+/**
+ * How often an instance re-reads what it would otherwise learn from `kv.watch`: only processes
+ * sharing one SQLite file need it, since there `watch` never sees another process's writes.
+ */
+export function crossProcessPollMs(kind: StoreKind, pollMs: number): number | null {
+  return kind === "file" ? pollMs : null;
 }

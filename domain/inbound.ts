@@ -253,7 +253,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
         break;
     }
   }
-  writeConversation(desk, op, before, conversation);
+  writeConversation(op, before, conversation);
   addMessage(op, conversation.id, now, inboundFields(message, customerId));
   // Rule 24: API customers are answered in the HTTP answer unless the API channel has a webhook.
   const api = apiEntry.value;

@@ -81,7 +81,10 @@ export const keys = {
       ? ["outbox", customerId] as const
       : ["outbox", customerId, position] as const,
   outboxAll: () => ["outbox"] as const,
-  /** A customer whose queue head waits for a retry, by due time (the manual clock runs these). */
+  /**
+   * A customer whose queue needs a look at a due time (rule 37): a new message's backstop, a
+   * retry, a send lease's expiry. Timers in every live instance and the delivery cron run these.
+   */
   deliveryDue: (at?: number, customerId?: string) =>
     at === undefined ? ["delivery_due"] as const : ["delivery_due", at, customerId ?? ""] as const,
   /** A customer whose queue is held by a disabled or paused channel. */
@@ -138,6 +141,15 @@ export const keys = {
 
   due: (at: number, kind: DueKind, id: string) => ["due", at, kind, id] as const,
   dueAll: () => ["due"] as const,
+  /**
+   * Bumped (sum) in every commit that writes a due entry of either kind: each live instance
+   * watches it and re-arms its timers from the next due entries (rule 37).
+   */
+  dueChanged: () => ["due_changed"] as const,
+  /** The data migrations this store has had (migrations.ts, rule 38). */
+  schemaVersion: () => ["schema", "version"] as const,
+  /** Which instance is migrating the store, until when (real time). */
+  migrationLease: () => ["schema", "lease"] as const,
 
   /** Bumped (sum) in the same commit as any change to a department's Unassigned queue. */
   queueChanged: (department: string) => ["queue_changed", department] as const,

@@ -9,7 +9,13 @@ import { Conflict, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
-import { enqueueDelivery, findMessage, type OutboxEntry, withoutSchedule } from "./messages.ts";
+import {
+  findMessage,
+  KICK_GRACE_MS,
+  type OutboxEntry,
+  scheduleDelivery,
+  withoutSchedule,
+} from "./messages.ts";
 import { getSettings } from "./settings.ts";
 import type { Agent, Conversation, Customer, Delivery, Message } from "./types.ts";
 
@@ -58,7 +64,7 @@ export async function retryMessage(desk: Desk, agent: Agent, messageId: string):
       .set(entry.key, next)
       .set(keys.outbox(customerId, newId(now)), position)
       .sum(keys.deliveryChanged(), 1n);
-    enqueueDelivery(op, customerId);
+    scheduleDelivery(op, customerId, now + KICK_GRACE_MS);
     return (await op.commit()).ok ? next : undefined;
   });
   kickDelivery(desk, retried.customerId!);

@@ -1,14 +1,12 @@
 /**
  * Writing messages (rule 24): every message is one key under its conversation plus an id index;
- * an outbound one is written with its delivery job in the same commit (an outbox entry and an
- * `atomic.enqueue`), so a crash never loses a message nor sends one that was not stored.
+ * an outbound one is written with its delivery job in the same commit (an outbox entry and a due
+ * entry, never a KV queue: rule 37), so a crash never loses a message nor sends one that was not
+ * stored.
  */
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import type { Delivery, DeliveryStatus, Message, Route } from "./types.ts";
-
-/** What a queue message asks for: the typed dispatcher in queue.ts routes on `kind`. */
-export type QueueJob = { kind: "due" } | { kind: "deliver"; customerId: string };
 
 export interface OutboxEntry {
   conversationId: string;
@@ -53,22 +51,32 @@ export function dispatchFor(route: Route | null | undefined, inAnswer = false): 
   return "outbox";
 }
 
-/** Commits that already carry a delivery job for a customer: one job per customer per commit. */
-const jobs = new WeakMap<Deno.AtomicOperation, Set<string>>();
+/**
+ * How long the instance that wrote a message has to start sending it before any other instance
+ * may (rule 37): the writer starts at once, so others only step in when it stopped meanwhile.
+ */
+export const KICK_GRACE_MS = 1_000;
 
-/** Queues the customer's delivery job in the caller's commit (once per commit). */
-export function enqueueDelivery(op: Deno.AtomicOperation, customerId: string, delay = 0) {
-  const queued = jobs.get(op) ?? new Set<string>();
-  if (queued.has(customerId)) return;
-  queued.add(customerId);
-  jobs.set(op, queued);
-  const job: QueueJob = { kind: "deliver", customerId };
-  op.enqueue(job, { delay: Math.max(0, Math.round(delay)) });
+/** Commits that already carry a due entry for a customer at a time: one per customer and time. */
+const scheduled = new WeakMap<Deno.AtomicOperation, Set<string>>();
+
+/**
+ * Rule 37: a look at the customer's queue at `at`, in the caller's commit: a due entry that the
+ * timers of every live instance and the delivery cron run, and the bump that re-arms them.
+ */
+export function scheduleDelivery(op: Deno.AtomicOperation, customerId: string, at: number) {
+  const done = scheduled.get(op) ?? new Set<string>();
+  const key = `${at}/${customerId}`;
+  if (done.has(key)) return;
+  done.add(key);
+  scheduled.set(op, done);
+  op.set(keys.deliveryDue(at, customerId), customerId).sum(keys.dueChanged(), 1n);
 }
 
 /**
  * Rule 24: an outbound message and its delivery, in the caller's commit. Queued messages get an
- * outbox entry at the back of the customer's queue and a delivery job.
+ * outbox entry at the back of the customer's queue and a due entry as the backstop of the kick
+ * that the writer gives its courier after the commit.
  */
 export function addOutbound(
   op: Deno.AtomicOperation,
@@ -98,7 +106,7 @@ export function addOutbound(
   if (dispatch === "outbox") {
     const entry: OutboxEntry = { conversationId, messageId: message.id };
     op.set(keys.outbox(customerId, message.id), entry);
-    enqueueDelivery(op, customerId);
+    scheduleDelivery(op, customerId, at + KICK_GRACE_MS);
   }
   op.set(keys.customerMessage(customerId, message.id), conversationId);
   op.sum(keys.deliveryChanged(), 1n);

@@ -34,7 +34,7 @@ export async function settleConversation(
       // Its deadline moved later since the due entry was written: move the entry, nothing more.
       if (before.dueAt === null || before.dueAt === undefined || before.dueAt > now) return false;
       const op = kv.atomic().check(entry);
-      writeConversation(desk, op, before, { ...before }, { reschedule: true });
+      writeConversation(op, before, { ...before }, { reschedule: true });
       return (await op.commit()).ok ? false : undefined;
     }
     const at = before.deadline!;
@@ -62,7 +62,7 @@ export async function settleConversation(
         addOutbound(op, to, at, dispatchFor(before.route), { author: "system", text });
       }
     }
-    writeConversation(desk, op, before, after);
+    writeConversation(op, before, after);
     if (!(await op.commit()).ok) return undefined;
     if (before.state === "pending") kickDelivery(desk, customerId);
     return true;
@@ -76,8 +76,18 @@ export interface SweepReport {
   failed: number;
 }
 
-/** Every due sweep up to the clock's now; called by the cron, the queue listener and the test clock. */
+/**
+ * Every due sweep up to the clock's now: the conversation timers, then the archive. The test clock
+ * calls this; the sweeps cron too. The timers of live instances run only the conversation part.
+ */
 export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
+  const report = await runConversationTimers(desk);
+  report.archived = await runArchive(desk);
+  return report;
+}
+
+/** Rules 5, 8, 9: every conversation deadline up to now, each applied once (rule 21). */
+export async function runConversationTimers(desk: Desk): Promise<SweepReport> {
   const report: SweepReport = { conversations: 0, archived: 0, failed: 0 };
   const settings = await getSettings(desk.kv);
   // A transition can make another one due at once (a late pending → intake → ended): loop.
@@ -102,13 +112,20 @@ export async function runDueSweeps(desk: Desk): Promise<SweepReport> {
     report.conversations += changed;
     if (changed === 0) break;
   }
+  return report;
+}
+
+/** Rule 10: closed tickets older than the archive age leave the Closed list, in batches. */
+export async function runArchive(desk: Desk): Promise<number> {
+  const settings = await getSettings(desk.kv);
   const archiveAfter = settings.timeouts.archiveDays * DAY;
+  let archived = 0;
   for (
     let batch = await archiveClosed(desk, archiveAfter);
     batch > 0;
     batch = await archiveClosed(desk, archiveAfter)
   ) {
-    report.archived += batch;
+    archived += batch;
   }
-  return report;
+  return archived;
 }

@@ -14,8 +14,6 @@ import type { Agent, Role } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
 import { Courier } from "../domain/delivery.ts";
 import type { ProviderConfig } from "../domain/providers/provider.ts";
-import { queueDispatcher } from "../domain/queue.ts";
-import { runDueSweeps } from "../domain/sweeps.ts";
 
 export const INBOUND_TOKEN = "test-inbound-token-0123456789";
 /** A Wednesday, 10:00 UTC: open under the default Mon–Fri 09:00–17:00 UTC hours. */
@@ -78,17 +76,16 @@ let people = 0;
 export interface TestDeskOptions {
   at?: number;
   path?: string;
-  wakeups?: boolean;
   /** Provider API bases, public URL and timeout (tests point them at fake providers). */
   providers?: Partial<ProviderConfig>;
-  /** Listen on the KV queue like main.ts does, so delivery jobs run by themselves. */
+  /** Start deliveries right after each commit, like main.ts does (its courier's kick). */
   listen?: boolean;
 }
 
 export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
   const kv = await Deno.openKv(opts.path ?? ":memory:");
   const clock = new ManualClock(opts.at ?? OPEN_TIME);
-  const desk: Desk = { kv, clock, wakeups: opts.wakeups ?? false };
+  const desk: Desk = { kv, clock };
   const providers: ProviderConfig = {
     publicUrl: "http://127.0.0.1:8000",
     whatsappApiBase: "http://127.0.0.1:9",
@@ -97,11 +94,8 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     ...opts.providers,
   };
   const courier = new Courier(desk, providers);
-  // Like main.ts: deliveries start right after the commit (the KV job is the durable way).
+  // Like main.ts: deliveries start right after the commit (the due entry is the durable way).
   if (opts.listen) desk.kick = (id) => void courier.deliver(id).catch(() => {});
-  const listening = opts.listen
-    ? kv.listenQueue(queueDispatcher(courier, () => runDueSweeps(desk)))
-    : Promise.resolve();
   const config: Config = {
     port: 0,
     hostname: "127.0.0.1",
@@ -170,8 +164,8 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     },
     courier,
     async close() {
+      await courier.stop(0);
       kv.close();
-      await listening;
     },
   };
 }

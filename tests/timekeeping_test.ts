@@ -100,38 +100,17 @@ Deno.test("[domain] rule 21: the due index makes a sweep touch only what is due"
   await d.close();
 });
 
-Deno.test("[domain] rule 21: a due time also enqueues a precise wake-up when enabled", async () => {
+Deno.test("[domain] rule 37: a due time is a due entry and a bump of the key every instance watches", async () => {
   const kv = await Deno.openKv(":memory:");
-  const clock = { now: () => Date.now() };
-  let resolveWoke: (at: number) => void;
-  const woke = new Promise<number>((resolve) => (resolveWoke = resolve));
-  const listening = kv.listenQueue((msg) => {
-    if ((msg as { kind?: string }).kind === "due") resolveWoke(Date.now());
-  });
-  const scheduledAt = Date.now();
-  const op = kv.atomic();
-  scheduleDue({ kv, clock, wakeups: true }, op, scheduledAt + 200, "conversation", "customer-1");
-  assert.ok((await op.commit()).ok);
-  assert.ok((await kv.get(keys.due(scheduledAt + 200, "conversation", "customer-1"))).value);
-  const at = await woke;
-  assert.ok(at >= scheduledAt + 150, "woke before its delay");
-  kv.close();
-  await listening;
-});
-
-Deno.test("[domain] rule 21: without wake-ups only the due index is written", async () => {
-  const kv = await Deno.openKv(":memory:");
-  const op = kv.atomic();
   const now = Date.now();
-  // Due right now: with wake-ups on, this would be delivered within milliseconds.
-  scheduleDue({ kv, clock: { now: () => now }, wakeups: false }, op, now, "conversation", "c");
-  await op.commit();
-  let woke = false;
-  const listening = kv.listenQueue(() => void (woke = true));
-  await new Promise((r) => setTimeout(r, 400));
-  assert.equal(woke, false);
+  const before = await kv.get(keys.dueChanged());
+  const op = kv.atomic();
+  scheduleDue(op, now + 200, "conversation", "customer-1");
+  assert.ok((await op.commit()).ok);
+  assert.equal((await kv.get(keys.due(now + 200, "conversation", "customer-1"))).value, "customer-1");
+  const after = await kv.get(keys.dueChanged());
+  assert.notEqual(after.versionstamp, before.versionstamp);
   kv.close();
-  await listening;
 });
 
 Deno.test("[domain] rule 22: opening hours follow local time across daylight saving", async (t) => {
