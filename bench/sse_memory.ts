@@ -15,7 +15,7 @@
  * streams from a ten-line `ReadableStream` handler instead of the desk: what Deno.serve itself
  * costs per open response, the floor under any SSE stream on this runtime.
  */
-import { hubFor } from "../routes/events.ts";
+import { deskHub } from "../live/hub.ts";
 import { benchDesk, seedAgents, seedTickets } from "./seed.ts";
 
 const arg = (name: string, fallback: number) => {
@@ -94,7 +94,7 @@ async function server() {
     BARE ? bare : b.app.fetch,
   );
   const url = `http://127.0.0.1:${(srv.addr as Deno.NetAddr).port}`;
-  const hub = hubFor(b.kv);
+  const hub = deskHub(b.desk);
   const streamsOpen = () => BARE ? bareOpen : hub.size;
 
   const proc = new Deno.Command(Deno.execPath(), {

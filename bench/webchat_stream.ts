@@ -23,13 +23,8 @@ import type { Desk } from "../domain/desk.ts";
 import { createApp } from "../routes/app.ts";
 import { keys } from "../domain/keys.ts";
 import { acceptTicket } from "../domain/tickets.ts";
-import {
-  authenticateVisitor,
-  createVisitor,
-  HUB_POLL_MS,
-  hubFor,
-  sendVisitorMessage,
-} from "../domain/webchat.ts";
+import { authenticateVisitor, createVisitor, sendVisitorMessage } from "../domain/webchat.ts";
+import { HUB_POLL_MS, threadHub } from "../live/webchat.ts";
 import { chromium } from "playwright-core";
 import { benchDesk, INBOUND_TOKEN, ms, percentile, seedAgents } from "./seed.ts";
 
@@ -58,7 +53,7 @@ interface Plan {
 if (SECOND_SERVER) {
   // The same app over the same store file, in its own process: prints its URL, serves until killed.
   const kv = await Deno.openKv(SECOND_SERVER);
-  const desk: Desk = { kv, clock: systemClock, wakeups: false };
+  const desk: Desk = { kv, clock: systemClock };
   const config = parseConfig({
     CHATDESK_KV_PATH: SECOND_SERVER,
     CHATDESK_ADMIN_EMAIL: "admin@bench.local",
@@ -128,7 +123,7 @@ if (SECOND_SERVER) {
   };
   const planFile = `${b.dir}/plan.json`;
   await Deno.writeTextFile(planFile, JSON.stringify(plan));
-  const hub = hubFor(kv);
+  const hub = threadHub(desk);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", import.meta.filename!, "--client", ...Deno.args],
     env: { BENCH_PLAN: planFile },

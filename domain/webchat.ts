@@ -1,8 +1,8 @@
 /**
  * Web chat, the customer's side of the desk (rule 30): visitors and their bearer tokens (stored
  * hashed, 30 days unused, revocable), the two volume limits, the visitor's thread (every in and
- * out message of its customer), receipts that move delivery marks, one-use stream tickets, and
- * the hub that wakes a visitor's stream when its thread changes.
+ * out message of its customer), receipts that move delivery marks, and one-use stream tickets
+ * (the stream itself, and the hub that wakes it when its thread changes, are in live/webchat.ts).
  *
  * A visitor's message goes through `receiveInbound` like any channel's (rules 1–4): the visitor id
  * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
@@ -206,7 +206,6 @@ export async function revokeVisitor(desk: Desk, visitor: Visitor): Promise<void>
     }
     return (await op.commit()).ok ? true : undefined;
   });
-  hubFor(kv).end(visitor.customerId);
 }
 
 /** Per-visitor send queue in this process: a resend waits for the original, then finds it. */
@@ -279,7 +278,6 @@ export async function sendVisitorMessage(
     const message = await latestInbound(kv, visitor.customerId, text);
     if (!message) throw new Error(`web chat message of ${visitor.id} not found after storing`);
     await kv.set(clientKey, message.id, { expireIn: CLIENT_IDS_KEPT });
-    hubFor(kv).nudge(visitor.customerId);
     return { message, duplicate: result.duplicate === true };
   });
 }
@@ -465,179 +463,4 @@ export async function redeemStreamTicket(desk: Desk, ticket: string): Promise<Vi
 export async function tokenAlive(desk: Desk, tokenHash: string): Promise<boolean> {
   const record = (await desk.kv.get<TokenRecord>(keys.webchatToken(tokenHash))).value;
   return record !== null && desk.clock.now() - record.lastUsedAt < TOKEN_UNUSED_LIMIT;
-}
-
-export type StreamSignal = "changed" | "end";
-type Listener = (signal: StreamSignal) => void;
-
-/** Streams one visitor may hold open in one process; a further one ends the oldest. */
-export const MAX_STREAMS_PER_VISITOR = 5;
-/**
- * Cross-process writes (which `kv.watch` never sees on a local file) are found by this poll; under
- * 1 s with the poll's own time, so they too reach the visitor within rule 30's second.
- */
-export const HUB_POLL_MS = 750;
-/** `kv.watch` takes at most 10 keys. */
-const GROUP_SIZE = 10;
-
-/** Up to 10 connected customers whose `threadChanged` keys share one `kv.watch`. */
-interface Group {
-  ids: string[];
-  reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null;
-}
-
-/**
- * Wakes visitors' streams when their thread changes (every message written for a customer bumps
- * its `threadChanged` key in the same commit). One registry of customer → listeners per process
- * and KV handle; the connected customers' keys are watched in groups of 10 (KV's limit per
- * watch), so a commit wakes exactly its customer's streams with no extra read. A 750 ms poll of the
- * same keys (one `getMany` per 10 customers) covers writes from other processes, which
- * `kv.watch` never sees on a local file. Measured against one watch on desk-wide keys plus a scan
- * of every connected customer on each wake: see BENCHMARKS.md.
- */
-export class ThreadHub {
-  #listeners = new Map<string, Set<Listener>>();
-  #stamps = new Map<string, string>();
-  #groups = new Set<Group>();
-  #groupOf = new Map<string, Group>();
-  #timer: ReturnType<typeof setInterval> | null = null;
-  #scanning = false;
-  /** Counters for the benchmark: polls run, streams woken, time spent polling. */
-  stats = { scans: 0, wakes: 0, scanMs: 0 };
-
-  constructor(private kv: Deno.Kv, private pollMs = HUB_POLL_MS) {}
-
-  get size(): number {
-    let n = 0;
-    for (const set of this.#listeners.values()) n += set.size;
-    return n;
-  }
-
-  subscribe(customerId: string, listener: Listener): () => void {
-    let set = this.#listeners.get(customerId);
-    if (!set) {
-      this.#listeners.set(customerId, set = new Set());
-      this.#join(customerId);
-    }
-    set.add(listener);
-    if (set.size > MAX_STREAMS_PER_VISITOR) {
-      const oldest = set.values().next().value!;
-      set.delete(oldest);
-      oldest("end");
-    }
-    if (this.#timer === null) this.#timer = setInterval(() => this.#poll(), this.pollMs);
-    return () => {
-      const current = this.#listeners.get(customerId);
-      if (!current?.delete(listener)) return;
-      if (current.size === 0) {
-        this.#listeners.delete(customerId);
-        this.#stamps.delete(customerId);
-        this.#leave(customerId);
-      }
-      if (this.#listeners.size === 0 && this.#timer !== null) {
-        clearInterval(this.#timer);
-        this.#timer = null;
-      }
-    };
-  }
-
-  /** A write this process just made for the customer: wake its streams now. */
-  nudge(customerId: string) {
-    this.#wake(customerId, "changed");
-  }
-
-  /** The visitor's token was revoked: its streams end. */
-  end(customerId: string) {
-    this.#wake(customerId, "end");
-  }
-
-  #wake(customerId: string, signal: StreamSignal) {
-    for (const listener of [...this.#listeners.get(customerId) ?? []]) {
-      this.stats.wakes++;
-      listener(signal);
-    }
-  }
-
-  /** A customer's stamp as read now: a change (or a first sight) wakes its streams. */
-  #seen(customerId: string, entry: Deno.KvEntryMaybe<unknown>) {
-    if (!this.#listeners.has(customerId)) return;
-    const stamp = entry.versionstamp ?? "-";
-    if (this.#stamps.get(customerId) === stamp) return;
-    this.#stamps.set(customerId, stamp);
-    // A first sight wakes too: the stream may have missed a write while it was connecting.
-    this.#wake(customerId, "changed");
-  }
-
-  #join(customerId: string) {
-    let group = [...this.#groups].find((g) => g.ids.length < GROUP_SIZE);
-    if (!group) this.#groups.add(group = { ids: [], reader: null });
-    group.ids.push(customerId);
-    this.#groupOf.set(customerId, group);
-    this.#watch(group);
-  }
-
-  #leave(customerId: string) {
-    const group = this.#groupOf.get(customerId);
-    if (!group) return;
-    this.#groupOf.delete(customerId);
-    group.ids = group.ids.filter((id) => id !== customerId);
-    if (group.ids.length) this.#watch(group);
-    else {
-      this.#groups.delete(group);
-      group.reader?.cancel().catch(() => {});
-      group.reader = null;
-    }
-  }
-
-  /** (Re)starts a group's watch on its current members. */
-  #watch(group: Group) {
-    group.reader?.cancel().catch(() => {});
-    const ids = [...group.ids];
-    let reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]>;
-    try {
-      reader = this.kv.watch(ids.map((id) => keys.threadChanged(id))).getReader();
-    } catch {
-      // The store is closed (shutdown, tests): nothing is left to watch.
-      group.reader = null;
-      return;
-    }
-    group.reader = reader;
-    (async () => {
-      try {
-        while (group.reader === reader) {
-          const { value, done } = await reader.read();
-          if (done || group.reader !== reader) break;
-          value.forEach((entry, i) => this.#seen(ids[i], entry));
-        }
-      } catch {
-        // The store closed (tests) or the watch broke: the poll keeps streams current.
-      }
-    })();
-  }
-
-  /** Reads every connected customer's stamp (10 per getMany); one poll at a time. */
-  async #poll() {
-    if (this.#scanning) return;
-    this.#scanning = true;
-    const started = Date.now();
-    try {
-      this.stats.scans++;
-      const ids = [...this.#listeners.keys()];
-      const entries = await getAll<bigint>(this.kv, ids.map((id) => keys.threadChanged(id)));
-      entries.forEach((entry, i) => this.#seen(ids[i], entry));
-    } catch {
-      // The store closed (tests) or a read failed: the next tick tries again.
-    } finally {
-      this.stats.scanMs += Date.now() - started;
-      this.#scanning = false;
-    }
-  }
-}
-
-// One hub per KV handle: tests with their own stores get their own hub.
-const hubs = new WeakMap<Deno.Kv, ThreadHub>();
-export function hubFor(kv: Deno.Kv): ThreadHub {
-  let hub = hubs.get(kv);
-  if (!hub) hubs.set(kv, hub = new ThreadHub(kv));
-  return hub;
 }

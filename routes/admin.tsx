@@ -90,7 +90,7 @@ import {
   testMissing,
 } from "./channel_forms.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
-import { navCounts } from "./nav_counts.ts";
+import { navCounts } from "../live/desk_counts.ts";
 import { formData, pageAuth, pageCsrf, redirectWithFlash, takeFlash } from "./page_auth.ts";
 import { assetUrl } from "../views/assets.ts";
 
@@ -137,7 +137,7 @@ export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
     opts: { status?: 200 | 400 | 409 | 422; wide?: boolean } = {},
   ) => {
     const agent = c.get("agent");
-    const { counts } = await navCounts(deps, agent);
+    const { counts } = await navCounts(deps.desk, agent);
     return c.html(
       <AreaPage
         area={area}

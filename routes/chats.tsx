@@ -1,11 +1,12 @@
 /**
  * `/chats`: pending live chats with Accept (rule 7 closes the customer's open ticket), the
  * agent's live chats, and a simple message exchange. Plain forms, POST → redirect → GET.
+ * What updates live (the lists, the open chat's messages) comes from live/.
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { canReadTicket, messageAccess } from "../domain/access.ts";
-import { listAgents } from "../domain/agents.ts";
+import { raw } from "hono/html";
+import { canReadTicket } from "../domain/access.ts";
 import { listCannedReplies, renderCannedReply } from "../domain/canned_replies.ts";
 import {
   acceptChat,
@@ -15,161 +16,39 @@ import {
   listChats,
   sendChatMessage,
 } from "../domain/chats.ts";
-import { HOUR } from "../domain/clock.ts";
 import { visibleDepartments } from "../domain/departments.ts";
 import { DeskError, NotFound } from "../domain/errors.ts";
 import { customerState } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
-import { retryMessage } from "../domain/message_retry.ts";
 import { addChatNote, chatNotes, readChat } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
-import type { Agent, Message, Ticket } from "../domain/types.ts";
-import {
-  type ChatItem,
-  ChatLists,
-  ChatMessages,
-  ChatMessagesPane,
-  type ChatsView,
-  ChatThread,
-  EndedChatThread,
-} from "../views/chats.tsx";
-import { Empty, type Flash, FlashMessage } from "../views/components.tsx";
+import type { Agent, Ticket } from "../domain/types.ts";
+import { chatLists } from "../live/chats.tsx";
+import { asideBasics, chatThread } from "../live/conversation.tsx";
+import { navCounts } from "../live/desk_counts.ts";
+import { eventsUrl } from "../live/parts.ts";
+import { type ChatItem, ChatMessagesPane, ChatThread, EndedChatThread } from "../views/chats.tsx";
+import { Empty, type Flash } from "../views/components.tsx";
 import { CustomerPanel } from "../views/customer_panel.tsx";
-import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { Layout } from "../views/layout.tsx";
 import { NotesSection } from "../views/notes.tsx";
-import type { ThreadProps } from "../views/tickets.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import {
-  asideBasics,
-  businessTimeZone,
   conversationAside,
-  formText,
-  insertCanned,
-  notesLivePart,
+  draftAnswer,
   type PaneState,
   type PaneSubject,
+  refusedAs,
+  replyWindowOpen,
+  retryForm,
   saveCustomerForm,
   saveNoteForm,
   subjectPanel,
-  unfilledRefusal,
+  threadPoll,
 } from "./conversation_pane.tsx";
-import { type LivePart, liveViews, pageVersion, type Share, unshared } from "./live_views.ts";
-import { navCounts } from "./nav_counts.ts";
-import { formOf, isHtmx, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
-import { fnv1a } from "../views/assets.ts";
+import { formOf, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
 
-/** A domain refusal (ended, not found) becomes `value`; anything else still throws. */
-const ifRefused = <T,>(value: T) => (error: unknown): T => {
-  if (error instanceof DeskError) return value;
-  throw error;
-};
-
-async function chatItems(deps: AppDeps, chats: Chat[]): Promise<ChatItem[]> {
-  const states = await Promise.all(chats.map((ch) => customerState(deps.desk, ch.customerId)));
-  return chats.flatMap((chat, i) => {
-    const customer = states[i]?.customer;
-    return customer
-      ? [{ chat, name: customer.name, from: customer.from, channel: customer.channel }]
-      : [];
-  });
-}
-
-async function loadChatsView(deps: AppDeps, agent: Agent, selected?: string): Promise<ChatsView> {
-  const [pending, live] = await Promise.all([
-    listChats(deps.desk, agent, "pending"),
-    listChats(deps.desk, agent, "live"),
-  ]);
-  return {
-    // Oldest waiting first: the customer who waited longest is served first.
-    pending: await chatItems(deps, pending.sort((a, b) => a.createdAt - b.createdAt)),
-    live: await chatItems(
-      deps,
-      live.filter((ch) => ch.agentId === agent.id).sort((a, b) => b.createdAt - a.createdAt),
-    ),
-    now: deps.desk.clock.now(),
-    selected,
-  };
-}
-
-const html = async (element: unknown): Promise<string> => String(await element);
-
-/** Failed messages this agent may Retry (rule 29; who may is decided in domain/access.ts). */
-async function retryable(deps: AppDeps, agent: Agent, messages: Message[]): Promise<Set<string>> {
-  const failed = messages.filter((m) => m.direction === "out" && m.delivery?.status === "failed");
-  const access = await Promise.all(
-    failed.map((m) => messageAccess(deps.desk, agent, m, m.customerId ?? null)),
-  );
-  return new Set(failed.filter((_, i) => access[i].retry).map((m) => m.id));
-}
-
-/**
- * A chat's messages as this agent sees them (fragment "messages") and their version (the hash
- * without the poller); null once the agent may no longer read the chat. An ended chat's have no
- * poller (nothing more is written in it; the stream still moves its delivery marks).
- */
-async function loadChatMessagesPart(
-  deps: AppDeps,
-  agent: Agent,
-  id: string,
-  share: Share = unshared,
-) {
-  let found: Awaited<ReturnType<typeof chatHistory>>;
-  try {
-    found = await chatHistory(deps.desk, agent, id);
-  } catch (error) {
-    if (error instanceof NotFound) return null;
-    throw error;
-  }
-  const [agents, timeZone] = await Promise.all([
-    share("agents", () => listAgents(deps.desk.kv)),
-    share("timeZone", () => businessTimeZone(deps.desk.kv)),
-  ]);
-  const thread: ThreadProps = {
-    messages: found.messages,
-    names: new Map(agents.map((a) => [a.id, a.name])),
-    me: agent.id,
-    retry: { base: `/chats/${id}/messages`, ids: await retryable(deps, agent, found.messages) },
-    timeZone,
-  };
-  const version = fnv1a(await html(<ChatMessages {...thread} pollUrl="" />));
-  const pollUrl = found.ended ? "" : `/chats/${id}?part=messages&v=${version}`;
-  return {
-    found,
-    thread,
-    version,
-    pollUrl,
-    html: await html(<ChatMessages {...thread} pollUrl={pollUrl} />),
-  };
-}
-
-type ChatMessagesPart = NonNullable<Awaited<ReturnType<typeof loadChatMessagesPart>>>;
-
-/** The chats page's live parts: the lists, and the open chat's messages with their marks. */
-liveViews.register("chats", (params) => {
-  const parts: LivePart[] = [{
-    on: ["tickets", "chats"],
-    render: async ({ deps, agent }) => {
-      const view = await loadChatsView(deps, agent, params.get("selected") ?? undefined);
-      const chats = await html(<ChatLists view={view} />);
-      return { parts: { chats }, version: fnv1a(chats) };
-    },
-  }];
-  const selected = params.get("selected");
-  if (selected) {
-    parts.push({
-      // Delivery marks change with no chat change: only this part re-renders for them.
-      on: ["tickets", "chats", "delivery"],
-      render: async ({ deps, agent, share }) => {
-        const part = await loadChatMessagesPart(deps, agent, selected, share);
-        return part && { parts: { messages: part.html }, version: part.version };
-      },
-    });
-    // Rule 35: a note re-renders only the notes.
-    parts.push(notesLivePart("chat", selected));
-  }
-  return parts;
-});
+type ChatThreadPart = NonNullable<Awaited<ReturnType<typeof chatThread>>>;
 
 export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
@@ -186,16 +65,13 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     compose = false,
   ) {
     const agent = c.get("agent");
-    const [view, nav] = await Promise.all([
-      loadChatsView(deps, agent, selected?.id),
-      navCounts(deps, agent),
+    const [lists, nav] = await Promise.all([
+      chatLists(desk, agent, selected?.id),
+      navCounts(desk, agent),
     ]);
-    const chats = await html(<ChatLists view={view} />);
-    const events = new URLSearchParams({ view: "chats" });
-    if (selected) events.set("selected", selected.id);
+    const live = new URLSearchParams(selected ? { selected: selected.id } : {});
     // The parts in the live view's order, then the desk's counts (rule 32).
-    const versions = selected ? [fnv1a(chats), ...selected.versions] : [fnv1a(chats)];
-    events.set("v", pageVersion([...versions, nav.version]));
+    const versions = [lists.version, ...selected?.versions ?? [], nav.version];
     return c.html(
       <Layout
         title="Chats"
@@ -215,10 +91,10 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         <div
           class={thread ? "split two-col has-detail" : "split two-col"}
           hx-ext="sse"
-          sse-connect={`/events?${events}`}
+          sse-connect={eventsUrl("chats", live, versions)}
         >
           <div class="split-list" id="chat-lists" sse-swap="chats">
-            <ChatLists view={view} />
+            {raw(lists.html)}
           </div>
           <div class="split-detail">
             {thread
@@ -246,11 +122,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.get("/:id", async (c) => {
     const id = c.req.param("id");
     if (c.req.query("part") === "messages") {
-      // The 3 s poll: 204 while unchanged; 286 (htmx stops polling) once the chat is out of reach.
-      const part = await loadChatMessagesPart(deps, c.get("agent"), id);
-      if (!part) return new Response(null, { status: 286 });
-      if (c.req.query("v") === part.version) return c.body(null, 204);
-      return c.html(part.html);
+      // The messages' 3 s poll.
+      return threadPoll(c, await chatThread(desk, c.get("agent"), id));
     }
     return await chatPage(c, id);
   });
@@ -266,7 +139,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     status: 200 | 400 | 409 | 422 = 200,
   ) {
     const agent = c.get("agent");
-    const part = await loadChatMessagesPart(deps, agent, id);
+    const part = await chatThread(desk, agent, id);
     if (!part) throw new NotFound("Chat");
     if (part.found.ended) {
       return await endedChatPage(c, { ...part, found: part.found }, pane, status);
@@ -277,7 +150,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       listChats(desk, agent, "live"),
       getSettings(desk.kv),
       // An ended chat offers none (its box is gone).
-      listCannedReplies(desk, agent, { chatId: id }).catch(ifRefused([])),
+      listCannedReplies(desk, agent, { chatId: id }).catch(refusedAs([])),
       conversationAside(desk, agent, { kind: "chat", chat }, part.thread, pane),
     ]);
     const customer = state?.customer;
@@ -287,9 +160,12 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       from: customer?.from ?? chat.customerId,
       channel: customer?.channel ?? "webchat",
     };
-    const hours = settings.timeouts.whatsappWindowHours;
-    const windowOpen = item.channel !== "whatsapp" ||
-      desk.clock.now() - (customer?.lastInboundAt ?? 0) <= hours * HOUR;
+    const windowOpen = replyWindowOpen(
+      item.channel,
+      customer?.lastInboundAt,
+      settings.timeouts.whatsappWindowHours,
+      desk.clock.now(),
+    );
     const mine = live.some((ch) => ch.id === id && ch.agentId === agent.id);
     const thread = (
       <ChatThread
@@ -317,7 +193,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
    */
   async function endedChatPage(
     c: Context<DeskEnv>,
-    part: ChatMessagesPart & { found: Extract<ChatMessagesPart["found"], { ended: true }> },
+    part: ChatThreadPart & { found: Extract<ChatThreadPart["found"], { ended: true }> },
     pane: PaneState,
     status: 200 | 400 | 409 | 422,
   ) {
@@ -407,21 +283,20 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.post("/:id/messages", async (c) => {
     const id = c.req.param("id");
     const form = await formOf(c);
-    if (form.insert) {
-      // Rule 34 without JavaScript: the filled canned reply joins the draft; nothing is sent.
-      const agent = c.get("agent");
-      await readChat(desk, agent, id);
-      const { draft, error } = await insertCanned(desk, agent, form, { chatId: id });
-      return await chatPage(c, id, { draft, replyError: error }, error ? 400 : 200);
-    }
-    const unfilled = unfilledRefusal(form.text ?? "");
-    if (unfilled) {
-      // Rule 34: a placeholder left in the text is never sent; the draft comes back as typed.
-      await readChat(desk, c.get("agent"), id);
-      return await chatPage(c, id, { draft: formText(form.text), replyError: unfilled }, 422);
-    }
+    const agent = c.get("agent");
+    const refused = await draftAnswer(
+      desk,
+      agent,
+      { text: form.text ?? "", canned: form.canned ?? "", insert: !!form.insert },
+      { chatId: id },
+      {
+        readable: () => readChat(desk, agent, id),
+        page: (pane, status) => chatPage(c, id, pane, status),
+      },
+    );
+    if (refused) return refused;
     return await act(c, `/chats/${id}`, `/chats/${id}`, async () => {
-      await sendChatMessage(desk, c.get("agent"), id, { text: form.text ?? "" });
+      await sendChatMessage(desk, agent, id, { text: form.text ?? "" });
       return null;
     });
   });
@@ -430,24 +305,13 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
   app.post("/:id/messages/:messageId/retry", async (c) => {
     const agent = c.get("agent");
     const id = c.req.param("id");
-    let flash = RETRY_QUEUED;
-    try {
-      await retryMessage(desk, agent, c.req.param("messageId"));
-    } catch (error) {
-      if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) {
-        throw error;
-      }
-      const settings = await getSettings(desk.kv);
-      flash = retryRefusal(error, settings.timeouts.whatsappWindowHours);
-    }
-    if (!isHtmx(c)) return redirectWithFlash(c, `/chats/${id}`, flash);
-    const part = await loadChatMessagesPart(deps, agent, id);
-    return c.html(
-      <>
-        <FlashMessage flash={flash} />
-        {part ? <ChatMessagesPane {...part.thread} pollUrl={part.pollUrl} oob /> : null}
-      </>,
-    );
+    return await retryForm(c, desk, agent, c.req.param("messageId"), {
+      back: `/chats/${id}`,
+      pane: async () => {
+        const part = await chatThread(desk, agent, id);
+        return part && <ChatMessagesPane {...part.thread} pollUrl={part.pollUrl} oob />;
+      },
+    });
   });
 
   /** Rule 35: a note on the chat; htmx gets the notes back in place (a draft message stays). */

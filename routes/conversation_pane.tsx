@@ -1,19 +1,20 @@
 /**
- * What the ticket and chat pages share around a conversation (rules 34–36): the aside beside
- * the thread (internal notes and the customer panel, with its data and its edit), the notes'
- * live part, canned replies inserted without JavaScript, the server's refusal of a reply with an
- * unfilled placeholder, and the words for refused notes and edits. Routes never import each
- * other; both page modules use this one, for a ticket or a chat alike (a `PaneSubject`).
+ * What the ticket and chat pages share around a conversation (rules 29, 34–36): the aside beside
+ * the thread (internal notes and the customer panel, with its data and its edit), canned replies
+ * inserted without JavaScript, the server's refusal of a reply with an unfilled placeholder, a
+ * message's Retry, the thread's poller, and the words for refused notes and edits. Routes never
+ * import each other; both page modules use this one, for a ticket or a chat alike (a
+ * `PaneSubject`). What of it is live (thread, notes) comes from live/conversation.tsx.
  */
 import type { Context } from "hono";
 import { canReadTicket, canSeeChat, isStaff } from "../domain/access.ts";
-import { listAgents } from "../domain/agents.ts";
 import {
   renderCannedReply,
   type ReplyContext,
   unfilledPlaceholders,
 } from "../domain/canned_replies.ts";
 import type { Chat } from "../domain/chats.ts";
+import { HOUR } from "../domain/clock.ts";
 import { isCurrent } from "../domain/conversations.ts";
 import {
   type CustomerChatRow,
@@ -27,28 +28,26 @@ import { visibleDepartments } from "../domain/departments.ts";
 import type { Desk } from "../domain/desk.ts";
 import { Conflict, DeskError, Invalid, NotFound } from "../domain/errors.ts";
 import { keys } from "../domain/keys.ts";
+import { retryMessage } from "../domain/message_retry.ts";
 import { chatNotes, readChat, ticketNotes } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
-import { readTicket } from "../domain/tickets.ts";
-import type { Agent, Conversation, Note, Ticket } from "../domain/types.ts";
-import type { Flash } from "../views/components.tsx";
+import type { Agent, Channel, Conversation, Ticket } from "../domain/types.ts";
+import {
+  type AsideBasics,
+  asideBasics,
+  notesFragment,
+  type ThreadPart,
+} from "../live/conversation.tsx";
+import { type Flash, FlashMessage } from "../views/components.tsx";
 import { CustomerPanel, type CustomerPanelProps, hasName } from "../views/customer_panel.tsx";
-import { type NoteListProps, NotesLive, type NotesProps, NotesSection } from "../views/notes.tsx";
-import type { LivePart, Share } from "./live_views.ts";
-import { unshared } from "./live_views.ts";
+import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
+import { type NotesProps, NotesSection } from "../views/notes.tsx";
 import { formOf, isHtmx, redirectWithFlash } from "./page_auth.ts";
-import { fnv1a } from "../views/assets.ts";
 
 /** What the pane is beside: a ticket, or a chat (its id and customer are all it needs). */
 export type PaneSubject =
   | { kind: "ticket"; ticket: Ticket }
   | { kind: "chat"; chat: Pick<Chat, "id" | "customerId"> };
-
-/** What the aside shows beside a thread: agent names and the business time zone (a thread's). */
-export interface AsideBasics {
-  names: Map<string, string>;
-  timeZone?: string;
-}
 
 /** What a refused or in-place form leaves in the pane when the page is drawn again. */
 export interface PaneState {
@@ -61,23 +60,6 @@ export interface PaneState {
   customerDraft?: { name: string; about: string };
   customerError?: string | null;
   customerSaved?: boolean;
-}
-
-/** The business time zone: threads, notes and the panel show their times in it (labelled). */
-export async function businessTimeZone(kv: Deno.Kv): Promise<string> {
-  return (await getSettings(kv)).hours.timeZone;
-}
-
-/** Agent names and the business time zone: what notes and the panel show beside a thread. */
-export async function asideBasics(
-  kv: Deno.Kv,
-  share: Share = unshared,
-): Promise<Required<AsideBasics>> {
-  const [agents, timeZone] = await Promise.all([
-    share("agents", () => listAgents(kv)),
-    share("timeZone", () => businessTimeZone(kv)),
-  ]);
-  return { names: new Map(agents.map((a) => [a.id, a.name])), timeZone };
 }
 
 /** Form text with the browser's CRLF line breaks as stored text has them. */
@@ -103,7 +85,7 @@ export function unfilledRefusal(text: string): string | null {
 export async function insertCanned(
   desk: Desk,
   agent: Agent,
-  form: Record<string, string>,
+  form: { text?: string; canned?: string },
   context: ReplyContext,
 ): Promise<{ draft: string; error: string | null }> {
   const draft = formText(form.text);
@@ -370,11 +352,6 @@ export async function saveCustomerForm(
 
 // ---- Rule 35: the notes beside a ticket or chat, live for everyone who may read them ----------
 
-/** The notes' live version: a hash of the fragment the stream would send (`NotesLive`). */
-async function notesVersion(list: NoteListProps): Promise<string> {
-  return fnv1a(String(await <NotesLive {...list} />));
-}
-
 /**
  * Rule 35: the notes section's data: the notes, and the form for who may add one (an open
  * ticket's readers, closed ones' supervisors and admins; a chat's while it is still going).
@@ -419,7 +396,7 @@ export async function subjectNotes(
 }
 
 /** A domain refusal (ended, not found) becomes `value`; anything else still throws. */
-const refusedAs = <T,>(value: T) => (error: unknown): T => {
+export const refusedAs = <T,>(value: T) => (error: unknown): T => {
   if (error instanceof DeskError) return value;
   throw error;
 };
@@ -433,39 +410,6 @@ async function subjectNotesSection(
   pane: PaneState = {},
 ) {
   return <NotesSection {...await subjectNotes(desk, agent, subject, basics, pane)} />;
-}
-
-/**
- * The open ticket's or chat's notes as a live part (fragment "notes"): a note anyone adds reaches
- * every page showing that ticket or chat within the stream's wake-up, and only agents who may
- * read it (rule 23: `readTicket`, `readChat`); nothing else on the page is drawn for it. A
- * ticket's notes also change when a conversation joins it (rules 5, 6), a ticket change.
- */
-export function notesLivePart(kind: PaneSubject["kind"], id: string): LivePart {
-  return {
-    on: kind === "ticket" ? ["notes", "tickets"] : ["notes"],
-    async render({ deps, agent, share }) {
-      const { desk } = deps;
-      let notes: Note[];
-      try {
-        if (kind === "ticket") {
-          const ticket = await readTicket(desk.kv, agent, id);
-          notes = await share(`notes|ticket|${id}`, () => ticketNotes(desk.kv, ticket));
-        } else {
-          await readChat(desk, agent, id);
-          notes = await share(`notes|chat|${id}`, () => chatNotes(desk.kv, id));
-        }
-      } catch (error) {
-        // Not (or no longer) this agent's to read, or a chat that ended: nothing is sent.
-        if (error instanceof DeskError) return null;
-        throw error;
-      }
-      const basics = await asideBasics(desk.kv, share);
-      const list = { notes, names: basics.names, me: agent.id, timeZone: basics.timeZone };
-      const html = String(await <NotesLive {...list} />);
-      return { parts: { notes: html }, version: fnv1a(html) };
-    },
-  };
 }
 
 /** Whether this agent may add a note to the ticket (rule 35: closed ones are for staff). */
@@ -492,7 +436,7 @@ export async function conversationAside(
   ]);
   return {
     name: panel?.profile.name,
-    notesVersion: await notesVersion(notes),
+    notesVersion: (await notesFragment(notes)).version,
     element: (
       <>
         <NotesSection {...notes} />
@@ -500,4 +444,85 @@ export async function conversationAside(
       </>
     ),
   };
+}
+
+// ---- Rules 29 and 34: the thread and the reply box --------------------------------------------
+
+/**
+ * A thread's htmx poll (the SSE fallback): 204 while the page has its version (`v`); 286 (htmx
+ * stops polling) once the agent may no longer read the ticket or chat.
+ */
+export function threadPoll(c: Context, part: ThreadPart | null): Response {
+  if (!part) return new Response(null, { status: 286 });
+  if (c.req.query("v") === part.version) return c.body(null, 204);
+  return c.html(part.html);
+}
+
+/**
+ * Rule 29's Retry: the failed message goes back to the customer's queue, or the refusal is said.
+ * htmx gets the flash and `pane()` (the thread, out of band, showing the mark); a plain form a
+ * redirect to `back`.
+ */
+export async function retryForm(
+  c: Context,
+  desk: Desk,
+  agent: Agent,
+  messageId: string,
+  opts: { back: string; pane: () => Promise<unknown> },
+): Promise<Response> {
+  let flash = RETRY_QUEUED;
+  try {
+    await retryMessage(desk, agent, messageId);
+  } catch (error) {
+    if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) {
+      throw error;
+    }
+    const settings = await getSettings(desk.kv);
+    flash = retryRefusal(error, settings.timeouts.whatsappWindowHours);
+  }
+  if (!isHtmx(c)) return redirectWithFlash(c, opts.back, flash);
+  const pane = await opts.pane();
+  return c.html(
+    <>
+      <FlashMessage flash={flash} />
+      {pane}
+    </>,
+  );
+}
+
+/**
+ * Rule 34 on a reply form, before anything is sent: Insert adds the filled canned reply to the
+ * draft and draws the page again; a text that still holds a placeholder is refused (422), the
+ * draft kept. Both first check the agent may still read the ticket or chat (`readable`). Null:
+ * the reply may go (a template's parameters are not checked here).
+ */
+export async function draftAnswer(
+  desk: Desk,
+  agent: Agent,
+  form: { text: string; canned: string; insert: boolean; template?: string },
+  context: ReplyContext,
+  opts: {
+    readable: () => Promise<unknown>;
+    page: (pane: PaneState, status: 200 | 400 | 422) => Promise<Response>;
+  },
+): Promise<Response | null> {
+  if (form.insert) {
+    await opts.readable();
+    const { draft, error } = await insertCanned(desk, agent, form, context);
+    return await opts.page({ draft, replyError: error }, error ? 400 : 200);
+  }
+  const unfilled = form.template ? null : unfilledRefusal(form.text);
+  if (!unfilled) return null;
+  await opts.readable();
+  return await opts.page({ draft: formText(form.text), replyError: unfilled }, 422);
+}
+
+/** Rule 18: whether free text may go out now (WhatsApp's window after the last inbound). */
+export function replyWindowOpen(
+  channel: Channel,
+  lastInboundAt: number | undefined,
+  windowHours: number,
+  now: number,
+): boolean {
+  return channel !== "whatsapp" || now - (lastInboundAt ?? 0) <= windowHours * HOUR;
 }

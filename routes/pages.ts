@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { compress } from "hono/compress";
 import { brotliPages } from "./page_brotli.ts";
-import { navCounts } from "./nav_counts.ts";
+import { navCounts } from "../live/desk_counts.ts";
 import { HTTPException } from "hono/http-exception";
 import { setStatus } from "../domain/agents.ts";
 import { NotFound } from "../domain/errors.ts";
@@ -89,6 +89,6 @@ export async function renderErrorPage(
   const message = error instanceof HTTPException && body.status === 403
     ? "This form was sent from another site, so it was refused. Reload the page and try again."
     : body.message;
-  const counts = agent ? (await navCounts(deps, agent).catch(() => null))?.counts : undefined;
+  const counts = agent ? (await navCounts(deps.desk, agent).catch(() => null))?.counts : undefined;
   return c.html(ErrorPage({ status: body.status, message, agent, counts }), body.status as 400);
 }

@@ -8,7 +8,6 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
-import { streamSSE } from "hono/streaming";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import widgetSource from "../static/widget.js" with { type: "text" };
 import {
@@ -21,17 +20,16 @@ import {
   applyVisitorReceipt,
   authenticateVisitor,
   createVisitor,
-  hubFor,
   issueStreamTicket,
   redeemStreamTicket,
   revokeVisitor,
   sendVisitorMessage,
   THREAD_PAGE,
   threadCursor,
-  tokenAlive,
   type Visitor,
   visitorThread,
 } from "../domain/webchat.ts";
+import { threadHub, visitorStream } from "../live/webchat.ts";
 import { WebchatPage, WebchatPreviewPage } from "../views/webchat.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { errorJson } from "./errors.ts";
@@ -44,7 +42,6 @@ import { answerCompressed } from "./compressed_asset.ts";
 type WebchatEnv = { Variables: { visitor: Visitor } };
 
 const MAX_BODY = 32 * 1024;
-const KEEPALIVE_MS = 25_000;
 const SETTINGS_MARKER = '"__CHATDESK_SETTINGS__"';
 
 /** Headers of every API answer: JSON for a script on another site, never cached or framed. */
@@ -266,15 +263,16 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     return c.json(await createVisitor(desk, clientAddress(c, config)), 201);
   });
   app.delete("/api/visitors/me", visitor, async (c) => {
-    await revokeVisitor(desk, c.get("visitor"));
+    const who = c.get("visitor");
+    await revokeVisitor(desk, who);
+    threadHub(desk).end(who.customerId);
     return c.body(null, 204);
   });
   app.post("/api/messages", visitor, async (c) => {
-    const { message, duplicate } = await sendVisitorMessage(
-      desk,
-      c.get("visitor"),
-      await readJson(c),
-    );
+    const who = c.get("visitor");
+    const { message, duplicate } = await sendVisitorMessage(desk, who, await readJson(c));
+    // Its streams in this process wake now, not at the watch's turn.
+    if (!duplicate) threadHub(desk).nudge(who.customerId);
     return c.json(
       { message: messageJson(message), ...(duplicate ? { duplicate } : {}) },
       duplicate ? 200 : 201,
@@ -305,67 +303,7 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     // stream opened (the auto-replies to a first message) can fall between a page and its stream.
     const last = c.req.header("last-event-id") || c.req.query("lastEventId") || "";
     const start = last ? await threadCursor(kv, who, last) : null;
-    return visitorStream(c, deps, who, start);
+    return visitorStream(c, desk, who, start, messageJson);
   });
   return app;
-}
-
-/**
- * A visitor's SSE stream: every message of its thread after `cursor`, each with its id as the
- * event id, as soon as the hub says the thread changed; comments keep proxies from closing it.
- */
-function visitorStream(c: Context, deps: AppDeps, who: Visitor, start: string | null) {
-  const { desk } = deps;
-  c.header("x-accel-buffering", "no"); // a proxy must pass each event on at once
-  return streamSSE(c, async (stream) => {
-    let cursor = start;
-    let dirty = true;
-    let ping = false;
-    let closed = false;
-    let wake = () => {};
-    const unsubscribe = hubFor(desk.kv).subscribe(who.customerId, (signal) => {
-      if (signal === "end") closed = true;
-      dirty = true;
-      wake();
-    });
-    stream.onAbort(() => {
-      closed = true;
-      wake();
-    });
-    const timer = setInterval(() => {
-      ping = true;
-      wake();
-    }, KEEPALIVE_MS);
-    try {
-      await stream.write("retry: 3000\n\n");
-      while (!closed && !stream.aborted) {
-        if (dirty) {
-          dirty = false;
-          for (let more = true; more && !closed;) {
-            const page = await visitorThread(desk.kv, who, cursor, THREAD_PAGE, false);
-            for (const m of page.messages) {
-              await stream.writeSSE({ id: m.id, data: JSON.stringify(messageJson(m)) });
-            }
-            cursor = page.cursor;
-            more = page.messages.length === THREAD_PAGE;
-          }
-          continue;
-        }
-        if (ping) {
-          ping = false;
-          // A token revoked or expired elsewhere (another process) ends the stream too.
-          if (!(await tokenAlive(desk, who.tokenHash))) break;
-          await stream.write(": ping\n\n");
-          continue;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = () => {};
-      }
-    } catch (error) {
-      if (!stream.aborted) console.error("web chat stream failed", error);
-    } finally {
-      clearInterval(timer);
-      unsubscribe();
-    }
-  });
 }

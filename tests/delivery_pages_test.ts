@@ -12,7 +12,8 @@ import { findMessage } from "../domain/messages.ts";
 import type { Agent, Delivery } from "../domain/types.ts";
 import type { AppDeps, DeskEnv } from "../routes/context.ts";
 import { eventRoutes } from "../routes/events.ts";
-import { type LivePart, LiveViews, liveViews } from "../routes/live_views.ts";
+import type { LivePart, LiveViews } from "../live/parts.ts";
+import { LIVE_VIEWS } from "../live/views.ts";
 import { closeBusiness, INBOUND_TOKEN, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 import { readEventStream } from "./event_stream.ts";
 
@@ -380,7 +381,6 @@ async function openStream(app: Hono<DeskEnv>, who: Person, address: string) {
 /** The desk's live views, each part counting its renders by the events it sends. */
 function countingViews() {
   const renders = new Map<string, number>();
-  const views = new LiveViews();
   const wrap = (part: LivePart): LivePart => ({
     on: part.on,
     async render(ctx) {
@@ -390,12 +390,12 @@ function countingViews() {
       return out;
     },
   });
-  for (const name of ["unassigned", "assigned", "closed", "chats"]) {
-    const view = liveViews.find(name)!;
-    views.register(name, (params) => view(params).map(wrap), {
-      fallback: name === "unassigned",
-    });
-  }
+  const views: LiveViews = Object.fromEntries(
+    ["unassigned", "assigned", "closed", "chats"].map((name) => {
+      const view = LIVE_VIEWS[name];
+      return [name, (params: URLSearchParams) => view(params).map(wrap)];
+    }),
+  );
   return { views, renders };
 }
 

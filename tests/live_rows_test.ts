@@ -1,6 +1,6 @@
 /**
  * Rules 32 and 33 without a browser: what reaches an agent's desk (domain/alerts.ts), the list
- * patches (routes/live_views.ts), and the `/events` stream of a queue page: one row per new
+ * patches (live/patch.ts), and the `/events` stream of a queue page: one row per new
  * ticket within rule 33's bytes, a removed row per accepted or closed ticket, counts and
  * announcements for the right agents only, reconnects by `Last-Event-ID`, gzip.
  */
@@ -10,7 +10,7 @@ import { announcedTo, arrivalsSince, takeNotices } from "../domain/alerts.ts";
 import { visibleDepartments } from "../domain/departments.ts";
 import { acceptTicket, closeTicket, getTicket, reassignTicket } from "../domain/tickets.ts";
 import { setStatus } from "../domain/agents.ts";
-import { type PatchDrawing, patchHtml, patchState } from "../routes/live_views.ts";
+import { type PatchDrawing, patchHtml, patchState } from "../live/patch.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 import { readEventStream } from "./event_stream.ts";
 
