@@ -1,4 +1,5 @@
 /** The one table of channel facts: how an address looks, how long a message may be, rule 18. */
+import { Conflict } from "./errors.ts";
 import type { Channel, Route } from "./types.ts";
 
 export interface ChannelFacts {
@@ -51,3 +52,22 @@ export const ROUTE_LABELS: Record<Route, string> = {
   api: "API channel",
   demo: "Demo",
 };
+
+/** Web chat visitor ids: this prefix and a time-ordered id, made only by `createVisitor`. */
+export const VISITOR_PREFIX = "wv_";
+const VISITOR_ID = new RegExp(`^${VISITOR_PREFIX}[0-9A-HJKMNP-TV-Z]{26}$`);
+
+/** SPEC "Routes": a web chat visitor id names a visitor only `POST /webchat/api/visitors` made. */
+export function isVisitorAddress(channel: Channel, from: string): boolean {
+  return channel === "webchat" && VISITOR_ID.test(from);
+}
+
+/** `POST /api/inbound` may not speak for a web chat visitor: 409 `address_taken`. */
+export function refuseVisitorAddress(channel: Channel, from: string): void {
+  if (isVisitorAddress(channel, from)) {
+    throw new Conflict(
+      "address_taken",
+      "This address belongs to a web chat visitor; only the visitor's own widget writes for it.",
+    );
+  }
+}

@@ -11,7 +11,7 @@ import { retryCommit } from "./kv_util.ts";
 import { type Settings, withDefaults } from "./settings.ts";
 import { settleConversation } from "./sweeps.ts";
 import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
-import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "./channels.ts";
+import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, refuseVisitorAddress } from "./channels.ts";
 import type { ApiChannelSettings } from "./channel_settings.ts";
 import { addMessage, addOutbound, dispatchFor } from "./messages.ts";
 import {
@@ -24,7 +24,6 @@ import {
   type Ticket,
 } from "./types.ts";
 import { asBody, oneLineName, oneOf, str } from "./validate.ts";
-import { refuseVisitorAddress } from "./webchat.ts";
 
 const PREVIEW_LENGTH = 140;
 const SEEN_FOR = 7 * 24 * 3600_000;

@@ -8,10 +8,10 @@
  * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
  */
 import { getChannelSettings } from "./channel_settings.ts";
-import { CHANNEL_FACTS } from "./channels.ts";
+import { CHANNEL_FACTS, VISITOR_PREFIX } from "./channels.ts";
 import { DAY, HOUR, MINUTE } from "./clock.ts";
 import type { Desk } from "./desk.ts";
-import { Conflict, DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
+import { DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
 import { customerIdFor, newId } from "./ids.ts";
 import { receiveInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
@@ -19,7 +19,7 @@ import { getAll, retryCommit } from "./kv_util.ts";
 import { advanceDelivery, findMessage } from "./messages.ts";
 import { hashToken, newToken } from "./passwords.ts";
 import { addressGroup } from "./sessions.ts";
-import type { Channel, Message } from "./types.ts";
+import type { Message } from "./types.ts";
 import { asBody, oneOf } from "./validate.ts";
 
 export const NEW_VISITORS_PER_HOUR = 10;
@@ -35,8 +35,6 @@ const TOUCH_EVERY = 10 * MINUTE;
 const CLIENT_IDS_KEPT = 7 * DAY;
 const RECEIPT_BATCH = 50;
 
-/** Visitor ids are made only here: `wv_` and a time-ordered id. `/api/inbound` may not use them. */
-const VISITOR_ID = /^wv_[0-9A-HJKMNP-TV-Z]{26}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -71,21 +69,6 @@ interface StreamTicket {
 interface ReceiptMarks {
   delivered?: string;
   read?: string;
-}
-
-/** SPEC "Routes": a web chat visitor id names a visitor only `POST /webchat/api/visitors` made. */
-export function isVisitorAddress(channel: Channel, from: string): boolean {
-  return channel === "webchat" && VISITOR_ID.test(from);
-}
-
-/** `POST /api/inbound` may not speak for a web chat visitor: 409 `address_taken`. */
-export function refuseVisitorAddress(channel: Channel, from: string): void {
-  if (isVisitorAddress(channel, from)) {
-    throw new Conflict(
-      "address_taken",
-      "This address belongs to a web chat visitor; only the visitor's own widget writes for it.",
-    );
-  }
 }
 
 /** Web chat switched off by the admin: no new visitors, no new messages. */
@@ -152,7 +135,7 @@ export async function createVisitor(
   const tokenHash = await hashToken(token);
   const visitorId = await retryCommit(async () => {
     const now = clock.now();
-    const id = `wv_${newId(now)}`;
+    const id = `${VISITOR_PREFIX}${newId(now)}`;
     const visitor: VisitorRecord = { id, createdAt: now, tokenHash, revokedAt: null };
     const record: TokenRecord = { visitorId: id, createdAt: now, lastUsedAt: now };
     const ok = (await kv.atomic()
