@@ -189,3 +189,16 @@ export async function leaveMessage(
 export async function closeBusiness(t: TestDesk) {
   await updateSettings(t.kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });
 }
+
+/** Waits until `condition` holds (polled every 10 ms); throws after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

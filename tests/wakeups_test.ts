@@ -1,0 +1,184 @@
+/**
+ * Rule 37: due work wakes without KV queues: a timer in every live instance, armed from the next
+ * due entry and re-armed by a watch (or, between processes on one SQLite file, a poll).
+ */
+import assert from "node:assert/strict";
+import { ManualClock, systemClock } from "../domain/clock.ts";
+import { scheduleDue } from "../domain/desk.ts";
+import { keys } from "../domain/keys.ts";
+import { scheduleDelivery } from "../domain/messages.ts";
+import { type Lane, Wakeups } from "../domain/wakeups.ts";
+import { waitFor } from "./helpers.ts";
+
+/** A lane that records when it ran and drops what is due, as the real lanes do. */
+function recordingLane(kv: Deno.Kv, clock: { now(): number }, name = "timers") {
+  const runs: number[] = [];
+  const lane: Lane = {
+    name,
+    prefix: keys.dueAll(),
+    run: async () => {
+      runs.push(Date.now());
+      const end = [...keys.dueAll(), clock.now() + 1];
+      for await (const e of kv.list({ prefix: keys.dueAll(), end })) await kv.delete(e.key);
+    },
+  };
+  return { lane, runs };
+}
+
+async function schedule(kv: Deno.Kv, at: number, id: string) {
+  const op = kv.atomic();
+  scheduleDue(op, at, "conversation", id);
+  assert.ok((await op.commit()).ok);
+}
+
+Deno.test("[domain] rule 37: a due entry wakes its lane at its time, in this or another instance", async (t) => {
+  const kv = await Deno.openKv(":memory:");
+  const { lane, runs } = recordingLane(kv, systemClock);
+  const wakeups = new Wakeups(kv, systemClock, [lane], { timers: true, pollMs: null });
+  wakeups.start();
+  try {
+    await t.step(
+      "an entry 300 ms ahead runs after 300 ms, not before, well within 2 s",
+      async () => {
+        const at = Date.now() + 300;
+        await schedule(kv, at, "c1");
+        await waitFor(() => runs.length >= 1, 5_000);
+        assert.ok(runs[0] >= at - 5, `ran ${at - runs[0]} ms early`);
+        assert.ok(runs[0] - at < 2_000, `ran ${runs[0] - at} ms late`);
+      },
+    );
+    await t.step(
+      "an earlier entry written later re-arms the timer for the earlier time",
+      async () => {
+        runs.length = 0;
+        await schedule(kv, Date.now() + 60_000, "late");
+        const soon = Date.now() + 200;
+        await schedule(kv, soon, "soon");
+        await waitFor(() => runs.length >= 1, 5_000);
+        assert.ok(runs[0] - soon < 2_000);
+        assert.ok((await kv.get(keys.due(soon, "conversation", "soon"))).versionstamp === null);
+      },
+    );
+  } finally {
+    await wakeups.stop();
+    kv.close();
+  }
+});
+
+Deno.test("[domain] rule 37: what is already due when an instance starts runs at once", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await schedule(kv, Date.now() - 60_000, "left-by-a-stopped-instance");
+  const { lane, runs } = recordingLane(kv, systemClock);
+  const wakeups = new Wakeups(kv, systemClock, [lane], { timers: true, pollMs: null });
+  const started = Date.now();
+  wakeups.start();
+  await waitFor(() => runs.length >= 1, 5_000);
+  assert.ok(runs[0] - started < 2_000);
+  await wakeups.stop();
+  kv.close();
+});
+
+/** Another process writes a due entry into the file, as a second instance would. */
+async function scheduleFromAnotherProcess(path: string, at: number) {
+  const code = `const kv = await Deno.openKv(${JSON.stringify(path)});
+    await kv.atomic().set(["due", ${at}, "conversation", "other"], "other")
+      .sum(["due_changed"], 1n).commit();
+    kv.close();`;
+  const { code: exit } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--unstable-kv", code],
+  }).output();
+  assert.equal(exit, 0);
+}
+
+Deno.test("[domain] rule 37: processes on one SQLite file find each other's due entries", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/shared.sqlite3`;
+  const kv = await Deno.openKv(path);
+  await t.step(
+    "with the watch alone, another process's entry is not seen (why the poll exists)",
+    async () => {
+      const { lane, runs } = recordingLane(kv, systemClock);
+      const wakeups = new Wakeups(kv, systemClock, [lane], { timers: true, pollMs: null });
+      wakeups.start();
+      await scheduleFromAnotherProcess(path, Date.now() + 50);
+      // A negative: the next step is its positive control, with the same write seen by the poll.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(runs.length, 0);
+      await wakeups.stop();
+      for await (const e of kv.list({ prefix: keys.dueAll() })) await kv.delete(e.key);
+    },
+  );
+  await t.step("with the poll on, it runs within 2 s of its time", async () => {
+    const { lane, runs } = recordingLane(kv, systemClock);
+    const wakeups = new Wakeups(kv, systemClock, [lane], { timers: true, pollMs: 500 });
+    wakeups.start();
+    const at = Date.now() + 300;
+    await scheduleFromAnotherProcess(path, at);
+    await waitFor(() => runs.length >= 1, 5_000);
+    assert.ok(runs[0] - at < 2_000, `ran ${runs[0] - at} ms late`);
+    await wakeups.stop();
+  });
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("[domain] rule 37: a manual clock arms no real-time timer; what is due by it runs", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new ManualClock(Date.parse("2026-11-25T10:00:00Z"));
+  const { lane, runs } = recordingLane(kv, clock);
+  const wakeups = new Wakeups(kv, clock, [lane], { timers: false, pollMs: null });
+  wakeups.start();
+  // Due in 50 ms by the manual clock: it must wait for the clock to move, whatever real time does.
+  await schedule(kv, clock.now() + 50, "future");
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(runs.length, 0);
+  await schedule(kv, clock.now() - 1, "due");
+  await waitFor(() => runs.length >= 1, 5_000);
+  await wakeups.stop();
+  kv.close();
+});
+
+Deno.test("[domain] rule 37: an item its run leaves due is looked at again later, never in a loop", async () => {
+  const kv = await Deno.openKv(":memory:");
+  let runs = 0;
+  const stuck: Lane = {
+    name: "delivery",
+    prefix: keys.deliveryDue(),
+    run: () => Promise.resolve(runs++),
+  };
+  const wakeups = new Wakeups(kv, systemClock, [stuck], {
+    timers: true,
+    pollMs: null,
+    backoffMs: 200,
+  });
+  const op = kv.atomic();
+  scheduleDelivery(op, "poison", Date.now() - 1);
+  await op.commit();
+  wakeups.start();
+  await new Promise((r) => setTimeout(r, 1_000));
+  await wakeups.stop();
+  // Backing off 200, 400, 800 ms: a handful of runs in a second, not thousands.
+  assert.ok(runs >= 2 && runs <= 5, `${runs} runs`);
+  kv.close();
+});
+
+Deno.test("[domain] rule 37: runNow joins a run under way instead of starting a second", async () => {
+  const kv = await Deno.openKv(":memory:");
+  let concurrent = 0, most = 0, runs = 0;
+  const slow: Lane = {
+    name: "timers",
+    prefix: keys.dueAll(),
+    run: async () => {
+      runs++;
+      most = Math.max(most, ++concurrent);
+      await new Promise((r) => setTimeout(r, 100));
+      concurrent--;
+    },
+  };
+  const wakeups = new Wakeups(kv, systemClock, [slow], { timers: true, pollMs: null });
+  await Promise.all([wakeups.runNow("timers"), wakeups.runNow("timers"), wakeups.runNow("timers")]);
+  assert.equal(most, 1);
+  assert.ok(runs <= 2, `${runs} runs`);
+  await wakeups.stop();
+  kv.close();
+});
