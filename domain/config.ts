@@ -6,7 +6,10 @@ export interface Config {
    * so `task start` with its published demo passwords is not reachable from the network.
    */
   hostname: string;
-  /** A file path, ":memory:", an https:// KV Connect URL, or PLATFORM_KV. */
+  /**
+   * A file path, ":memory:", a KV Connect URL (`https://`, or `http://` to a loopback address), or
+   * PLATFORM_KV. On Deno Deploy only PLATFORM_KV (the default there) or a KV Connect URL.
+   */
   kvPath: string;
   adminEmail: string;
   adminPassword: string | null;
@@ -90,6 +93,29 @@ export const isEveryInterface = (hostname: string): boolean =>
 /** `CHATDESK_KV_PATH=platform`: `Deno.openKv()` with no path, as on Deno Deploy. */
 export const PLATFORM_KV = "platform";
 
+/** Whether `kvPath` names a KV Connect server (`http://` or `https://`) rather than a file. */
+export const isKvConnectUrl = (kvPath: string): boolean => /^https?:\/\//i.test(kvPath);
+
+/** Whether `kvPath` is a SQLite file on this machine (not memory, KV Connect or the platform's). */
+export const isFileStore = (kvPath: string): boolean =>
+  kvPath !== ":memory:" && kvPath !== PLATFORM_KV && !isKvConnectUrl(kvPath);
+
+/** Whether this process runs on Deno Deploy, which sets `DENO_DEPLOYMENT_ID` for every app. */
+export function isOnDeploy(env: Record<string, string | undefined>): boolean {
+  const id = env.DENO_DEPLOYMENT_ID;
+  return id !== undefined && id !== "";
+}
+
+/**
+ * How to give the app its store on Deno Deploy (rule 42): said when a store is refused there, and
+ * for main.ts to say when `Deno.openKv()` fails there (no database assigned to the app).
+ */
+export const DEPLOY_KV_HELP =
+  "On Deno Deploy the desk keeps everything in the Deno KV database assigned to the app. In the " +
+  "Deno Deploy dashboard open your organization's Databases page, click Provision Database and " +
+  "choose Deno KV (or use one you have), then click Assign next to it and select this app; when " +
+  'its status shows "Connected", deploy again. Leave CHATDESK_KV_PATH unset there.';
+
 /** Parses the environment; `defaults` are what `deno task start` embeds. Throws ConfigError naming the variable. */
 export function parseConfig(
   env: Record<string, string | undefined>,
@@ -106,7 +132,7 @@ export function parseConfig(
     problems.push(`PORT must be a port number 1–65535, not "${portText}".`);
   }
   // On Deno Deploy the platform's own KV is the default (a file path cannot be written there).
-  const onDeploy = get("DENO_DEPLOYMENT_ID") !== undefined;
+  const onDeploy = isOnDeploy(env);
   // Deno Deploy chooses the address itself; elsewhere only this machine, unless HOST says so.
   const hostText = get("HOST") ?? (onDeploy ? "0.0.0.0" : "127.0.0.1");
   const hostname = hostOf(hostText);
@@ -116,9 +142,18 @@ export function parseConfig(
     );
   }
   const kvPath = get("CHATDESK_KV_PATH") ?? (onDeploy ? PLATFORM_KV : "./data/chatdesk.sqlite3");
-  if (kvPath.startsWith("http://")) {
+  if (isKvConnectUrl(kvPath) && !secureUrl(kvPath)) {
+    // The value is not repeated: a URL may carry credentials, and this message is printed.
     problems.push(
-      "CHATDESK_KV_PATH must be a file path or an https:// KV Connect URL, not http://.",
+      "CHATDESK_KV_PATH must be a file path, :memory:, platform, or a KV Connect URL with https:// " +
+        "(http:// only to a loopback address) and no user name or password in it.",
+    );
+  }
+  if (onDeploy && (kvPath === ":memory:" || isFileStore(kvPath))) {
+    // Rule 42: a file or memory store lives in one isolate and is lost when the isolate stops.
+    problems.push(
+      `CHATDESK_KV_PATH cannot be "${kvPath}" on Deno Deploy: each instance would keep its own ` +
+        `store and lose it when it stops. ${DEPLOY_KV_HELP}`,
     );
   }
   const adminEmail = (get("CHATDESK_ADMIN_EMAIL") ?? "admin@chatdesk.local").toLowerCase();
@@ -129,9 +164,22 @@ export function parseConfig(
   if (adminPassword !== null && adminPassword.length < 8) {
     problems.push("CHATDESK_ADMIN_PASSWORD must have at least 8 characters.");
   }
+  // On Deno Deploy what a start prints lands in the platform's logs: no generated secret there.
+  if (onDeploy && adminPassword === null) {
+    problems.push(
+      "CHATDESK_ADMIN_PASSWORD is required on Deno Deploy (at least 8 characters; add it as a " +
+        "secret in the app's environment variables): a generated one would be printed into the logs.",
+    );
+  }
   const inboundToken = get("CHATDESK_INBOUND_TOKEN") ?? "";
   if (inboundToken && inboundToken.length < 16) {
     problems.push("CHATDESK_INBOUND_TOKEN must have at least 16 characters.");
+  }
+  if (onDeploy && !inboundToken) {
+    problems.push(
+      "CHATDESK_INBOUND_TOKEN is required on Deno Deploy (at least 16 characters; add it as a " +
+        "secret in the app's environment variables): a generated one would be printed into the logs.",
+    );
   }
   const clock = get("CHATDESK_CLOCK") ?? "system";
   if (clock !== "system" && clock !== "manual") {

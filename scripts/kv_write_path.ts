@@ -3,7 +3,7 @@
  * KV file (`CHATDESK_KV_PATH`, default `./data`). The desk writes nothing else; a KV that is not
  * a file (`:memory:`, KV Connect, the platform's) still gets `./data`, which it never touches.
  */
-import { parseConfig, PLATFORM_KV } from "../domain/config.ts";
+import { isFileStore, parseConfig } from "../domain/config.ts";
 
 export function kvWriteDirectory(env: Record<string, string | undefined>): string {
   let path: string;
@@ -12,8 +12,7 @@ export function kvWriteDirectory(env: Record<string, string | undefined>): strin
   } catch {
     return "./data"; // main.ts reports the configuration problem itself
   }
-  const isFile = !path.startsWith("https://") && path !== ":memory:" && path !== PLATFORM_KV;
-  if (!isFile) return "./data";
+  if (!isFileStore(path)) return "./data";
   return path.replace(/[^/]*$/, "").replace(/(.)\/$/, "$1") || ".";
 }
 

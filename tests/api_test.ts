@@ -477,7 +477,12 @@ Deno.test("[domain] configuration: defaults, and bad values refused with the var
   assert.equal(config.clock, "system");
   assert.equal(config.demo, true);
   assert.equal(parseConfig({ CHATDESK_DEMO: "0" }, { demo: true }).demo, false);
-  assert.equal(parseConfig({ DENO_DEPLOYMENT_ID: "abc" }).kvPath, "platform");
+  // On Deno Deploy both secrets are required (tests/config_test.ts, rule 42).
+  const deploySecrets = {
+    CHATDESK_ADMIN_PASSWORD: "deploy-pass-1",
+    CHATDESK_INBOUND_TOKEN: "deploy-inbound-token-0123",
+  };
+  assert.equal(parseConfig({ DENO_DEPLOYMENT_ID: "abc", ...deploySecrets }).kvPath, "platform");
   assert.equal(
     parseConfig({ CHATDESK_KV_PATH: "https://api.deno.com/databases/x/connect" }).kvPath.startsWith(
       "https://",

@@ -9,8 +9,16 @@ export function freePort(): number {
   return port;
 }
 
-export function mainCommand(env: Record<string, string>) {
-  return new Deno.Command(Deno.execPath(), {
+/** How to run `main.ts`: another Deno binary (say 2.5, Deploy's), and how long a start may take. */
+export interface MainOptions {
+  /** The `deno` executable; the one running the tests unless given. */
+  deno?: string;
+  /** How long to wait for the start-up line; 60 s unless given. */
+  readyTimeoutMs?: number;
+}
+
+export function mainCommand(env: Record<string, string>, options: MainOptions = {}) {
+  return new Deno.Command(options.deno ?? Deno.execPath(), {
     args: ["run", "--allow-all", MAIN],
     env: { ...env, NO_COLOR: "1" },
     stdout: "piped",
@@ -27,12 +35,18 @@ export interface MainProcess {
   kill(signal: Deno.Signal): Promise<void>;
 }
 
-export function startMain(env: Record<string, string>): MainProcess {
-  const child = mainCommand(env).spawn();
+export function startMain(env: Record<string, string>, options: MainOptions = {}): MainProcess {
+  const child = mainCommand(env, options).spawn();
   let out = "";
   const decoder = new TextDecoder();
+  const errors = (async () => {
+    for await (const chunk of child.stderr) out += decoder.decode(chunk);
+  })();
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start:\n${out}`)),
+      options.readyTimeoutMs ?? 60_000,
+    );
     (async () => {
       for await (const chunk of child.stdout) {
         out += decoder.decode(chunk);
@@ -41,11 +55,12 @@ export function startMain(env: Record<string, string>): MainProcess {
           resolve();
         }
       }
+      // The process ended: say why at once rather than at the timeout (no-op once resolved).
+      clearTimeout(timer);
+      await errors.catch(() => {});
+      reject(new Error(`server ended before it listened:\n${out}`));
     })();
   });
-  const errors = (async () => {
-    for await (const chunk of child.stderr) out += decoder.decode(chunk);
-  })();
   let ended = false;
   return {
     ready,
@@ -53,7 +68,11 @@ export function startMain(env: Record<string, string>): MainProcess {
     async kill(signal: Deno.Signal) {
       if (ended) return;
       ended = true;
-      child.kill(signal);
+      try {
+        child.kill(signal);
+      } catch {
+        // it has ended already
+      }
       await child.status;
       await errors.catch(() => {});
     },

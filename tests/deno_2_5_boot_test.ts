@@ -1,0 +1,99 @@
+/**
+ * [e2e] Rule 42: the repository's `deno.json` runs unchanged on Deno 2.5, the runtime Deno Deploy
+ * documents, with no flag beyond permissions. `main.ts` is started by a Deno 2.5.0 binary (from
+ * npm, as `npx -y deno@2.5.0` installs it), signs an admin in and takes one inbound message.
+ *
+ * The first run downloads Deno 2.5.0 (≈ 90 MB from npm) and may fetch npm packages: timeouts are
+ * generous and every wait is on a condition.
+ */
+import assert from "node:assert/strict";
+import { freePort, startMain } from "./main_process.ts";
+
+const VERSION = "2.5.0";
+const TOKEN = "deno-25-inbound-token-0123";
+const ADMIN = { email: "boss@deno25.local", password: "boss-password-25" };
+
+/**
+ * Deno 2.5 trusts only its built-in root certificates unless told otherwise; on a machine whose
+ * traffic goes through an inspecting proxy it then cannot fetch npm packages. Adding the system's
+ * store changes nothing elsewhere.
+ */
+const TLS_STORES = Deno.env.get("DENO_TLS_CA_STORE") ?? "system,mozilla";
+
+/**
+ * The path of the `deno` binary `npx -y deno@<version>` runs. The desk is started from that
+ * binary itself, so signals reach it directly (not through npx).
+ */
+async function denoBinary(version: string): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command("npx", {
+    args: ["-y", `deno@${version}`, "eval", "console.log(Deno.version.deno, Deno.execPath())"],
+    env: { NO_COLOR: "1", DENO_TLS_CA_STORE: TLS_STORES },
+  }).output();
+  const out = new TextDecoder().decode(stdout).trim();
+  assert.equal(code, 0, `npx -y deno@${version} failed:\n${new TextDecoder().decode(stderr)}`);
+  const [reported, path] = out.split("\n").at(-1)!.split(" ");
+  assert.equal(reported, version, out);
+  return path;
+}
+
+async function call<T>(base: string, path: string, body: unknown, token?: string) {
+  const res = await fetch(base + path, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, text };
+}
+
+Deno.test({
+  name: `[e2e] rule 42: main.ts boots on Deno ${VERSION} with the repository's deno.json`,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async (t) => {
+  const deno = await denoBinary(VERSION);
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = startMain({
+    PORT: String(port),
+    CHATDESK_KV_PATH: ":memory:",
+    CHATDESK_CLOCK: "manual",
+    CHATDESK_DEMO: "0",
+    CHATDESK_ADMIN_EMAIL: ADMIN.email,
+    CHATDESK_ADMIN_PASSWORD: ADMIN.password,
+    CHATDESK_INBOUND_TOKEN: TOKEN,
+    DENO_TLS_CA_STORE: TLS_STORES,
+  }, { deno, readyTimeoutMs: 180_000 });
+  try {
+    await t.step(`Deno ${VERSION} loads every module and listens`, async () => {
+      await child.ready;
+      assert.ok(child.output().includes(`chatdesk on ${base}/`), child.output());
+    });
+    await t.step("the admin signs in through POST /api/session", async () => {
+      const session = await call<{ token: string }>(base, "/api/session", ADMIN);
+      assert.equal(session.status, 200, session.text);
+      assert.ok(session.body.token);
+    });
+    await t.step("POST /api/inbound takes a customer's message and answers it", async () => {
+      const inbound = await call<{ customerId: string; replies: unknown[] }>(
+        base,
+        "/api/inbound",
+        { channel: "whatsapp", from: "+27820000025", text: "Hello from Deno 2.5" },
+        TOKEN,
+      );
+      assert.equal(inbound.status, 200, inbound.text);
+      assert.ok(inbound.body.customerId, inbound.text);
+      // The auto-reply is chosen by business hours: Temporal works on this runtime too.
+      assert.ok(inbound.body.replies.length > 0, inbound.text);
+    });
+    await t.step("nothing on the way was refused as unsupported or unstable", () => {
+      const out = child.output();
+      assert.ok(!/unsupported|--unstable|Uncaught/i.test(out), out);
+    });
+  } finally {
+    await child.kill("SIGTERM");
+  }
+});
