@@ -80,14 +80,11 @@ const wakeups = new Wakeups(kv, desk.clock, [
   pollMs: crossProcessPollMs(kind, SHARED_FILE_POLL_MS),
 });
 
-const admin = await ensureAdmin(
-  kv,
-  desk.clock,
-  config.adminEmail,
-  config.adminPassword,
-  config.demo,
-);
-const inbound = await ensureInboundToken(kv, config.inboundToken);
+// Rule 41: the start's few reads go out together.
+const [admin, inbound] = await Promise.all([
+  ensureAdmin(kv, desk.clock, config.adminEmail, config.adminPassword, config.demo),
+  ensureInboundToken(kv, config.inboundToken),
+]);
 const inboundToken = inbound.token;
 if (config.demo && await seedDemo(desk)) {
   console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");

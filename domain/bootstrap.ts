@@ -1,6 +1,7 @@
 /** First start: the bootstrap admin and the inbound token, created once. */
 import { createAgent, findAgentByEmail } from "./agents.ts";
 import type { Clock } from "./clock.ts";
+import { Conflict } from "./errors.ts";
 import { newToken } from "./passwords.ts";
 
 const INBOUND_TOKEN_KEY = ["bootstrap", "inbound_token"];
@@ -23,7 +24,13 @@ export async function ensureAdmin(
     return { email, password: shown, created: false };
   }
   const chosen = password ?? newToken().slice(0, 16);
-  await createAgent(kv, clock, { name: "Admin", email, password: chosen, role: "admin" });
+  try {
+    await createAgent(kv, clock, { name: "Admin", email, password: chosen, role: "admin" });
+  } catch (error) {
+    // Instances starting together on an empty store (Deno Deploy): another one made it first.
+    if (!(error instanceof Conflict)) throw error;
+    return { email, password, created: false };
+  }
   if (!password && rememberGenerated) await kv.set(SHOWN_LOGIN_KEY, chosen);
   return { email, password: chosen, created: true };
 }
