@@ -68,7 +68,7 @@ if (kind === "file") {
 }
 const kv = await Deno.openKv(kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
-const desk: Desk = { kv, clock: manualClock ?? systemClock };
+const desk: Desk = { kv, clock: manualClock ?? systemClock, storeKind: kind };
 const courier = new Courier(desk, providerConfig(config));
 desk.kick = (customerId) => void courier.deliver(customerId).catch((e) => console.error(e));
 const wakeups = new Wakeups(kv, desk.clock, [

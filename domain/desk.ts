@@ -5,6 +5,8 @@ import { type DueKind, keys } from "./keys.ts";
 export interface Desk {
   kv: Deno.Kv;
   clock: Clock;
+  /** Where the store lives, which decides whether instances must poll (rules 37, 40). */
+  storeKind?: StoreKind;
   /**
    * Starts a customer's deliveries in this instance right after a commit queued messages for it.
    * The durable record is the outbox entry and its due entry (rule 37); this only saves the wait.

@@ -11,7 +11,7 @@
  */
 import { type Arrival, arrivalsSince } from "../domain/alerts.ts";
 import type { Clock } from "../domain/clock.ts";
-import { crossProcessPollMs, type Desk, type StoreKind } from "../domain/desk.ts";
+import { crossProcessPollMs, type Desk } from "../domain/desk.ts";
 import { keys } from "../domain/keys.ts";
 
 /** What a commit changed, by the counter it bumps in the same commit. */
@@ -39,16 +39,13 @@ const FEED_OVERLAP_MS = 5_000;
 /** Pages that connect within this long of each other share their first renders. */
 const CONNECT_SHARE_MS = 250;
 
-const STORE_KINDS: readonly StoreKind[] = ["memory", "file", "remote"];
-
 /**
  * Rule 40: how often this process must re-read what `kv.watch` would tell it, or null for never
  * (`crossProcessPollMs`). A desk that does not say where its store lives (`storeKind`, which
  * main.ts knows from the configuration) polls, as a shared SQLite file needs.
  */
 export function crossProcessPoll(desk: Desk, ms: number): number | null {
-  const told = "storeKind" in desk ? desk.storeKind : undefined;
-  return crossProcessPollMs(STORE_KINDS.find((kind) => kind === told) ?? "file", ms);
+  return crossProcessPollMs(desk.storeKind ?? "file", ms);
 }
 
 /**

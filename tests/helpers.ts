@@ -7,7 +7,7 @@ import {
   DEFAULT_WHATSAPP_API_BASE,
 } from "../domain/config.ts";
 import { createDepartment } from "../domain/departments.ts";
-import type { Desk } from "../domain/desk.ts";
+import { type Desk, storeKind } from "../domain/desk.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import type { Agent, Role } from "../domain/types.ts";
@@ -80,12 +80,14 @@ export interface TestDeskOptions {
   providers?: Partial<ProviderConfig>;
   /** Start deliveries right after each commit, like main.ts does (its courier's kick). */
   listen?: boolean;
+  /** A store already opened (e.g. a KV Connect one); `close()` then leaves it open. */
+  kv?: Deno.Kv;
 }
 
 export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
-  const kv = await Deno.openKv(opts.path ?? ":memory:");
+  const kv = opts.kv ?? await Deno.openKv(opts.path ?? ":memory:");
   const clock = new ManualClock(opts.at ?? OPEN_TIME);
-  const desk: Desk = { kv, clock };
+  const desk: Desk = { kv, clock, storeKind: storeKind(opts.path ?? ":memory:") };
   const providers: ProviderConfig = {
     publicUrl: "http://127.0.0.1:8000",
     whatsappApiBase: "http://127.0.0.1:9",
@@ -165,7 +167,7 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     courier,
     async close() {
       await courier.stop(0);
-      kv.close();
+      if (!opts.kv) kv.close();
     },
   };
 }
