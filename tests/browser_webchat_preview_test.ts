@@ -6,9 +6,9 @@
  * the saved settings. Screenshots of the card at 1280 and 360 px go to ./.shots/.
  */
 import assert from "node:assert/strict";
-import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import type { Frame } from "playwright-core";
 import {
+  axeSource,
   type Browser,
   launchBrowser,
   type Page,

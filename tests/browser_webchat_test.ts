@@ -8,11 +8,17 @@
  * the widget and the `/webchat` page at 360 and 1280 px into /tmp/shots/.
  */
 import assert from "node:assert/strict";
-import axeSource from "axe-core/axe.min.js" with { type: "text" };
 import { customerIdFor } from "../domain/ids.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import { CLOSED_TIME } from "./helpers.ts";
-import { type Browser, launchBrowser, type Page, signInPage, startServer } from "./browser.ts";
+import {
+  axeSource,
+  type Browser,
+  launchBrowser,
+  type Page,
+  signInPage,
+  startServer,
+} from "./browser.ts";
 
 const SHOTS = "/tmp/shots";
 const GREETING = "Hi! We usually answer within a day.";
