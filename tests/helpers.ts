@@ -7,7 +7,8 @@ import {
   DEFAULT_WHATSAPP_API_BASE,
 } from "../domain/config.ts";
 import { createDepartment } from "../domain/departments.ts";
-import { type Desk, storeKind } from "../domain/desk.ts";
+import { type Desk, type StoreKind, storeKind } from "../domain/desk.ts";
+import { type KvConnectServer, startKvConnectServer } from "./kv_connect_server.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import type { Agent, Role } from "../domain/types.ts";
@@ -84,10 +85,61 @@ export interface TestDeskOptions {
   kv?: Deno.Kv;
 }
 
+/**
+ * The store the tests' desks use: `CHATDESK_TEST_STORE=kv-connect` runs the same tests with each
+ * desk's store behind its own KV Connect server (Deno's remote client, as on Deno Deploy: rule 37).
+ */
+const TEST_STORE = Deno.env.get("CHATDESK_TEST_STORE") ?? "memory";
+if (TEST_STORE !== "memory" && TEST_STORE !== "kv-connect") {
+  throw new Error(`CHATDESK_TEST_STORE must be "memory" or "kv-connect", not "${TEST_STORE}"`);
+}
+
+interface TestStore {
+  kv: Deno.Kv;
+  kind: StoreKind;
+  close(): Promise<void>;
+}
+
+/** A fresh store: the file given, else memory or a KV Connect server as CHATDESK_TEST_STORE says. */
+export async function openTestStore(path?: string): Promise<TestStore> {
+  if (path !== undefined || TEST_STORE === "memory") {
+    const kv = await Deno.openKv(path ?? ":memory:");
+    return { kv, kind: storeKind(path ?? ":memory:"), close: () => Promise.resolve(kv.close()) };
+  }
+  const server = await startKvConnectServer();
+  const kv = await openKvConnect(server);
+  return {
+    kv,
+    kind: "remote",
+    async close() {
+      kv.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * The client reads DENO_KV_ACCESS_TOKEN synchronously inside Deno.openKv, so the variable is put
+ * back at once and other desks never see this one's.
+ */
+export function openKvConnect(server: KvConnectServer): Promise<Deno.Kv> {
+  const previous = Deno.env.get("DENO_KV_ACCESS_TOKEN");
+  Deno.env.set("DENO_KV_ACCESS_TOKEN", server.token);
+  try {
+    return Deno.openKv(server.url);
+  } finally {
+    if (previous === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
+    else Deno.env.set("DENO_KV_ACCESS_TOKEN", previous);
+  }
+}
+
 export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
-  const kv = opts.kv ?? await Deno.openKv(opts.path ?? ":memory:");
+  const store: TestStore = opts.kv
+    ? { kv: opts.kv, kind: "remote", close: () => Promise.resolve() }
+    : await openTestStore(opts.path);
+  const { kv } = store;
   const clock = new ManualClock(opts.at ?? OPEN_TIME);
-  const desk: Desk = { kv, clock, storeKind: storeKind(opts.path ?? ":memory:") };
+  const desk: Desk = { kv, clock, storeKind: store.kind };
   const providers: ProviderConfig = {
     publicUrl: "http://127.0.0.1:8000",
     whatsappApiBase: "http://127.0.0.1:9",
@@ -167,7 +219,7 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     courier,
     async close() {
       await courier.stop(0);
-      if (!opts.kv) kv.close();
+      await store.close();
     },
   };
 }
