@@ -107,7 +107,10 @@ Deno.test("[domain] rule 37: a due time is a due entry and a bump of the key eve
   const op = kv.atomic();
   scheduleDue(op, now + 200, "conversation", "customer-1");
   assert.ok((await op.commit()).ok);
-  assert.equal((await kv.get(keys.due(now + 200, "conversation", "customer-1"))).value, "customer-1");
+  assert.equal(
+    (await kv.get(keys.due(now + 200, "conversation", "customer-1"))).value,
+    "customer-1",
+  );
   const after = await kv.get(keys.dueChanged());
   assert.notEqual(after.versionstamp, before.versionstamp);
   kv.close();
