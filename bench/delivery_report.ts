@@ -1,6 +1,7 @@
 /**
- * Delivery benchmark (rules 24–26), wired as main.ts wires it: a file KV, the queue listener, the
- * in-process kick after each commit, and the API channel pointed at a gateway on 127.0.0.1.
+ * Delivery benchmark (rules 24–26, 37), wired as main.ts wires it: a file KV, the in-process kick
+ * after each commit, the wake-up timers on the delivery due entries (no KV queues), and the API
+ * channel pointed at a gateway on 127.0.0.1.
  *
  *   npx -y deno@2 run -A bench/delivery_report.ts
  *
@@ -13,16 +14,17 @@
 import { updateChannel } from "../domain/channel_settings.ts";
 import { systemClock } from "../domain/clock.ts";
 import { Courier } from "../domain/delivery.ts";
-import type { Desk } from "../domain/desk.ts";
+import { crossProcessPollMs, type Desk } from "../domain/desk.ts";
 import { receiveInbound } from "../domain/inbound.ts";
-import { queueDispatcher } from "../domain/queue.ts";
+import { keys } from "../domain/keys.ts";
 import { updateSettings } from "../domain/settings.ts";
+import { Wakeups } from "../domain/wakeups.ts";
 import { FakeProvider, type Recorded } from "../tests/fake_provider.ts";
 
 async function deskWith(delayMs: number) {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/bench.sqlite3`);
-  const desk: Desk = { kv, clock: systemClock, wakeups: true };
+  const desk: Desk = { kv, clock: systemClock };
   const gateway = FakeProvider.start(() => ({ status: 200, body: {}, delayMs }));
   const courier = new Courier(desk, {
     publicUrl: null,
@@ -31,7 +33,11 @@ async function deskWith(delayMs: number) {
     timeoutMs: 10_000,
   });
   desk.kick = (id) => void courier.deliver(id).catch((e) => console.error(e));
-  const listening = kv.listenQueue(queueDispatcher(courier, () => Promise.resolve()));
+  // As main.ts: retries and anything a kick missed wake from the delivery due entries.
+  const wakeups = new Wakeups(kv, systemClock, [
+    { name: "delivery", prefix: keys.deliveryDue(), run: () => courier.startDue() },
+  ], { timers: true, pollMs: crossProcessPollMs("file", 1_000) });
+  wakeups.start();
   await updateSettings(kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });
   await updateChannel(kv, "api", {
     webhookUrl: `${gateway.url}/hook`,
@@ -42,10 +48,10 @@ async function deskWith(delayMs: number) {
     desk,
     gateway,
     async close() {
-      // Let the last outcomes commit before the store closes.
-      await new Promise((r) => setTimeout(r, 500));
+      // The last outcomes are committed before the store closes (rule 39's stop).
+      await wakeups.stop();
+      await courier.stop();
       kv.close();
-      await listening;
       await gateway.close();
       await Deno.remove(dir, { recursive: true });
     },

@@ -13,6 +13,7 @@ import { keys } from "../domain/keys.ts";
 import { closedTicket, linkConversation, newTicket, writeTicket } from "../domain/tickets.ts";
 import type { Agent, Channel, Conversation, Customer, Message, Ticket } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
+import { commitInBatches } from "./batched_commits.ts";
 
 export const INBOUND_TOKEN = "bench-inbound-token-0123456789abcdef";
 /** A Wednesday, 20:00 UTC: closed under the default hours, so every new conversation asks YES/NO. */
@@ -37,7 +38,7 @@ export async function fileDesk(at = CLOSED_TIME, wrap?: (kv: Deno.Kv) => Deno.Kv
   const raw = await Deno.openKv(path);
   const kv = wrap ? wrap(raw) : raw;
   const clock = new ManualClock(at);
-  const desk: Desk = { kv, clock, wakeups: false };
+  const desk: Desk = { kv, clock };
   const config = parseConfig({
     CHATDESK_KV_PATH: path,
     CHATDESK_ADMIN_EMAIL: "admin@bench.local",
@@ -260,15 +261,12 @@ export function seededCustomer(
   };
 }
 
-/** Mutations one seeded ticket costs: writeTicket (8) + customer, address, conversation, 3 messages. */
-const MUTATIONS_PER_TICKET = 14;
-const TICKETS_PER_COMMIT = Math.floor(1000 / MUTATIONS_PER_TICKET);
-
 /**
- * Seeds tickets `from..to-1` straight into KV (no inbound path), many per commit: each has its
- * customer, an ended conversation and three messages, like a ticket made by inbound. 80% stay
- * unassigned, 10% assigned to one of `agents`, 10% closed recently (not yet archivable).
- * Ticket i is created at `base + i * 10 ms`, so later seeds are newer.
+ * Seeds tickets `from..to-1` straight into KV (no inbound path), as many per commit as its limits
+ * allow (bench/batched_commits.ts): each has its customer, an ended conversation and three
+ * messages, like a ticket made by inbound. 80% stay unassigned, 10% assigned to one of `agents`,
+ * 10% closed recently (not yet archivable). Ticket i is created at `base + i * 10 ms`, so later
+ * seeds are newer.
  */
 export async function seedTickets(
   kv: Deno.Kv,
@@ -277,62 +275,56 @@ export async function seedTickets(
   base: number,
   agents: Agent[],
 ): Promise<void> {
-  for (let start = from; start < to; start += TICKETS_PER_COMMIT) {
-    const op = kv.atomic();
-    for (let i = start; i < Math.min(to, start + TICKETS_PER_COMMIT); i++) {
-      const at = base + i * 10;
-      const channel = CHANNELS[i % 3];
-      const addr = channel === "webchat"
-        ? `visitor-seed-${i}`
-        : `+2783${String(i).padStart(8, "0")}`;
-      const { customer, conversation } = seededCustomer(
-        at,
-        { id: await customerIdFor(channel, addr), channel, from: addr, name: `Customer ${i}` },
-        `Seeded message ${i}: my parcel has not arrived, please help`,
+  await commitInBatches(kv, to - from, async (op, n) => {
+    const i = from + n;
+    const at = base + i * 10;
+    const channel = CHANNELS[i % 3];
+    const addr = channel === "webchat" ? `visitor-seed-${i}` : `+2783${String(i).padStart(8, "0")}`;
+    const { customer, conversation } = seededCustomer(
+      at,
+      { id: await customerIdFor(channel, addr), channel, from: addr, name: `Customer ${i}` },
+      `Seeded message ${i}: my parcel has not arrived, please help`,
+    );
+    let ticket: Ticket = newTicket(conversation, customer, at);
+    conversation.ticketId = ticket.id;
+    const agent = agents[i % agents.length];
+    if (i % 10 === 8) {
+      ticket = {
+        ...ticket,
+        status: "assigned",
+        assignedTo: agent.id,
+        assignedAt: at + MINUTE,
+        history: [...ticket.history, { at: at + MINUTE, action: "accepted", by: agent.id }],
+      };
+    } else if (i % 10 === 9) {
+      ticket = closedTicket(
+        { ...ticket, status: "assigned", assignedTo: agent.id, assignedAt: at + MINUTE },
+        at + 60 * MINUTE,
+        agent.id,
+        "agent",
       );
-      let ticket: Ticket = newTicket(conversation, customer, at);
-      conversation.ticketId = ticket.id;
-      const agent = agents[i % agents.length];
-      if (i % 10 === 8) {
-        ticket = {
-          ...ticket,
-          status: "assigned",
-          assignedTo: agent.id,
-          assignedAt: at + MINUTE,
-          history: [...ticket.history, { at: at + MINUTE, action: "accepted", by: agent.id }],
-        };
-      } else if (i % 10 === 9) {
-        ticket = closedTicket(
-          { ...ticket, status: "assigned", assignedTo: agent.id, assignedAt: at + MINUTE },
-          at + 60 * MINUTE,
-          agent.id,
-          "agent",
-        );
-      }
-      writeTicket(op, null, ticket, at);
-      linkConversation(op, ticket.id, conversation.id);
-      op.set(keys.customer(customer.id), customer);
-      op.set(keys.conversation(customer.id), conversation);
-      const texts = [
-        conversation.firstText,
-        "Would you like to leave a message for the agent? Please respond with YES or NO.",
-        "Thank you. Please type your message; send //end when you are done.",
-      ];
-      texts.forEach((text, j) => {
-        const message: Message = {
-          id: newId(at + j),
-          conversationId: conversation.id,
-          direction: j === 0 ? "in" : "out",
-          author: j === 0 ? "customer" : "system",
-          text,
-          at: at + j,
-        };
-        op.set(keys.message(conversation.id, message.id), message);
-      });
     }
-    const res = await op.commit();
-    if (!res.ok) throw new Error("seed commit failed");
-  }
+    writeTicket(op, null, ticket, at);
+    linkConversation(op, ticket.id, conversation.id);
+    op.set(keys.customer(customer.id), customer);
+    op.set(keys.conversation(customer.id), conversation);
+    const texts = [
+      conversation.firstText,
+      "Would you like to leave a message for the agent? Please respond with YES or NO.",
+      "Thank you. Please type your message; send //end when you are done.",
+    ];
+    texts.forEach((text, j) => {
+      const message: Message = {
+        id: newId(at + j),
+        conversationId: conversation.id,
+        direction: j === 0 ? "in" : "out",
+        author: j === 0 ? "customer" : "system",
+        text,
+        at: at + j,
+      };
+      op.set(keys.message(conversation.id, message.id), message);
+    });
+  });
 }
 
 /**
@@ -345,37 +337,30 @@ export async function seedConversations(
   deadline: number,
   label: string,
 ): Promise<void> {
-  const { kv } = desk;
-  const perCommit = 50;
-  for (let start = 0; start < count; start += perCommit) {
-    const op = kv.atomic();
-    for (let i = start; i < Math.min(count, start + perCommit); i++) {
-      const at = deadline - 10 * MINUTE + i;
-      const addr = `+2784${label}${String(i).padStart(6, "0")}`;
-      const intake = i % 2 === 1;
-      const { customer, conversation } = seededCustomer(
-        at,
-        {
-          id: await customerIdFor("whatsapp", addr),
-          channel: "whatsapp",
-          from: addr,
-          name: `Due ${label} ${i}`,
-        },
-        "Hello, anyone there?",
-        { state: intake ? "leaving_message" : "awaiting_reply", deadline: deadline + i },
-      );
-      if (intake) {
-        const ticket = newTicket(conversation, customer, at);
-        conversation.ticketId = ticket.id;
-        writeTicket(op, null, ticket, at);
-        linkConversation(op, ticket.id, conversation.id);
-      }
-      op.set(keys.customer(customer.id), customer);
-      writeConversation(desk, op, null, conversation);
+  await commitInBatches(desk.kv, count, async (op, i) => {
+    const at = deadline - 10 * MINUTE + i;
+    const addr = `+2784${label}${String(i).padStart(6, "0")}`;
+    const intake = i % 2 === 1;
+    const { customer, conversation } = seededCustomer(
+      at,
+      {
+        id: await customerIdFor("whatsapp", addr),
+        channel: "whatsapp",
+        from: addr,
+        name: `Due ${label} ${i}`,
+      },
+      "Hello, anyone there?",
+      { state: intake ? "leaving_message" : "awaiting_reply", deadline: deadline + i },
+    );
+    if (intake) {
+      const ticket = newTicket(conversation, customer, at);
+      conversation.ticketId = ticket.id;
+      writeTicket(op, null, ticket, at);
+      linkConversation(op, ticket.id, conversation.id);
     }
-    const res = await op.commit();
-    if (!res.ok) throw new Error("conversation seed commit failed");
-  }
+    op.set(keys.customer(customer.id), customer);
+    writeConversation(op, null, conversation);
+  });
 }
 
 // ---------------------------------------------------------------- KV call profile

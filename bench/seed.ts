@@ -13,6 +13,7 @@ import { updateSettings } from "../domain/settings.ts";
 import { linkConversation, newTicket, writeTicket } from "../domain/tickets.ts";
 import type { Agent, Channel } from "../domain/types.ts";
 import { createApp } from "../routes/app.ts";
+import { commitInBatches } from "./batched_commits.ts";
 import { seededCustomer } from "./engine_lib.ts";
 
 export const INBOUND_TOKEN = "bench-inbound-token-0123456789";
@@ -29,7 +30,7 @@ export interface BenchDesk {
 export async function benchDesk(): Promise<BenchDesk> {
   const dir = await Deno.makeTempDir({ prefix: "chatdesk-bench-" });
   const kv = await Deno.openKv(`${dir}/desk.sqlite3`);
-  const desk: Desk = { kv, clock: systemClock, wakeups: false };
+  const desk: Desk = { kv, clock: systemClock };
   const config = parseConfig({
     CHATDESK_KV_PATH: `${dir}/desk.sqlite3`,
     CHATDESK_ADMIN_EMAIL: "admin@bench.local",
@@ -67,29 +68,23 @@ const TEXTS = [
 ];
 
 /**
- * Writes `count` unassigned tickets, oldest first, one minute apart ending now, in commits of
- * 100 tickets (each writeTicket is 8 mutations; a commit takes at most 1,000).
+ * Writes `count` unassigned tickets, oldest first, one minute apart ending now, as many per commit
+ * as a commit's limits allow (bench/batched_commits.ts: 1,000 mutations, 10 checks, 800 KiB).
  */
 export async function seedTickets(kv: Deno.Kv, count: number, end = Date.now()) {
-  const BATCH = 100;
-  for (let start = 0; start < count; start += BATCH) {
-    const op = kv.atomic();
-    for (let i = start; i < Math.min(count, start + BATCH); i++) {
-      const at = end - (count - i) * 60_000;
-      const channel = CHANNELS[i % CHANNELS.length];
-      const from = channel === "webchat" ? `visitor-${100000 + i}` : `+2782${1000000 + i}`;
-      const { customer, conversation } = seededCustomer(
-        at,
-        { id: newId(at), channel, from, name: `Customer ${i + 1}` },
-        TEXTS[i % TEXTS.length],
-      );
-      const ticket = newTicket(conversation, customer, at);
-      writeTicket(op, null, ticket, at);
-      linkConversation(op, ticket.id, conversation.id);
-    }
-    const result = await op.commit();
-    if (!result.ok) throw new Error(`seed commit ${start} failed`);
-  }
+  await commitInBatches(kv, count, (op, i) => {
+    const at = end - (count - i) * 60_000;
+    const channel = CHANNELS[i % CHANNELS.length];
+    const from = channel === "webchat" ? `visitor-${100000 + i}` : `+2782${1000000 + i}`;
+    const { customer, conversation } = seededCustomer(
+      at,
+      { id: newId(at), channel, from, name: `Customer ${i + 1}` },
+      TEXTS[i % TEXTS.length],
+    );
+    const ticket = newTicket(conversation, customer, at);
+    writeTicket(op, null, ticket, at);
+    linkConversation(op, ticket.id, conversation.id);
+  });
 }
 
 /** `count` agents, each signed in once (PBKDF2 makes each about 100 ms: reuse them). */
