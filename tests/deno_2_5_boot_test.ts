@@ -22,18 +22,39 @@ const TLS_STORES = Deno.env.get("DENO_TLS_CA_STORE") ?? "system,mozilla";
 
 /**
  * The path of the `deno` binary `npx -y deno@<version>` runs. The desk is started from that
- * binary itself, so signals reach it directly (not through npx).
+ * binary itself, so signals reach it directly (not through npx). npx gets a deadline and a second
+ * try, so a stalled download fails the test with a reason instead of hanging it.
  */
 async function denoBinary(version: string): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command("npx", {
-    args: ["-y", `deno@${version}`, "eval", "console.log(Deno.version.deno, Deno.execPath())"],
-    env: { NO_COLOR: "1", DENO_TLS_CA_STORE: TLS_STORES },
-  }).output();
-  const out = new TextDecoder().decode(stdout).trim();
-  assert.equal(code, 0, `npx -y deno@${version} failed:\n${new TextDecoder().decode(stderr)}`);
-  const [reported, path] = out.split("\n").at(-1)!.split(" ");
-  assert.equal(reported, version, out);
-  return path;
+  const cwd = await Deno.makeTempDir(); // away from this repository's deno.json and lockfile
+  try {
+    let failure = "";
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        const { code, stdout, stderr } = await new Deno.Command("npx", {
+          args: [
+            "-y",
+            "--prefer-offline",
+            `deno@${version}`,
+            "eval",
+            "console.log(Deno.version.deno, Deno.execPath())",
+          ],
+          env: { NO_COLOR: "1", DENO_TLS_CA_STORE: TLS_STORES },
+          cwd,
+          signal: AbortSignal.timeout(300_000),
+        }).output();
+        const out = new TextDecoder().decode(stdout).trim();
+        const [reported, path] = out.split("\n").at(-1)!.split(" ");
+        if (code === 0 && reported === version) return path;
+        failure = `exit ${code}: ${out}\n${new TextDecoder().decode(stderr)}`;
+      } catch (error) {
+        failure = String(error);
+      }
+    }
+    throw new Error(`npx -y deno@${version} failed twice: ${failure}`);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
 }
 
 async function call<T>(base: string, path: string, body: unknown, token?: string) {

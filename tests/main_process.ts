@@ -73,7 +73,16 @@ export function startMain(env: Record<string, string>, options: MainOptions = {}
       } catch {
         // it has ended already
       }
+      // A process that ignores the signal is killed rather than left to hang the test run.
+      const stuck = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // it ended meanwhile
+        }
+      }, 30_000);
       await child.status;
+      clearTimeout(stuck);
       await errors.catch(() => {});
     },
   };
