@@ -143,6 +143,11 @@ export function deliveryTarget(route: Route | null | undefined, all: ChannelSett
   }
 }
 
+/** One channel's entry among entries read for `CHANNEL_SETTINGS_KEYS`, in that order. */
+function channelEntry(entries: Deno.KvEntryMaybe<unknown>[], channel: ProviderChannel) {
+  return entries[CHANNEL_SETTINGS_KEYS.findIndex((key) => key[1] === channel)];
+}
+
 const authHeld = (e: DeliveryError): DeliveryError => ({
   code: "channel_auth_failed",
   message: `The provider refused the channel's credentials (${e.code}: ${e.message}).`,
@@ -443,7 +448,8 @@ export class Courier {
       }
     }
     const route = conversationEntry.value?.route;
-    const all = channelSettingsFrom(entries.slice(6));
+    const channelEntries = entries.slice(6);
+    const all = channelSettingsFrom(channelEntries);
     const target = deliveryTarget(route, all);
     switch (target.kind) {
       case "fail":
@@ -475,12 +481,16 @@ export class Courier {
           error: target.error,
           heldSince: d.heldSince ?? now,
         };
-        const op = kv.atomic().check(messageEntry)
+        // Rule 47: checked against the channel's settings, so new credentials saved meanwhile
+        // (whose resume already looked for held queues) make this commit fail and look again.
+        const op = kv.atomic().check(
+          messageEntry,
+          channelEntry(channelEntries, PROVIDERS[target.route].channel),
+        )
           .set(messageKey, { ...message, delivery: held })
           .set(keys.deliveryHeld(target.route, customerId), customerId)
           .sum(keys.deliveryChanged(), 1n);
-        await op.commit();
-        return "wait";
+        return (await op.commit()).ok ? "wait" : "next";
       }
     }
 
@@ -543,7 +553,10 @@ export class Courier {
     }
     return await retryCommit(async () => {
       const now = clock.now();
-      const entry = await kv.get<Message>(messageKey);
+      const [entry, settingsEntry] = await kv.getMany<[Message, unknown]>([
+        messageKey,
+        keys.channelSettings(target.channel),
+      ]);
       const message = entry.value;
       const op = kv.atomic().check(entry)
         .delete(watchdog)
@@ -603,7 +616,21 @@ export class Courier {
           step = "wait";
           break;
         }
-        case "auth":
+        case "auth": {
+          const settings = channelSettingsFrom(
+            CHANNEL_SETTINGS_KEYS.map((key) =>
+              key[1] === target.channel ? settingsEntry : { key, value: null, versionstamp: null }
+            ),
+          )[target.channel];
+          if (settings.credentialsVersion !== target.version) {
+            // Rule 47: the credentials changed while this call was in flight: the refusal was for
+            // the old ones, so the message goes again with the new ones instead of pausing.
+            delivery = { ...d, error: authHeld(outcome), updatedAt: now };
+            scheduleDelivery(op, customerId, now);
+            break;
+          }
+          // Checked, so a change of credentials after this read makes the commit look again.
+          op.check(settingsEntry);
           delivery = {
             ...d,
             error: authHeld(outcome),
@@ -613,6 +640,7 @@ export class Courier {
           op.set(keys.deliveryHeld(target.route, customerId), customerId);
           step = "wait";
           break;
+        }
       }
       op.set(messageKey, { ...message, delivery });
       return (await op.commit()).ok ? step : undefined;
