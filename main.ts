@@ -11,7 +11,9 @@ import {
   browseUrl,
   type Config,
   ConfigError,
+  DEPLOY_KV_HELP,
   isEveryInterface,
+  isOnDeploy,
   parseConfig,
   PLATFORM_KV,
   providerConfig,
@@ -41,6 +43,17 @@ try {
   Deno.exit(2);
 }
 
+/** The store; on Deno Deploy a missing database says how to assign one (rule 42). */
+async function openStore(path: string | undefined): Promise<Deno.Kv> {
+  try {
+    return await Deno.openKv(path);
+  } catch (error) {
+    if (!isOnDeploy(Deno.env.toObject()) || path !== undefined) throw error;
+    console.error(`chatdesk cannot start: no KV database (${error})\n${DEPLOY_KV_HELP}`);
+    Deno.exit(2);
+  }
+}
+
 interface Instance {
   desk: Desk;
   courier: Courier;
@@ -66,7 +79,7 @@ const kind = storeKind(kvPath);
 if (kind === "file") {
   await Deno.mkdir(config.kvPath.replace(/[^/]*$/, "") || ".", { recursive: true });
 }
-const kv = await Deno.openKv(kvPath);
+const kv = await openStore(kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
 const desk: Desk = { kv, clock: manualClock ?? systemClock, storeKind: kind };
 const courier = new Courier(desk, providerConfig(config));
