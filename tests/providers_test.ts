@@ -264,6 +264,30 @@ Deno.test("[domain] providers: WhatsApp Cloud API requests and answers (rule 25)
     });
   });
 
+  await t.step(
+    "rule 47: 368 (temporarily blocked) is retried, also as the HTTP 403 it comes in",
+    () => {
+      const blocked = fixture("meta_error_368.json");
+      for (const status of [400, 403]) {
+        assert.deepEqual(
+          metaProvider.classify(status, headers(), blocked, NOW),
+          retry("368", "(#368) Temporarily blocked for policies violations"),
+        );
+      }
+    },
+  );
+
+  await t.step("rule 47: 102 (API session expired) pauses the channel like 190 and 401", () => {
+    const session = fixture("meta_error_102.json");
+    for (const status of [400, 401, 403]) {
+      assert.deepEqual(metaProvider.classify(status, headers(), session, NOW), {
+        kind: "auth",
+        code: "102",
+        message: "(#102) Session key invalid or no longer valid",
+      });
+    }
+  });
+
   await t.step("Retry-After in seconds or as an HTTP date replaces the next delay", () => {
     const throttled = JSON.stringify({ error: { message: "Too many", code: 130429 } });
     assert.deepEqual(

@@ -23,9 +23,10 @@ import { oneLineName } from "../validate.ts";
  * Meta's throttling and temporary error codes: they arrive as HTTP 400 but a later try may pass
  * (WhatsApp error codes, developers.facebook.com/documentation/business-messaging/whatsapp/
  * support/error-codes): 1 API Unknown, 2 API Service, 4 API Too Many Calls, 17 API User Too Many
- * Calls, 341 Application limit reached, 80007 Rate limit issues, 130429 Rate limit hit, 131000
- * Something went wrong, 131016 Service unavailable, 131048 Spam rate limit hit, 131056 Pair rate
- * limit hit, 131057 Account in maintenance mode, 133004 Server temporarily unavailable.
+ * Calls, 341 Application limit reached, 368 Temporarily blocked for policies violations (rule
+ * 47; it arrives as HTTP 403), 80007 Rate limit issues, 130429 Rate limit hit, 131000 Something
+ * went wrong, 131016 Service unavailable, 131048 Spam rate limit hit, 131056 Pair rate limit hit,
+ * 131057 Account in maintenance mode, 133004 Server temporarily unavailable.
  */
 export const META_TEMPORARY_CODES: ReadonlySet<number> = new Set([
   1,
@@ -33,6 +34,7 @@ export const META_TEMPORARY_CODES: ReadonlySet<number> = new Set([
   4,
   17,
   341,
+  368,
   80007,
   130429,
   131000,
@@ -43,8 +45,12 @@ export const META_TEMPORARY_CODES: ReadonlySet<number> = new Set([
   133004,
 ]);
 
-/** Meta's "access token has expired or is invalid": pauses the channel like a 401. */
-const META_AUTH_CODE = 190;
+/**
+ * Rule 47: Meta's 102 API Session (the session or token expired or was revoked) and 190 Access
+ * token expired or invalid (Graph API error handling, developers.facebook.com/docs/graph-api/
+ * guides/error-handling): they pause the channel like a 401, whatever the HTTP status.
+ */
+export const META_AUTH_CODES: ReadonlySet<number> = new Set([102, 190]);
 const MAX_TEXT = CHANNEL_FACTS.whatsapp.maxLength;
 const MAX_ERROR = 300;
 const MAX_ID = 256;
@@ -107,10 +113,11 @@ export const metaProvider: Provider<WhatsAppSettings> = {
       ? body.trim()
       : `HTTP ${status}`;
     const message = cutText(text, error ? MAX_ERROR : 200);
-    if (kind === "auth" || code === String(META_AUTH_CODE)) {
+    const numeric = /^\d+$/.test(code) ? Number(code) : null;
+    if (kind === "auth" || (numeric !== null && META_AUTH_CODES.has(numeric))) {
       return failedOutcome("auth", code, message, headers, now);
     }
-    if (kind === "retry" || (/^\d+$/.test(code) && META_TEMPORARY_CODES.has(Number(code)))) {
+    if (kind === "retry" || (numeric !== null && META_TEMPORARY_CODES.has(numeric))) {
       return failedOutcome("retry", code, message, headers, now);
     }
     return failedOutcome("permanent", code, message, headers, now);
