@@ -30,6 +30,7 @@ import {
   parseTwilioStatus,
   twilioProvider,
   twilioSignature,
+  twilioSignedUrls,
   verifyTwilioSignature,
 } from "../domain/providers/twilio.ts";
 
@@ -1006,12 +1007,64 @@ Deno.test("[domain] providers: Twilio signature (rule 28)", async (t) => {
         false,
       );
       assert.equal(await verifyTwilioSignature(url + "/", params, header, ["old-token"]), false);
-      assert.equal(
-        await verifyTwilioSignature("https://desk.example:443/webhooks/twilio", params, header, [
-          "old-token",
-        ]),
-        false,
+      // Another port is another URL (rule 43 adds only the default or the configured one).
+      const otherPort = twilio.getExpectedTwilioSignature(
+        "old-token",
+        "https://desk.example:8443/webhooks/twilio",
+        Object.fromEntries(params),
       );
+      assert.equal(await verifyTwilioSignature(url, params, otherPort, ["old-token"]), false);
+    },
+  );
+
+  await t.step(
+    "rule 43: signed with or without the port, as twilio-node's validateRequest accepts",
+    async () => {
+      const form = Object.fromEntries(params);
+      const token = "port-token";
+      const path = "/webhooks/twilio?desk=main&x=a%20b";
+      for (
+        const [publicUrl, defaultPort] of [
+          ["http://127.0.0.1:8000", "80"],
+          ["https://desk.example", "443"],
+          ["https://desk.example:8443/support", "443"],
+          ["http://localhost:80", "80"],
+          ["https://[2001:db8::1]:9443", "443"],
+        ]
+      ) {
+        const configured = publicUrl + path;
+        const parsed = new URL(configured);
+        const host = parsed.hostname;
+        const tail = parsed.pathname + parsed.search;
+        // The two ways Twilio signs: the URL without any port, and with one (explicit or default).
+        const withoutPort = `${parsed.protocol}//${host}${tail}`;
+        const withPort = `${parsed.protocol}//${host}:${parsed.port || defaultPort}${tail}`;
+        for (const signedAs of [configured, withoutPort, withPort]) {
+          const header = twilio.getExpectedTwilioSignature(token, signedAs, form);
+          // The oracle takes it for the configured URL, and so do we.
+          assert.equal(twilio.validateRequest(token, header, configured, form), true, signedAs);
+          assert.equal(
+            await verifyTwilioSignature(configured, params, header, [token]),
+            true,
+            `${publicUrl}: signed as ${signedAs}`,
+          );
+        }
+        for (
+          const other of [`${parsed.protocol}//${host}:1234${tail}`, `https://evil.example${tail}`]
+        ) {
+          const header = twilio.getExpectedTwilioSignature(token, other, form);
+          assert.equal(twilio.validateRequest(token, header, configured, form), false, other);
+          assert.equal(await verifyTwilioSignature(configured, params, header, [token]), false);
+        }
+      }
+      assert.deepEqual(twilioSignedUrls("https://desk.example/webhooks/twilio"), [
+        "https://desk.example/webhooks/twilio",
+        "https://desk.example:443/webhooks/twilio",
+      ]);
+      assert.deepEqual(twilioSignedUrls("http://user@127.0.0.1:8000/webhooks/twilio?a=1"), [
+        "http://user@127.0.0.1:8000/webhooks/twilio?a=1",
+        "http://user@127.0.0.1/webhooks/twilio?a=1",
+      ]);
     },
   );
 });

@@ -978,6 +978,56 @@ Deno.test("[routes] rule 28: the Twilio inbound webhook", async (t) => {
   });
 
   await t.step(
+    "rule 43: a public URL with a port takes requests signed without it, and the other way round",
+    async () => {
+      // PUBLIC_URL is http://127.0.0.1:8000: Twilio may sign http://127.0.0.1/webhooks/twilio.
+      await using(() => twilioDesk(), async (d) => {
+        const params = sms("+14017122664", "signed without the port", "SM" + "7".repeat(32));
+        await assertEmptyTwiml(
+          await postTwilio(d, path, params, { signedUrl: "http://127.0.0.1" + path }),
+        );
+        await assertEmptyTwiml(
+          await postTwilio(d, path, sms("+14017122664", "and with it", "SM" + "8".repeat(32))),
+        );
+        const wrongPort = await postTwilio(
+          d,
+          path,
+          sms("+14017122664", "another port", "SM" + "9".repeat(32)),
+          { signedUrl: "http://127.0.0.1:8001" + path },
+        );
+        assert.equal(wrongPort.status, 403);
+        await wrongPort.body?.cancel();
+        const texts = (await customerOf(d, "sms", "+14017122664")).inbound.map((m) => m.text);
+        assert.deepEqual(texts, ["signed without the port", "and with it"]);
+        // Status callbacks too (Twilio signs those with the port, TwiML webhooks without).
+        const status = await postTwilio(
+          d,
+          path + "/status",
+          formFixture("twilio_status_undelivered.txt"),
+          { signedUrl: "http://127.0.0.1" + path + "/status" },
+        );
+        await assertEmptyTwiml(status);
+      });
+      // A public URL without a port takes a signature over the scheme's default port.
+      const bare = "https://desk.example";
+      await using(async () => {
+        const d = await testDesk({ providers: { publicUrl: bare } });
+        await updateChannel(d.kv, "twilio", { authToken: AUTH_TOKEN, enabled: false }, {
+          clock: d.clock,
+          publicUrl: bare,
+        });
+        return d;
+      }, async (d) => {
+        const params = sms("+14017122665", "signed with :443", "SM" + "a".repeat(32));
+        await assertEmptyTwiml(
+          await postTwilio(d, path, params, { signedUrl: bare + ":443" + path }),
+        );
+        assert.equal((await customerOf(d, "sms", "+14017122665")).inbound.length, 1);
+      });
+    },
+  );
+
+  await t.step(
     "a short-code or alphanumeric sender gets empty TwiML and nothing is stored",
     async () => {
       await using(() => twilioDesk(), async (d) => {

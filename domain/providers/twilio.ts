@@ -100,10 +100,34 @@ export async function twilioSignature(
   return toBase64(await hmac("SHA-1", authToken, data));
 }
 
+const DEFAULT_PORTS: Record<string, string> = { "http:": "80", "https:": "443" };
+
+/**
+ * Rule 43: the URLs Twilio may have signed for one webhook URL: as given, without its port, and
+ * with its port (the explicit one, else the scheme's default). Twilio signs some requests without
+ * the port and others with it, so its own validators try both (twilio-node's `validateRequest`:
+ * `removePort` and `addPort`). Only the authority changes; path and query stay as Twilio called
+ * them.
+ */
+export function twilioSignedUrls(url: string): string[] {
+  const match = /^(https?:)\/\/([^/?#]*)(.*)$/i.exec(url);
+  if (!match) return [url];
+  const [, scheme, authority, rest] = match;
+  const at = authority.lastIndexOf("@");
+  const user = authority.slice(0, at + 1);
+  // A bracketed IPv6 host keeps its colons; the port is what follows the host's last colon.
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority.slice(at + 1));
+  if (!hostPort) return [url];
+  const [, host, port] = hostPort;
+  const base = `${scheme}//${user}${host}`;
+  const withPort = `${base}:${port || DEFAULT_PORTS[scheme.toLowerCase()]}${rest}`;
+  return [...new Set([url, base + rest, withPort])];
+}
+
 /**
  * Rule 28: the signature over `url` (`CHATDESK_PUBLIC_URL` + the path and query Twilio called)
  * and the decoded form, checked against the current and recently replaced auth tokens, each in
- * constant time.
+ * constant time; rule 43: with and without the URL's port (`twilioSignedUrls`).
  */
 export async function verifyTwilioSignature(
   url: string,
@@ -117,8 +141,10 @@ export async function verifyTwilioSignature(
   let ok = false;
   for (const token of authTokens) {
     if (!token) continue;
-    const expected = encoder.encode(await twilioSignature(token, url, params));
-    if (timingSafeEqual(expected, givenBytes)) ok = true;
+    for (const signed of twilioSignedUrls(url)) {
+      const expected = encoder.encode(await twilioSignature(token, signed, params));
+      if (timingSafeEqual(expected, givenBytes)) ok = true;
+    }
   }
   return ok;
 }
