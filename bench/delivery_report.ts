@@ -10,8 +10,12 @@
  * 2. Throughput with a gateway answering in 200 ms: 1,000 messages over 500 customers (the cap
  *    of 20 calls at once per route bounds it at 100/s), then 40 messages to one customer (its
  *    order makes them one at a time: 5/s at most).
+ * 3. An agent's reply to the provider's request, against a raw commit + POST (rounds interleaved).
  */
+import { createAgent } from "../domain/agents.ts";
 import { updateChannel } from "../domain/channel_settings.ts";
+import { replyToTicket } from "../domain/chats.ts";
+import { acceptTicket } from "../domain/tickets.ts";
 import { systemClock } from "../domain/clock.ts";
 import { Courier } from "../domain/delivery.ts";
 import { crossProcessPollMs, type Desk } from "../domain/desk.ts";
@@ -170,6 +174,57 @@ function latencies(committed: Map<string, number>, requests: Recorded[]) {
     `one customer, 21 messages, provider 200 ms: ${
       (gateway.requests.length / seconds).toFixed(1)
     } messages/s (in order, one at a time)`,
+  );
+  await close();
+}
+
+// 3. An agent's reply to the provider's request, against the floor: a raw 3-set commit followed by
+// a POST to the same gateway (issue 14: reply → provider ≤ 2× the floor). Rounds interleave.
+{
+  const { desk, gateway, close } = await deskWith(0);
+  const agent = await createAgent(desk.kv, systemClock, {
+    name: "Bench Agent",
+    email: "bench@agent.local",
+    password: "bench-password-1",
+    role: "agent",
+  });
+  const ROUNDS = 200;
+  const tickets: string[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const from = `+1556${String(i).padStart(7, "0")}`;
+    await receiveInbound(desk, { channel: "sms", from, text: "hello", route: "api" });
+    const yes = await receiveInbound(desk, { channel: "sms", from, text: "YES", route: "api" });
+    await acceptTicket(desk, agent, yes.ticketId!);
+    tickets.push(yes.ticketId!);
+  }
+  await until(gateway, ROUNDS * 3, 30_000);
+  const floor: number[] = [], reply: number[] = [];
+  const arrival = async (n: number) => {
+    await until(gateway, n, 10_000);
+    return gateway.requests[n - 1].at;
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    let seen = gateway.requests.length;
+    let t0 = Date.now();
+    await desk.kv.atomic().set(["bench", i, 1], "a".repeat(300)).set(["bench", i, 2], "b")
+      .set(["bench", i, 3], "c").commit();
+    await fetch(`${gateway.url}/hook`, {
+      method: "POST",
+      body: JSON.stringify({ id: `floor-${i}` }),
+    })
+      .then((r) => r.body?.cancel());
+    floor.push((await arrival(seen + 1)) - t0);
+    seen = gateway.requests.length;
+    t0 = Date.now();
+    await replyToTicket(desk, agent, tickets[i], { text: `reply ${i}` });
+    reply.push((await arrival(seen + 1)) - t0);
+  }
+  floor.sort((a, b) => a - b);
+  reply.sort((a, b) => a - b);
+  console.log(
+    `reply → provider, ${ROUNDS} rounds: p50 ${pct(reply, 50)} ms, p99 ${pct(reply, 99)} ms; ` +
+      `floor (3-set commit + POST): p50 ${pct(floor, 50)} ms, p99 ${pct(floor, 99)} ms; ` +
+      `p50 ratio ${(pct(reply, 50) / Math.max(1, pct(floor, 50))).toFixed(1)}×`,
   );
   await close();
 }
