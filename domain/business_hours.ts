@@ -1,8 +1,10 @@
 /**
  * Business hours (SPEC rule 22): per account, an IANA time zone, a weekly schedule with several
  * intervals a day, and dated closures. Daylight-saving changes must not shift opening hours, so
- * every rule is evaluated on the local calendar of the business zone with the global `Temporal`.
+ * every rule is evaluated on the local calendar of the business zone with `Temporal` (from
+ * `temporal.ts`, which avoids the runtime's when it gets those changes wrong).
  */
+import { Temporal } from "./temporal.ts";
 
 export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 const MAX_LABEL = 80;

@@ -3,6 +3,7 @@ import { startOfLocalDay } from "./business_hours.ts";
 import { allDepartmentKeys } from "./departments.ts";
 import { idTime } from "./ids.ts";
 import { keys, type StatKind } from "./keys.ts";
+import { Temporal } from "./temporal.ts";
 import { countUnassigned } from "./tickets.ts";
 import { HOUR } from "./clock.ts";
 

@@ -8,6 +8,7 @@ import { iso } from "./clock.ts";
 import { Invalid } from "./errors.ts";
 import { idTimePrefix } from "./ids.ts";
 import { keys } from "./keys.ts";
+import { Temporal } from "./temporal.ts";
 import { ticketConversationIds } from "./tickets.ts";
 import type { Channel, Message, Note, Ticket } from "./types.ts";
 

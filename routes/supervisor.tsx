@@ -12,6 +12,7 @@ import { DeskError } from "../domain/errors.ts";
 import { getSettings } from "../domain/settings.ts";
 import { createdPerHour, deskStats } from "../domain/stats.ts";
 import { agentLoads, queueAges } from "../domain/supervision.ts";
+import { Temporal } from "../domain/temporal.ts";
 import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
 import { getTicket, reassignTicket, ticketMessages } from "../domain/tickets.ts";
 import { parseTranscriptQuery } from "../domain/transcripts.ts";

@@ -14,6 +14,7 @@ import {
   type Weekday,
   WEEKDAYS,
 } from "../domain/business_hours.ts";
+import { Temporal, temporalSource } from "../domain/temporal.ts";
 
 const HOUR = 3_600_000;
 const utc = (iso: string) => Temporal.Instant.from(iso).epochMilliseconds;
@@ -130,6 +131,27 @@ Deno.test("[domain] business hours: daylight saving does not shift opening hours
     assert.equal(isOpenAt(h, utc("2026-03-08T07:29:00Z")), false);
     assert.equal(isOpenAt(h, utc("2026-03-08T07:59:00Z")), true);
     assert.equal(nextChangeAt(h, utc("2026-03-08T07:30:00Z")), utc("2026-03-08T08:00:00Z"));
+  });
+
+  await t.step("on a change day the hours before the change keep the old offset", () => {
+    // Midnight is still EST (-05:00) on the spring-forward day, EDT (-04:00) on the fall-back one.
+    const h = hours("America/New_York", { sun: [["00:00", "01:00"]] });
+    assert.equal(nextChangeAt(h, utc("2026-03-08T00:00:00Z")), utc("2026-03-08T05:00:00Z"));
+    assert.equal(nextChangeAt(h, utc("2026-03-08T05:00:00Z")), utc("2026-03-08T06:00:00Z"));
+    assert.equal(nextChangeAt(h, utc("2026-11-01T00:00:00Z")), utc("2026-11-01T04:00:00Z"));
+    assert.equal(nextChangeAt(h, utc("2026-11-01T04:00:00Z")), utc("2026-11-01T05:00:00Z"));
+    assert.equal(localDate("America/New_York", utc("2026-11-01T03:59:00Z")), "2026-10-31");
+  });
+
+  await t.step("daily hours from 02:30 open at 03:30 EDT on the spring-forward day", () => {
+    const h = hours("America/New_York", everyDay([["02:30", "04:00"]]));
+    assert.equal(isOpenAt(h, utc("2026-03-08T07:29:59Z")), false);
+    assert.equal(isOpenAt(h, utc("2026-03-08T07:30:00Z")), true);
+    assert.equal(
+      describeOpening(h, utc("2026-03-08T05:00:00Z")),
+      "Closed — opens today 03:30 (in 3 hours)",
+    );
+    assert.equal(nextChangeAt(h, utc("2026-03-08T08:00:00Z")), utc("2026-03-09T06:30:00Z"));
   });
 
   await t.step("an interval ending 24:00 on a 23- or 25-hour day ends at local midnight", () => {
@@ -423,4 +445,65 @@ Deno.test("[domain] closure labels are capped at 80 characters", () => {
   assert.equal(long.ok, false);
   const fine = parseBusinessHours({ closures: [{ date: "2026-12-25", label: "x".repeat(80) }] });
   assert.equal(fine.ok, true);
+});
+
+/** New York's offset at 01:00 EST on the 2026 spring-forward day, by a given `Temporal`. */
+const springForwardOffset = (api: typeof Temporal) =>
+  api.Instant.from("2026-03-08T06:00:00Z").toZonedDateTimeISO("America/New_York").offset;
+
+Deno.test("[domain] business hours: the Temporal in use is right on DST days", async (t) => {
+  await t.step("New York's offset matches Intl before and after both 2026 changes", () => {
+    const intl = new Intl.DateTimeFormat("en-US", {
+      timeZone: "America/New_York",
+      timeZoneName: "longOffset",
+    });
+    for (
+      const iso of [
+        "2026-03-08T05:00:00Z",
+        "2026-03-08T06:59:00Z",
+        "2026-03-08T07:00:00Z",
+        "2026-11-01T04:00:00Z",
+        "2026-11-01T05:59:00Z",
+        "2026-11-01T06:00:00Z",
+      ]
+    ) {
+      const offset = Temporal.Instant.from(iso).toZonedDateTimeISO("America/New_York").offset;
+      const expected = intl.formatToParts(new Date(iso)).find((p) => p.type === "timeZoneName");
+      assert.equal(`GMT${offset}`, expected?.value, iso);
+    }
+  });
+
+  await t.step("the runtime's own Temporal is used only when it has these offsets right", () => {
+    const builtin = (globalThis as { Temporal?: typeof Temporal }).Temporal;
+    const right = builtin !== undefined && springForwardOffset(builtin) === "-05:00";
+    assert.equal(temporalSource, right ? "built-in" : "polyfill");
+  });
+
+  await t.step("with --unstable-temporal a wrong built-in is replaced; 02:30 opens", async () => {
+    // Deno 2.5's built-in panics on 02:30: its own process turns a panic into a failed step.
+    const hoursModule = JSON.stringify(import.meta.resolve("../domain/business_hours.ts"));
+    const temporalModule = JSON.stringify(import.meta.resolve("../domain/temporal.ts"));
+    const code = `
+      import { nextChangeAt } from ${hoursModule};
+      import { temporalSource } from ${temporalModule};
+      const weekly = { sun: [["02:30", "04:00"]] };
+      const hours = { timeZone: "America/New_York", weekly, closures: [], closureLabels: {} };
+      console.log(JSON.stringify({
+        builtinOffset: globalThis.Temporal?.Instant.from("2026-03-08T06:00:00Z")
+          .toZonedDateTimeISO("America/New_York").offset ?? null,
+        source: temporalSource,
+        opens: nextChangeAt(hours, Date.parse("2026-03-08T05:00:00Z")),
+      }));`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--unstable-temporal", code],
+      cwd: new URL("..", import.meta.url),
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+    const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.notEqual(result.builtinOffset, null, "the flag switches the built-in on");
+    assert.equal(result.source, result.builtinOffset === "-05:00" ? "built-in" : "polyfill");
+    assert.equal(result.opens, utc("2026-03-08T07:30:00Z"));
+  });
 });

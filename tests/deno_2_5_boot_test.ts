@@ -1,12 +1,14 @@
 /**
  * [e2e] Rule 42: the repository's `deno.json` runs unchanged on Deno 2.5, the runtime Deno Deploy
  * documents, with no flag beyond permissions. `main.ts` is started by a Deno 2.5.0 binary (from
- * npm, as `npx -y deno@2.5.0` installs it), signs an admin in and takes one inbound message.
+ * npm, as `npx -y deno@2.5.0` installs it), signs an admin in and takes inbound messages, one of
+ * them on New York's spring-forward day (rule 22; Deno 2.5's own Temporal panics there).
  *
  * The first run downloads Deno 2.5.0 (≈ 90 MB from npm) and may fetch npm packages: timeouts are
  * generous and every wait is on a condition.
  */
 import assert from "node:assert/strict";
+import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import { freePort, startMain } from "./main_process.ts";
 
 const VERSION = "2.5.0";
@@ -57,9 +59,15 @@ async function denoBinary(version: string): Promise<string> {
   }
 }
 
-async function call<T>(base: string, path: string, body: unknown, token?: string) {
+async function call<T>(
+  base: string,
+  path: string,
+  body: unknown,
+  token?: string,
+  method = "POST",
+) {
   const res = await fetch(base + path, {
-    method: "POST",
+    method,
     headers: {
       "content-type": "application/json",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -88,6 +96,7 @@ Deno.test({
     CHATDESK_INBOUND_TOKEN: TOKEN,
     DENO_TLS_CA_STORE: TLS_STORES,
   }, { deno, readyTimeoutMs: 180_000 });
+  let adminToken = "";
   try {
     await t.step(`Deno ${VERSION} loads every module and listens`, async () => {
       await child.ready;
@@ -97,6 +106,7 @@ Deno.test({
       const session = await call<{ token: string }>(base, "/api/session", ADMIN);
       assert.equal(session.status, 200, session.text);
       assert.ok(session.body.token);
+      adminToken = session.body.token;
     });
     await t.step("POST /api/inbound takes a customer's message and answers it", async () => {
       const inbound = await call<{ customerId: string; replies: unknown[] }>(
@@ -110,6 +120,36 @@ Deno.test({
       // The auto-reply is chosen by business hours: Temporal works on this runtime too.
       assert.ok(inbound.body.replies.length > 0, inbound.text);
     });
+    await t.step(
+      "hours opening 02:30 in New York route messages today and on the spring-forward day",
+      async () => {
+        const weekly = Object.fromEntries(
+          ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => [d, [["02:30", "04:00"]]]),
+        );
+        const hours = { timeZone: "America/New_York", weekly };
+        const saved = await call(base, "/api/settings", { hours }, adminToken, "PUT");
+        assert.equal(saved.status, 200, saved.text);
+        const inbound = (from: string) =>
+          call<{ replies: { text: string }[] }>(base, "/api/inbound", {
+            channel: "whatsapp",
+            from,
+            text: "Are you open?",
+          }, TOKEN);
+        const today = await inbound("+27820000026");
+        assert.equal(today.status, 200, today.text);
+        // 02:30 does not exist on 2026-03-08 in New York: the desk opens at 03:30 EDT (07:30Z).
+        const clock = await call(
+          base,
+          "/api/test/clock",
+          { now: "2026-03-08T07:30:00Z" },
+          adminToken,
+        );
+        assert.equal(clock.status, 200, clock.text);
+        const dstDay = await inbound("+27820000027");
+        assert.equal(dstDay.status, 200, dstDay.text);
+        assert.equal(dstDay.body.replies[0]?.text, DEFAULT_TEXTS.noAgent, dstDay.text);
+      },
+    );
     await t.step("nothing on the way was refused as unsupported or unstable", () => {
       const out = child.output();
       assert.ok(!/unsupported|--unstable|Uncaught/i.test(out), out);

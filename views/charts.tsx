@@ -5,6 +5,7 @@
  * inline styles).
  */
 import type { AgeBucket } from "../domain/supervision.ts";
+import { Temporal } from "../domain/temporal.ts";
 
 const BAR = "#1f5fbf";
 const BAR_WARN = "#c27c0e";

@@ -2,6 +2,7 @@
  * Times in the business time zone (the zone of rule 22's business hours), labelled with it, for
  * conversation threads, notes and the customer panel. The machine-readable `datetime` stays UTC.
  */
+import { Temporal } from "../domain/temporal.ts";
 
 /** "2026-11-25 12:00" in `timeZone`; an unknown zone falls back to UTC rather than failing a page. */
 export function zonedStamp(ms: number, timeZone: string): string {
