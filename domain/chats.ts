@@ -12,6 +12,7 @@ import { addOutbound, dispatchFor } from "./messages.ts";
 import { idTime, newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
+import { refuseOptedOut } from "./opt_outs.ts";
 import { getSettings, type Settings } from "./settings.ts";
 import { renderTemplate } from "./templates.ts";
 import {
@@ -209,6 +210,7 @@ export async function replyToTicket(
     ]);
     const customer = customerEntry.value;
     if (!customer) throw new NotFound("Customer");
+    refuseOptedOut(customer);
     assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
     const stored = convEntry.value;
     // A timed-out conversation no sweep has settled yet (a pending chat due to become a ticket)
@@ -292,6 +294,7 @@ export async function sendChatMessage(
     if (c.agentId !== agent.id && !isStaff(agent)) {
       throw new Forbidden("This is another agent's chat.");
     }
+    refuseOptedOut(customer.value!);
     assertWindowOpen(customer.value!, c, outgoing, settings, desk.clock);
     const op = desk.kv.atomic().check(entry);
     const after = {

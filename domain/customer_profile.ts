@@ -43,6 +43,8 @@ export interface CustomerProfile {
   /** Pass back for the next (older) page; null on the last page. */
   ticketsCursor: string | null;
   version: number;
+  /** Rule 44: when the customer texted STOP (replies are refused until it texts START). */
+  optedOutAt: number | null;
 }
 
 /** Records written before edits existed have no version: they are at 1. */
@@ -95,6 +97,7 @@ export async function customerProfile(
     tickets,
     ticketsCursor: ids.length > pageSize ? page[page.length - 1] : null,
     version: customerVersion(customer),
+    optedOutAt: customer.optedOutAt ?? null,
   };
 }
 

@@ -28,6 +28,7 @@ import { newId } from "./ids.ts";
 import { latestInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
+import { isOptedOut, OPTED_OUT } from "./opt_outs.ts";
 import {
   advanceDelivery,
   type OutboxEntry,
@@ -166,6 +167,8 @@ export function checkBeforeAttempt(
     return { code: "stale", message: "This automatic reply is over an hour old; not sent late." };
   }
   if (!customer) return NO_CHANNEL;
+  // Rule 44: Twilio refuses every message to a customer who texted STOP (21610).
+  if (isOptedOut(customer)) return OPTED_OUT;
   const window = settings.timeouts.whatsappWindowHours * HOUR;
   if (
     CHANNEL_FACTS[customer.channel].freeTextWindow && !message.template &&

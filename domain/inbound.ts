@@ -14,12 +14,14 @@ import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, refuseVisitorAddress } from "./channels.ts";
 import type { ApiChannelSettings } from "./channel_settings.ts";
 import { addMessage, addOutbound, dispatchFor } from "./messages.ts";
+import { withOptOut } from "./opt_outs.ts";
 import {
   type Channel,
   CHANNELS,
   type Conversation,
   type Customer,
   type Message,
+  type OptOutKind,
   type Route,
   type Ticket,
 } from "./types.ts";
@@ -45,6 +47,8 @@ export interface InboundMessage {
   providerAt?: number;
   /** Reactions and system notices: stored on the current conversation, never routed. */
   passive?: boolean;
+  /** Rule 44: an opt-out, opt-in or help keyword (Twilio). */
+  optOut?: OptOutKind;
 }
 
 export interface InboundResult {
@@ -139,14 +143,24 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   // The customer record changes only when new or renamed; the latest inbound time lives on the
   // conversation, which every message rewrites anyway.
   const renamed = known ? renamedCustomer(known, message) : null;
-  if (!known || renamed) {
-    op.check(customerEntry).set(keys.customer(customerId), renamed ?? customer);
-  }
+  // Rule 44: STOP and START mark the customer in this commit (its record is read above).
+  const marked = withOptOut(renamed ?? customer, message.optOut, now);
+  if (!known || marked !== known) op.check(customerEntry).set(keys.customer(customerId), marked);
+  const optOutChanged = (marked.optedOutAt ?? null) !== (known?.optedOutAt ?? null);
+  if (optOutChanged) op.sum(keys.deliveryChanged(), 1n);
 
   const before = conversationEntry.value;
-  if (message.passive) {
+  // Rule 44: STOP and HELP get no desk reply and start nothing (Twilio answers them itself); in
+  // a pending or live chat they join it like any message.
+  const quiet = (message.optOut === "stop" || message.optOut === "help") &&
+    !(before && isCurrent(before, now) && (before.state === "pending" || before.state === "live"));
+  if (message.passive || quiet) {
     // Reactions and notices join the current conversation as they are; they start nothing.
-    if (!before) return passiveResult(customerId, null);
+    if (!before) {
+      // Nothing to join: an opt-out still marks the customer.
+      if (optOutChanged && !(await op.commit()).ok) return undefined;
+      return passiveResult(customerId, null);
+    }
     addMessage(op, before.id, now, inboundFields(message, customerId));
     if (!(await op.commit()).ok) return undefined;
     return passiveResult(customerId, before);

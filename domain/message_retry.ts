@@ -9,6 +9,7 @@ import { Conflict, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
+import { refuseOptedOut } from "./opt_outs.ts";
 import {
   findMessage,
   KICK_GRACE_MS,
@@ -45,6 +46,7 @@ export async function retryMessage(desk: Desk, agent: Agent, messageId: string):
       keys.conversation(customerId),
     ]);
     if (!customer.value) throw new NotFound("Customer");
+    refuseOptedOut(customer.value);
     assertWindowOpen(customer.value, conversation.value, message, settings, clock);
     const now = clock.now();
     const { error: _e, firstAttemptAt: _f, providerId: _p, ...rest } = withoutSchedule(

@@ -54,7 +54,15 @@ export interface Customer {
   nameSetByAgent?: boolean;
   /** Bumped by every change to the record (`ifVersion` on edits); absent means 1. */
   version?: number;
+  /**
+   * Rule 44: when the customer opted out by texting STOP (Twilio blocks every message to it
+   * until it texts START); absent or null while it has not.
+   */
+  optedOutAt?: number | null;
 }
+
+/** Rule 44: Twilio's keyword kinds (its `OptOutType`): opt-out, opt-in and help. */
+export type OptOutKind = "stop" | "start" | "help";
 
 /** Rule 34: a reply text staff insert in the reply box; `department` null is for all departments. */
 export interface CannedReply {

@@ -177,6 +177,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         canned={canned}
         draft={pane.draft ?? ""}
         error={pane.replyError}
+        optedOutAt={customer?.optedOutAt ?? null}
         aside={aside.element}
       />
     );

@@ -27,6 +27,9 @@ function customerProfileJson(p: CustomerProfile) {
   return {
     ...p,
     firstSeenAt: iso(p.firstSeenAt),
+    // Rule 44: opted out by texting STOP, and when.
+    optedOut: p.optedOutAt !== null,
+    optedOutAt: p.optedOutAt === null ? null : iso(p.optedOutAt),
     tickets: p.tickets.map((t) => ({ ...t, createdAt: iso(t.createdAt) })),
   };
 }

@@ -298,6 +298,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       draft: pane.draft ?? "",
       error: pane.replyError,
       timeZone: settings.hours.timeZone,
+      optedOutAt: state?.customer.optedOutAt ?? null,
     };
   }
 

@@ -150,6 +150,7 @@ function inboundOf(route: Route, m: ProviderInbound) {
     ...(m.profileName !== undefined ? { profileName: m.profileName } : {}),
     ...(m.providerAt !== undefined ? { providerAt: m.providerAt } : {}),
     ...(m.passive ? { passive: true } : {}),
+    ...(m.optOut ? { optOut: m.optOut } : {}),
   };
 }
 

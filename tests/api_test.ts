@@ -382,6 +382,8 @@ Deno.test("[routes] inbound contract: from echoed back, provider id repeats chan
     tickets: [],
     ticketsCursor: null,
     version: 1,
+    optedOut: false,
+    optedOutAt: null,
   });
   // Rule 23: no ticket or chat the agent may read, so not this customer either.
   const hidden = await d.call("GET", `/api/customers/${first.customerId}`, { token: agent.token });

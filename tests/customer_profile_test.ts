@@ -423,6 +423,8 @@ Deno.test("[domain] the customer's chats: the current one and past ones, newest 
         "id",
         "name",
         "openTicketId",
+        "optedOut",
+        "optedOutAt",
         "profileName",
         "tickets",
         "ticketsCursor",

@@ -159,6 +159,8 @@ export function ChatThread(
     /** The text in the box (a refused message, or one a canned reply was inserted into). */
     draft: string;
     error?: string | null;
+    /** Rule 44: when the customer texted STOP (the box is replaced by a notice). */
+    optedOutAt?: number | null;
     /** Beside the messages (below them on narrow screens): notes and the customer panel. */
     aside?: Child;
   },
@@ -197,6 +199,8 @@ export function ChatThread(
                 canned={props.canned}
                 draft={props.draft}
                 error={props.error}
+                optedOutAt={props.optedOutAt}
+                timeZone={props.thread.timeZone}
               />
             )
             : <p class="reply muted small">This chat has ended.</p>}

@@ -151,6 +151,17 @@ export function CustomerPanel(props: CustomerPanelProps) {
         <dd>
           <LocalTime at={p.firstSeenAt} timeZone={props.timeZone} />
         </dd>
+        {p.optedOutAt !== null
+          ? (
+            <>
+              <dt>Opted out</dt>
+              <dd class="opted-out">
+                Texted STOP <LocalTime at={p.optedOutAt} timeZone={props.timeZone} />: replies
+                are refused until they text START.
+              </dd>
+            </>
+          )
+          : null}
       </dl>
       <form
         method="post"

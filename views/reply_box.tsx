@@ -27,6 +27,18 @@ export interface ReplyState {
   draft: string;
   error?: string | null;
   timeZone: string;
+  /** Rule 44: when the customer texted STOP; replies are refused until it texts START. */
+  optedOutAt?: number | null;
+}
+
+/** Rule 44: in place of the box while the customer has opted out (the server refuses anyway). */
+function OptedOut({ at, timeZone }: { at: number; timeZone: string }) {
+  return (
+    <p class="flash flash-error opted-out" role="note">
+      <strong>Opted out.</strong> The customer texted STOP{" "}
+      <LocalTime at={at} timeZone={timeZone} />: replies are refused until they text START.
+    </p>
+  );
 }
 
 /** "{{a}}" or "{{a}} and {{b}}" … for the message that says what is left to fill. */
@@ -149,7 +161,9 @@ export function ReplyBox(
           </p>
         )
         : null}
-      {state.windowOpen
+      {state.optedOutAt
+        ? <OptedOut at={state.optedOutAt} timeZone={state.timeZone} />
+        : state.windowOpen
         ? (
           <Compose
             id="reply-text"
@@ -253,11 +267,16 @@ export function ChatReplyBox(
     canned: CannedReply[];
     draft: string;
     error?: string | null;
+    /** Rule 44: when the customer texted STOP (with the zone its time is shown in). */
+    optedOutAt?: number | null;
+    timeZone?: string;
   },
 ) {
   return (
     <div class="reply stack" id="reply">
-      {props.windowOpen
+      {props.optedOutAt
+        ? <OptedOut at={props.optedOutAt} timeZone={props.timeZone ?? "UTC"} />
+        : props.windowOpen
         ? (
           <Compose
             id="chat-text"

@@ -3,7 +3,7 @@
  * our message becomes its HTTP request, how its answer is classed (rule 25), and how its
  * webhooks become our inbound messages and delivery statuses.
  */
-import type { Channel, DeliveryStatus, Message, Route } from "../types.ts";
+import type { Channel, DeliveryStatus, Message, OptOutKind, Route } from "../types.ts";
 
 /** Start-up settings the senders need (from the environment; tests point them at 127.0.0.1). */
 export interface ProviderConfig {
@@ -63,6 +63,8 @@ export interface ProviderInbound {
    * conversation, but they never start one nor trigger an auto-reply.
    */
   passive?: boolean;
+  /** Rule 44: an opt-out, opt-in or help keyword (Twilio's `OptOutType`, or the whole body). */
+  optOut?: OptOutKind;
 }
 
 /** A status a provider reported for a message we sent. */

@@ -4,6 +4,7 @@
  */
 import { CHANNEL_FACTS } from "../channels.ts";
 import type { TwilioSettings } from "../channel_settings.ts";
+import type { OptOutKind } from "../types.ts";
 import {
   classifyHttpStatus,
   cutText,
@@ -156,6 +157,51 @@ function fields(params: [string, string][]): Map<string, string> {
   return map;
 }
 
+/**
+ * Rule 44: Twilio's default keywords, matched against the whole body (trimmed, any case): it
+ * answers them itself, blocks a number that sent an opt-out word (error 21610 on every later
+ * message) until it sends an opt-in word, and forwards them to the webhook. Sources: "Twilio
+ * support for opt-out keywords (SMS STOP filtering)", help.twilio.com/hc/en-us/articles/223134027,
+ * and "Customize users' opt-in and opt-out experience with Advanced Opt-Out",
+ * twilio.com/docs/messaging/tutorials/advanced-opt-out.
+ */
+const KEYWORDS: Record<string, OptOutKind> = {
+  STOP: "stop",
+  STOPALL: "stop",
+  UNSUBSCRIBE: "stop",
+  CANCEL: "stop",
+  END: "stop",
+  QUIT: "stop",
+  OPTOUT: "stop",
+  REVOKE: "stop",
+  START: "start",
+  UNSTOP: "start",
+  YES: "start",
+  HELP: "help",
+  INFO: "help",
+};
+
+/**
+ * Rule 44: what an inbound SMS says about opting out. With Advanced Opt-Out, Twilio sends
+ * `OptOutType` (`STOP`, `START` or `HELP`) for its own and custom keywords ("How to Track
+ * Opt-Out, Opt-In and Help Messages Using the OptOutType Parameter", help.twilio.com/hc/en-us/
+ * articles/31560110671259): it decides. Without the field, a body that is one of the default keywords.
+ */
+export function twilioOptOut(optOutType: string | undefined, body: string): OptOutKind | null {
+  const given = optOutType?.trim().toUpperCase();
+  if (given) {
+    return given === "STOP"
+      ? "stop"
+      : given === "START"
+      ? "start"
+      : given === "HELP"
+      ? "help"
+      : null;
+  }
+  const word = body.trim().toUpperCase();
+  return Object.hasOwn(KEYWORDS, word) ? KEYWORDS[word] : null;
+}
+
 const SID = /^[A-Za-z]{2}[0-9A-Za-z]{1,62}$/;
 const empty = (): ProviderWebhook => ({ messages: [], statuses: [], unroutable: 0, ignored: 0 });
 
@@ -182,6 +228,7 @@ export function parseTwilioInbound(params: [string, string][]): ProviderWebhook 
   }
   const to = f.get("To")?.trim() || null;
   const profileName = f.get("ProfileName")?.trim();
+  const optOut = twilioOptOut(f.get("OptOutType"), body);
   out.messages.push({
     channel: "sms",
     from,
@@ -189,6 +236,7 @@ export function parseTwilioInbound(params: [string, string][]): ProviderWebhook 
     providerId: sid,
     to: to ? cutText(to, 64) : null,
     ...(profileName ? { profileName: cutText(profileName, 256) } : {}),
+    ...(optOut ? { optOut } : {}),
   });
   return out;
 }
