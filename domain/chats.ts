@@ -7,7 +7,7 @@ import { visibleDepartments } from "./departments.ts";
 import { type Desk, kickDelivery } from "./desk.ts";
 import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.ts";
 import { latestInbound } from "./inbound.ts";
-import { MAX_MESSAGE_LENGTH } from "./channels.ts";
+import { assertFitsChannel, MAX_MESSAGE_LENGTH } from "./channels.ts";
 import { addOutbound, dispatchFor } from "./messages.ts";
 import { idTime, newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
@@ -211,6 +211,7 @@ export async function replyToTicket(
     const customer = customerEntry.value;
     if (!customer) throw new NotFound("Customer");
     refuseOptedOut(customer);
+    assertFitsChannel(customer.channel, outgoing.text);
     assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
     const stored = convEntry.value;
     // A timed-out conversation no sweep has settled yet (a pending chat due to become a ticket)
@@ -295,6 +296,7 @@ export async function sendChatMessage(
       throw new Forbidden("This is another agent's chat.");
     }
     refuseOptedOut(customer.value!);
+    assertFitsChannel(customer.value!.channel, outgoing.text);
     assertWindowOpen(customer.value!, c, outgoing, settings, desk.clock);
     const op = desk.kv.atomic().check(entry);
     const after = {

@@ -7,6 +7,8 @@
  - Ctrl+Enter sends; `/` opens a filtered list of canned replies; Insert adds the chosen one at
    the caret, filled by the server; `{{…}}` left in the text is highlighted, listed, and Send
    stays disabled until it is edited.
+ - Rule 45: characters left of the channel's limit and, on SMS, segments, as the agent types
+   (the rules of domain/channels.ts `smsSegments`; the server refuses a reply over the limit).
 */
 (() => {
   "use strict";
@@ -27,7 +29,33 @@
     send: form.querySelector("[data-send]"),
     select: form.querySelector("[data-canned]"),
     status: form.querySelector(".compose-status"),
+    count: form.querySelector("[data-count]"),
   });
+
+  // GSM 03.38 (as domain/channels.ts): one septet each; its extension table two.
+  const GSM = /[\n\r -@A-Z_a-z£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà]/;
+  const GSM_EXT = /[\f^{}\\[~\]|€]/;
+  function segments(text) {
+    let septets = 0;
+    for (const ch of text) {
+      if (GSM.test(ch)) septets += 1;
+      else if (GSM_EXT.test(ch)) septets += 2;
+      else return [text.length <= 70 ? 1 : Math.ceil(text.length / 67), "UCS-2"];
+    }
+    return [septets <= 160 ? 1 : Math.ceil(septets / 153), "GSM-7"];
+  }
+  const num = (n) => n.toLocaleString("en-US");
+  /** The counter's words (views/reply_box.tsx `countText`); a form posts line breaks as CR LF. */
+  function countText(count, value) {
+    const text = value.replace(/\r?\n/g, "\r\n");
+    const left = Number(count.dataset.limit) - text.length;
+    const chars = left >= 0
+      ? `${num(left)} characters left`
+      : `${num(-left)} characters over the limit`;
+    if (count.dataset.count !== "sms") return chars;
+    const [n, encoding] = segments(text);
+    return `${chars} · ${n} SMS segment${n === 1 ? "" : "s"} (${encoding})`;
+  }
 
   /** The text with its placeholders in <mark>, drawn behind the (transparent) textarea. */
   function highlighted(text) {
@@ -59,7 +87,8 @@
   }
 
   function refresh(form) {
-    const { box, backdrop, note, send } = parts(form);
+    const { box, backdrop, note, send, count } = parts(form);
+    if (count) count.textContent = countText(count, box.value);
     backdrop.replaceChildren(...highlighted(box.value));
     backdrop.scrollTop = box.scrollTop;
     const names = unfilled(box.value);

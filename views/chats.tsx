@@ -201,6 +201,7 @@ export function ChatThread(
                 error={props.error}
                 optedOutAt={props.optedOutAt}
                 timeZone={props.thread.timeZone}
+                channel={item.channel}
               />
             )
             : <p class="reply muted small">This chat has ended.</p>}

@@ -6,9 +6,9 @@
  * refuses a reply with an unfilled placeholder either way.
  */
 import { unfilledPlaceholders } from "../domain/canned_replies.ts";
-import { MAX_MESSAGE_LENGTH } from "../domain/channels.ts";
+import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, smsSegments } from "../domain/channels.ts";
 import { parameterCount } from "../domain/templates.ts";
-import type { CannedReply, Template, Ticket } from "../domain/types.ts";
+import type { CannedReply, Channel, Template, Ticket } from "../domain/types.ts";
 import { LocalTime } from "./local_time.tsx";
 
 export interface ReplyState {
@@ -56,9 +56,25 @@ function unfilledText(names: string[]) {
   );
 }
 
+/**
+ * Rule 45: what the box's counter says for `text` on `channel`: characters left of the channel's
+ * limit and, on SMS, the segments it takes (static/compose.js says the same as the agent types).
+ */
+export function countText(channel: Channel, text: string): string {
+  const { maxLength, segmented } = CHANNEL_FACTS[channel];
+  const n = (v: number) => v.toLocaleString("en-US");
+  const left = maxLength - text.length;
+  const chars = left >= 0 ? `${n(left)} characters left` : `${n(-left)} characters over the limit`;
+  if (!segmented) return chars;
+  const { segments, encoding } = smsSegments(text);
+  return `${chars} · ${segments} SMS segment${segments === 1 ? "" : "s"} (${encoding})`;
+}
+
 export interface ComposeProps {
   /** The textarea's id ("reply-text", "chat-text"). */
   id: string;
+  /** The customer's channel: its length limit and, on SMS, segments (rule 45). */
+  channel?: Channel;
   label: string;
   action: string;
   button: string;
@@ -73,7 +89,8 @@ export interface ComposeProps {
 /** A message form with canned replies: the box of a ticket's reply and of a live chat. */
 export function Compose(props: ComposeProps) {
   const unfilled = unfilledPlaceholders(props.draft);
-  const { id } = props;
+  const { id, channel } = props;
+  const limit = channel ? CHANNEL_FACTS[channel].maxLength : MAX_MESSAGE_LENGTH;
   // deno-lint-ignore jsx-key
   const options = props.canned.map((r) => <option value={r.id}>{r.title}</option>);
   return (
@@ -86,9 +103,9 @@ export function Compose(props: ComposeProps) {
             id={id}
             name="text"
             required
-            maxlength={MAX_MESSAGE_LENGTH}
+            maxlength={limit}
             placeholder="Type your reply…"
-            aria-describedby={`${id}-unfilled ${id}-hint`}
+            aria-describedby={`${id}-unfilled ${channel ? `${id}-count ` : ""}${id}-hint`}
             data-compose-text
           >
             {props.draft}
@@ -103,6 +120,18 @@ export function Compose(props: ComposeProps) {
         >
           {unfilled.length ? unfilledText(unfilled) : null}
         </p>
+        {channel
+          ? (
+            <p
+              class="hint compose-count"
+              id={`${id}-count`}
+              data-count={CHANNEL_FACTS[channel].segmented ? "sms" : "chars"}
+              data-limit={String(limit)}
+            >
+              {countText(channel, props.draft)}
+            </p>
+          )
+          : null}
         <p class="hint" id={`${id}-hint`}>
           {props.hint}{" "}
           <span class="kbd-hint" data-kbd-hint hidden>
@@ -167,6 +196,7 @@ export function ReplyBox(
         ? (
           <Compose
             id="reply-text"
+            channel={ticket.channel}
             label={`Reply to ${name}`}
             action={`/tickets/${ticket.id}/reply`}
             button={label}
@@ -270,6 +300,8 @@ export function ChatReplyBox(
     /** Rule 44: when the customer texted STOP (with the zone its time is shown in). */
     optedOutAt?: number | null;
     timeZone?: string;
+    /** Rule 45: the customer's channel (its limit, SMS segments). */
+    channel?: Channel;
   },
 ) {
   return (
@@ -280,6 +312,7 @@ export function ChatReplyBox(
         ? (
           <Compose
             id="chat-text"
+            channel={props.channel}
             label="Message"
             action={`/chats/${props.chatId}/messages`}
             button="Send"

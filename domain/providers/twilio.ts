@@ -2,7 +2,7 @@
  * Twilio Programmable Messaging (SMS): the send request, how its answer is classed (rule 25), its
  * webhook signature (rule 28), and its inbound and status webhooks in our words.
  */
-import { CHANNEL_FACTS } from "../channels.ts";
+import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "../channels.ts";
 import type { TwilioSettings } from "../channel_settings.ts";
 import type { OptOutKind } from "../types.ts";
 import {
@@ -23,7 +23,8 @@ import {
 const TWILIO_AUTH_CODE = 20003;
 /** Twilio's "Too Many Requests". */
 const TWILIO_RATE_CODE = 20429;
-const MAX_TEXT = CHANNEL_FACTS.sms.maxLength;
+/** Inbound text is kept whole up to what the desk stores (the 1,600 limit is for sending). */
+const MAX_TEXT = MAX_MESSAGE_LENGTH;
 const MAX_ERROR = 300;
 
 const encoder = new TextEncoder();
