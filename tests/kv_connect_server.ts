@@ -26,6 +26,12 @@ export interface KvConnectServer {
   delayMs: number;
   /** Data calls that passed validation; reset by assigning a fresh object. */
   calls: { reads: number; writes: number; watches: number };
+  /**
+   * Sequential round trips (rule 41): how many times the data calls in flight (snapshot_read,
+   * atomic_write) went from none to one. Calls sent together overlap and count once (with
+   * delayMs ≥ 50); a call that waits for another's answer counts again. Reset by assigning 0.
+   */
+  rounds: number;
   /** Watch streams currently open (a cancelled client stream drops out of this). */
   readonly openWatches: number;
   close(): Promise<void>;
@@ -873,6 +879,7 @@ const DATA_PATH = /^\/v([123])\/(snapshot_read|atomic_write|watch)$/;
 class InMemoryKvConnectServer implements KvConnectServer {
   delayMs: number;
   calls = { reads: 0, writes: 0, watches: 0 };
+  rounds = 0;
   readonly token = `kvc_${randomHex(16)}`;
   readonly listening: Promise<void>;
   url = "";
@@ -883,6 +890,7 @@ class InMemoryKvConnectServer implements KvConnectServer {
   #store = new KvStore();
   #watchers = new WatchRegistry();
   #closing = false;
+  #inFlight = 0;
   #http: Deno.HttpServer<Deno.NetAddr>;
 
   constructor(opts: KvConnectServerOptions) {
@@ -969,21 +977,35 @@ class InMemoryKvConnectServer implements KvConnectServer {
     const ranges = decodeSnapshotRead(body);
     validateSnapshotRead(ranges);
     this.calls.reads++;
-    await this.#latency();
-    const now = Date.now();
-    return protobufResponse(
-      encodeSnapshotReadOutput(ranges.map((range) => this.#store.readRange(range, now))),
-    );
+    return await this.#inRound(async () => {
+      await this.#latency();
+      const now = Date.now();
+      return protobufResponse(
+        encodeSnapshotReadOutput(ranges.map((range) => this.#store.readRange(range, now))),
+      );
+    });
   }
 
   async #atomicWrite(body: Uint8Array): Promise<Response> {
     const write = decodeAtomicWrite(body);
     validateAtomicWrite(write, this.#limits);
     this.calls.writes++;
-    await this.#latency();
-    const result = this.#store.commit(write, Date.now());
-    if (result.ok) this.#notifyWatchers(result.writtenKeys);
-    return protobufResponse(encodeAtomicWriteOutput(result));
+    return await this.#inRound(async () => {
+      await this.#latency();
+      const result = this.#store.commit(write, Date.now());
+      if (result.ok) this.#notifyWatchers(result.writtenKeys);
+      return protobufResponse(encodeAtomicWriteOutput(result));
+    });
+  }
+
+  /** Counts a round when this data call is the only one in flight (see `rounds`). */
+  async #inRound<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#inFlight++ === 0) this.rounds++;
+    try {
+      return await call();
+    } finally {
+      this.#inFlight--;
+    }
   }
 
   async #watch(body: Uint8Array): Promise<Response> {

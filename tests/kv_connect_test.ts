@@ -362,6 +362,32 @@ Deno.test("[kv-connect] injected latency and call counts", (t) =>
       await kv.atomic().set(keys[1], 1).set(keys[2], 2).commit();
       assert.deepEqual(server.calls, { reads: 1, writes: 1, watches: 0 });
     });
+
+    await t.step(
+      "calls sent together are one round; a call after another's answer is two",
+      async () => {
+        server.rounds = 0;
+        await Promise.all([
+          kv.getMany(keys.slice(0, 5)),
+          kv.getMany(keys.slice(5)),
+          kv.get(keys[0]),
+          kv.atomic().set(["slow", "together"], 1).commit(),
+        ]);
+        assert.equal(server.rounds, 1);
+        server.rounds = 0;
+        const first = await kv.get(keys[0]);
+        await kv.atomic().check(first).set(keys[0], "second").commit();
+        assert.equal(server.rounds, 2);
+        const fill = kv.atomic();
+        for (const key of keys) fill.set(key, "listed");
+        await fill.commit();
+        server.rounds = 0;
+        // A list that needs three batches waits for each batch before asking for the next.
+        const listed = await listKeys(kv.list({ prefix: ["slow"] }, { batchSize: 4 }));
+        assert.equal(listed.length, 11);
+        assert.equal(server.rounds, 3);
+      },
+    );
   }));
 
 Deno.test("[kv-connect] 20 concurrent checked increments never lose an update", () =>
