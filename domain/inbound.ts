@@ -15,12 +15,15 @@ import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, refuseVisitorAddress } from "./chann
 import type { ApiChannelSettings } from "./channel_settings.ts";
 import { addMessage, addOutbound, dispatchFor } from "./messages.ts";
 import { withOptOut } from "./opt_outs.ts";
+import { applyMessageChange, rememberInbound } from "./message_changes.ts";
+import { cutText } from "./providers/provider.ts";
 import {
   type Channel,
   CHANNELS,
   type Conversation,
   type Customer,
   type Message,
+  type MessageChange,
   type OptOutKind,
   type Route,
   type Ticket,
@@ -49,6 +52,8 @@ export interface InboundMessage {
   passive?: boolean;
   /** Rule 44: an opt-out, opt-in or help keyword (Twilio). */
   optOut?: OptOutKind;
+  /** Rule 46: an edit (`text` is the new text) or deletion of the customer's earlier message. */
+  change?: MessageChange;
 }
 
 export interface InboundResult {
@@ -100,6 +105,22 @@ export async function parseInbound(kv: Deno.Kv, input: unknown): Promise<Inbound
 /** Rules 1–4, 6: stores the message once and moves the customer's conversation on. */
 export async function receiveInbound(desk: Desk, message: InboundMessage): Promise<InboundResult> {
   const customerId = await customerIdFor(message.channel, message.from);
+  // Rule 46: an edit or deletion changes the message it names, and starts or sends nothing; one
+  // naming a message the desk does not know is kept as a passive message below.
+  const changed = message.change
+    ? await applyMessageChange(desk, { ...message, change: message.change }, customerId)
+    : null;
+  if (changed) {
+    const current = isCurrent(changed.conversation, desk.clock.now()) ? changed.conversation : null;
+    return {
+      ...passiveResult(customerId, current),
+      ...(changed.duplicate ? { duplicate: true } : {}),
+    };
+  }
+  if (message.change) {
+    const text = message.change.kind === "edit" ? `[edit] ${message.text}` : "[revoke]";
+    message = { ...message, text: cutText(text, MAX_MESSAGE_LENGTH), passive: true };
+  }
   const result = await retryCommit(() => attemptInbound(desk, message, customerId));
   if (result.replies.some((m) => m.delivery?.status === "queued")) kickDelivery(desk, customerId);
   return result;
@@ -161,7 +182,8 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
       if (optOutChanged && !(await op.commit()).ok) return undefined;
       return passiveResult(customerId, null);
     }
-    addMessage(op, before.id, now, inboundFields(message, customerId));
+    const stored = addMessage(op, before.id, now, inboundFields(message, customerId));
+    rememberInbound(op, message.channel, customerId, message.id, stored);
     if (!(await op.commit()).ok) return undefined;
     return passiveResult(customerId, before);
   }
@@ -267,7 +289,8 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     }
   }
   writeConversation(op, before, conversation);
-  addMessage(op, conversation.id, now, inboundFields(message, customerId));
+  const stored = addMessage(op, conversation.id, now, inboundFields(message, customerId));
+  rememberInbound(op, message.channel, customerId, message.id, stored);
   // Rule 24: API customers are answered in the HTTP answer unless the API channel has a webhook.
   const api = apiEntry.value;
   const dispatch = dispatchFor(message.route, !(api?.enabled && api.webhookUrl));

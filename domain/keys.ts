@@ -42,6 +42,9 @@ export const keys = {
   /** A provider message id, per customer: two web-chat visitors may both send id "1". */
   inboundSeen: (channel: Channel, customerId: string, providerId: string) =>
     ["inbound_seen", channel, customerId, providerId] as const,
+  /** Rule 46: where an inbound message with a provider id was stored (its edits find it). */
+  inboundMessage: (channel: Channel, customerId: string, providerId: string) =>
+    ["inbound_messages", channel, customerId, providerId] as const,
 
   ticket: (id: string) => ["tickets", id] as const,
   tickets: () => ["tickets"] as const,

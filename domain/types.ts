@@ -190,6 +190,18 @@ export interface Message {
   delivery?: Delivery;
   /** The customer this message belongs to (outbound messages carry it for their delivery). */
   customerId?: string;
+  /** Rule 46: when the customer last edited it on WhatsApp; `edits` are its earlier texts. */
+  editedAt?: number;
+  /** Rule 46: the texts it had before, oldest (the first) first, each with when it was written. */
+  edits?: { text: string; at: number }[];
+  /** Rule 46: when the customer deleted it on WhatsApp (staff still read its text). */
+  deletedAt?: number;
+}
+
+/** Rule 46: a customer's edit or deletion (WhatsApp `revoke`) of its message `of` (provider id). */
+export interface MessageChange {
+  kind: "edit" | "revoke";
+  of: string;
 }
 
 export interface Timeouts {

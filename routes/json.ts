@@ -28,6 +28,14 @@ export function messageJson(m: Message) {
     ...(m.template ? { template: m.template } : {}),
     at: iso(m.at),
     ...(m.delivery ? { delivery: deliveryJson(m.delivery) } : {}),
+    // Rule 46: edited by the customer (its earlier texts, the first first), or deleted by it.
+    ...(m.editedAt !== undefined
+      ? {
+        editedAt: iso(m.editedAt),
+        history: (m.edits ?? []).map((e) => ({ text: e.text, at: iso(e.at) })),
+      }
+      : {}),
+    ...(m.deletedAt !== undefined ? { deletedAt: iso(m.deletedAt) } : {}),
   };
 }
 

@@ -63,6 +63,9 @@ export function webhookRoutes(deps: AppDeps): Hono<DeskEnv> {
     if (webhook.unroutable > 0) {
       console.warn(`webhooks/whatsapp: ${webhook.unroutable} unroutable message(s) ignored`);
     }
+    if (webhook.groups) {
+      console.warn(`webhooks/whatsapp: ${webhook.groups} group message(s) ignored (rule 46)`);
+    }
     const stored = await store("meta", webhook);
     if (stored !== "ok") return storeFailed(c, stored);
     return c.json({ received: webhook.messages.length + webhook.statuses.length });
@@ -151,6 +154,7 @@ function inboundOf(route: Route, m: ProviderInbound) {
     ...(m.providerAt !== undefined ? { providerAt: m.providerAt } : {}),
     ...(m.passive ? { passive: true } : {}),
     ...(m.optOut ? { optOut: m.optOut } : {}),
+    ...(m.change ? { change: m.change } : {}),
   };
 }
 

@@ -491,6 +491,54 @@ Deno.test("[domain] providers: WhatsApp webhooks in our words (SPEC wire formats
     );
   });
 
+  await t.step("rule 46: an edit names the message it changes and carries its new text", () => {
+    const [m] = parse("meta_edit.json").messages;
+    assert.deepEqual(m.change, {
+      kind: "edit",
+      of: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+    });
+    assert.equal(m.text, "Does it come in another colour, like blue?");
+    assert.equal(m.passive, true);
+    assert.equal(m.from, "+16505551234");
+    // An edited caption (pywa's edit_caption): the new text reads as its type does.
+    const caption = one({
+      type: "edit",
+      edit: {
+        original_message_id: "wamid.zzzzzz",
+        message: {
+          type: "image",
+          image: {
+            caption: "caption",
+            mime_type: "image/jpeg",
+            sha256: "4654+8g=",
+            id: "65463453",
+          },
+        },
+      },
+    }).messages[0];
+    assert.deepEqual([caption.text, caption.change?.kind], ["[image] caption", "edit"]);
+  });
+
+  await t.step("rule 46: a revoke names the message deleted; malformed ones stay passive", () => {
+    const [m] = parse("meta_revoke.json").messages;
+    assert.deepEqual(m.change, {
+      kind: "revoke",
+      of: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+    });
+    assert.equal(m.passive, true);
+    for (const broken of [{ type: "edit", edit: {} }, { type: "revoke" }]) {
+      const [b] = one(broken).messages;
+      assert.equal(b.change, undefined);
+      assert.equal(b.passive, true);
+    }
+  });
+
+  await t.step("rule 46: a group message is counted apart and never becomes a customer's", () => {
+    const result = parse("meta_group_text.json");
+    assert.deepEqual(result.messages, []);
+    assert.equal(result.groups, 1);
+  });
+
   await t.step("a reaction is stored as passive text", () => {
     const [m] = parse("meta_reaction.json").messages;
     assert.equal(m.text, "[reaction 👍]");

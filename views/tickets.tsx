@@ -23,6 +23,7 @@ import {
 import { customerName, hasName } from "./customer_panel.tsx";
 import { DeliveryMark, type QueuePlace, queuePlaces, RetryForm } from "./delivery.tsx";
 import { LocalTime } from "./local_time.tsx";
+import { CustomerChanges } from "./message_changes.tsx";
 import { ReplyBox, type ReplyState } from "./reply_box.tsx";
 import { TicketHistory } from "./supervisor_queues.tsx";
 
@@ -494,6 +495,7 @@ export function MessageBubble(
       data-delivery={delivery?.status}
     >
       {message.text}
+      <CustomerChanges message={message} timeZone={timeZone} />
       <span class="msg-meta">
         {who}
         {message.template ? ` · template ${message.template}` : ""} ·{" "}

@@ -17,6 +17,7 @@ import {
   type ProviderWebhook,
   timingSafeEqual,
 } from "./provider.ts";
+import type { MessageChange } from "../types.ts";
 import { oneLineName } from "../validate.ts";
 
 /**
@@ -169,8 +170,20 @@ const isRecord = (v: unknown): v is Rec => v !== null && typeof v === "object" &
 const str = (v: unknown): string | undefined => typeof v === "string" && v ? v : undefined;
 const list = (v: unknown): unknown[] => Array.isArray(v) ? v : [];
 
-/** Types that are stored but never start a conversation nor trigger an auto-reply. */
-const PASSIVE_TYPES = new Set(["reaction", "system", "unsupported", "unknown", "request_welcome"]);
+/**
+ * Types that are stored but never start a conversation nor trigger an auto-reply; an `edit` or
+ * `revoke` changes the message it names instead (rule 46), or is kept like these when it names
+ * none the desk knows.
+ */
+const PASSIVE_TYPES = new Set([
+  "reaction",
+  "system",
+  "unsupported",
+  "unknown",
+  "request_welcome",
+  "edit",
+  "revoke",
+]);
 const STATUSES = new Set(["sent", "delivered", "read", "failed"]);
 
 /**
@@ -218,6 +231,7 @@ function parseChange(change: unknown, phoneNumberId: string | null, out: Provide
     const parsed = parseMessage(item, contacts, to);
     if (parsed === "ignored") out.ignored++;
     else if (parsed === "unroutable") out.unroutable++;
+    else if (parsed === "group") out.groups = (out.groups ?? 0) + 1;
     else out.messages.push(parsed);
   }
   for (const item of statuses) {
@@ -231,8 +245,11 @@ function parseMessage(
   item: unknown,
   contacts: Rec[],
   to: string | null,
-): ProviderInbound | "ignored" | "unroutable" {
+): ProviderInbound | "ignored" | "unroutable" | "group" {
   if (!isRecord(item)) return "ignored";
+  // Rule 46: a message in a WhatsApp group ("Group messages webhook reference": `group_id`) is
+  // no customer's conversation with the desk, so nobody is answered privately for it.
+  if (item.group_id !== undefined && item.group_id !== null) return "group";
   const id = str(item.id);
   if (!id || id.length > MAX_ID) return "ignored";
   const digits = str(item.from)?.replace(/^\+/, "");
@@ -242,7 +259,8 @@ function parseMessage(
     ? item.type
     : "unknown";
   const errors = list(item.errors);
-  const text = cutText(messageText(item, type).trim() || `[${type}]`, MAX_TEXT);
+  const changed = messageChange(item, type);
+  const text = cutText(changed?.text ?? (messageText(item, type).trim() || `[${type}]`), MAX_TEXT);
   const contact = contacts.find((c) => c.wa_id === digits) ?? contacts[0];
   const name = isRecord(contact?.profile) ? str(contact.profile.name)?.trim() : undefined;
   const seconds = typeof item.timestamp === "string" && /^\d{1,11}$/.test(item.timestamp)
@@ -260,7 +278,28 @@ function parseMessage(
     ...(name && oneLineName(name) ? { profileName: cutText(oneLineName(name), 256) } : {}),
     ...(seconds !== undefined ? { providerAt: seconds * 1000 } : {}),
     ...(PASSIVE_TYPES.has(type) || errors.length > 0 ? { passive: true } : {}),
+    ...(changed ? { change: changed.change } : {}),
   };
+}
+
+/**
+ * Rule 46: an `edit` (its new text, read like any message of its type) or a `revoke` of the
+ * customer's earlier message `original_message_id`; null when it names none. Meta's "Edit
+ * messages" and "Revoke messages" webhook references (developers.facebook.com/documentation/
+ * business-messaging/whatsapp/webhooks/reference/messages/edit and …/revoke).
+ */
+function messageChange(item: Rec, type: string): { change: MessageChange; text: string } | null {
+  if (type !== "edit" && type !== "revoke") return null;
+  const part = isRecord(item[type]) ? item[type] as Rec : {};
+  const of = str(part.original_message_id);
+  if (!of || of.length > MAX_ID) return null;
+  if (type === "revoke") return { change: { kind: "revoke", of }, text: "[revoke]" };
+  const edited = isRecord(part.message) ? part.message : {};
+  const editedType = typeof edited.type === "string" && /^[a-z][a-z_]{0,39}$/.test(edited.type)
+    ? edited.type
+    : "unknown";
+  const text = messageText(edited, editedType).trim() || `[${editedType}]`;
+  return { change: { kind: "edit", of }, text };
 }
 
 /**

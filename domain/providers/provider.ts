@@ -3,7 +3,14 @@
  * our message becomes its HTTP request, how its answer is classed (rule 25), and how its
  * webhooks become our inbound messages and delivery statuses.
  */
-import type { Channel, DeliveryStatus, Message, OptOutKind, Route } from "../types.ts";
+import type {
+  Channel,
+  DeliveryStatus,
+  Message,
+  MessageChange,
+  OptOutKind,
+  Route,
+} from "../types.ts";
 
 /** Start-up settings the senders need (from the environment; tests point them at 127.0.0.1). */
 export interface ProviderConfig {
@@ -65,6 +72,8 @@ export interface ProviderInbound {
   passive?: boolean;
   /** Rule 44: an opt-out, opt-in or help keyword (Twilio's `OptOutType`, or the whole body). */
   optOut?: OptOutKind;
+  /** Rule 46: an edit (`text` is the new text) or deletion of the customer's earlier message. */
+  change?: MessageChange;
 }
 
 /** A status a provider reported for a message we sent. */
@@ -82,6 +91,8 @@ export interface ProviderWebhook {
   unroutable: number;
   /** Entries for other phone numbers and unhandled types. */
   ignored: number;
+  /** Rule 46: WhatsApp group messages, ignored (answered 2xx and logged). */
+  groups?: number;
 }
 
 export type ProviderRoute = Extract<Route, "meta" | "twilio" | "api">;
