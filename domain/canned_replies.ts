@@ -3,6 +3,7 @@
  * box with `{{customer.name}}`, `{{agent.name}}` and `{{ticket.id}}` filled on insert. A value
  * that is missing, or a placeholder we do not know, stays as typed and blocks sending.
  */
+import { hasOwnName } from "./customer_names.ts";
 import { isStaff } from "./access.ts";
 import type { Clock } from "./clock.ts";
 import { visibleDepartments } from "./departments.ts";
@@ -128,8 +129,8 @@ export async function getCannedReply(kv: Deno.Kv, id: string): Promise<CannedRep
 
 /**
  * Rule 34: a canned reply filled for a ticket or chat the agent may read (404 otherwise, and for
- * a reply not offered to it). `{{customer.name}}` is missing when the name is only the address;
- * `{{ticket.id}}` is missing in a chat.
+ * a reply not offered to it). `{{customer.name}}` is missing when the name is only the address or
+ * the web chat's generated visitor label (rules 34, 54); `{{ticket.id}}` is missing in a chat.
  */
 export async function renderCannedReply(
   desk: Desk,
@@ -145,9 +146,7 @@ export async function renderCannedReply(
     ? (await desk.kv.get<Customer>(keys.customer(resolved.customerId))).value
     : null;
   const values: Record<Placeholder, string | null> = {
-    "customer.name": customer && customer.name.trim() !== "" && customer.name !== customer.from
-      ? customer.name
-      : null,
+    "customer.name": customer && hasOwnName(customer) ? customer.name.trim() : null,
     "agent.name": agent.name,
     "ticket.id": resolved?.ticketId ?? null,
   };

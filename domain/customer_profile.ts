@@ -300,7 +300,8 @@ function parseCustomerEdit(input: unknown): CustomerEdit {
 /**
  * Rule 36: staff who may see the customer edit its name (1–100) and `about` (≤ 2,000). Every
  * change bumps `version`; a stale `ifVersion` is a 409 `version_conflict`. A name an agent
- * changed wins over the provider's from then on (`nameSetByAgent`, see `renamedCustomer`).
+ * changed wins over the provider's from then on (`nameSetByAgent`, see `renamedCustomer`), and
+ * rule 54 carries it to the customer's tickets (`renameTickets`) and to open pages at once.
  */
 export async function updateCustomer(
   desk: Desk,
@@ -310,29 +311,75 @@ export async function updateCustomer(
 ): Promise<Customer> {
   const edit = parseCustomerEdit(input);
   if (!(await maySeeCustomer(desk, agent, customerId))) throw new NotFound("Customer");
-  return await retryCommit(async () => {
-    const entry = await desk.kv.get<Customer>(keys.customer(customerId));
-    const customer = entry.value;
-    if (!customer) throw new NotFound("Customer");
-    const version = customerVersion(customer);
-    if (edit.ifVersion !== undefined && edit.ifVersion !== version) {
-      throw new Conflict(
-        "version_conflict",
-        `The customer changed meanwhile (version ${version}, not ${edit.ifVersion}); reload it.`,
-      );
-    }
-    let next = customer;
-    if (edit.name !== undefined && edit.name !== customer.name) {
-      next = { ...next, name: edit.name, nameSetByAgent: true };
-    }
-    if (edit.about !== undefined && edit.about !== (customer.about ?? "")) {
-      next = { ...next, about: edit.about };
-    }
-    if (next === customer) return customer;
-    next = { ...next, version: version + 1 };
-    const ok = (await desk.kv.atomic().check(entry).set(entry.key, next).commit()).ok;
-    return ok ? next : undefined;
-  });
+  const [updated, renamed] = await retryCommit(
+    async (): Promise<[Customer, boolean] | undefined> => {
+      const entry = await desk.kv.get<Customer>(keys.customer(customerId));
+      const customer = entry.value;
+      if (!customer) throw new NotFound("Customer");
+      const version = customerVersion(customer);
+      if (edit.ifVersion !== undefined && edit.ifVersion !== version) {
+        throw new Conflict(
+          "version_conflict",
+          `The customer changed meanwhile (version ${version}, not ${edit.ifVersion}); reload it.`,
+        );
+      }
+      let next = customer;
+      if (edit.name !== undefined && edit.name !== customer.name) {
+        next = { ...next, name: edit.name, nameSetByAgent: true };
+      }
+      if (edit.about !== undefined && edit.about !== (customer.about ?? "")) {
+        next = { ...next, about: edit.about };
+      }
+      if (next === customer) return [customer, false];
+      next = { ...next, version: version + 1 };
+      const op = desk.kv.atomic().check(entry).set(entry.key, next);
+      if (next.name !== customer.name) {
+        // Rule 54: a message in flight that read the old name (and may file a ticket under it)
+        // checks the conversation record: rewriting it unchanged makes that message read again.
+        const conversation = await desk.kv.get<Conversation>(keys.conversation(customerId));
+        if (conversation.value) op.check(conversation).set(conversation.key, conversation.value);
+        // Open lists and chat rows redraw with the new name (rule 54: live on open pages).
+        op.sum(keys.ticketsChanged(), 1n).sum(keys.chatsChanged(), 1n);
+      }
+      return (await op.commit()).ok ? [next, next.name !== customer.name] : undefined;
+    },
+  );
+  if (renamed) await renameTickets(desk.kv, customerId);
+  return updated;
+}
+
+/** Tickets renamed per commit: with the customer's check, 10 checks (denokv's limit, rule 41). */
+const RENAME_BATCH = 9;
+
+/**
+ * Rule 54: every ticket of the customer (open, closed and archived) carries its current name, so
+ * list rows, search, notices and transcripts say it. Batches of nine tickets, each commit
+ * checking the customer (a rename meanwhile starts the walk again with the newer name).
+ */
+export async function renameTickets(kv: Deno.Kv, customerId: string): Promise<number> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })) {
+    ids.push(e.value);
+  }
+  let renamed = 0;
+  for (let i = 0; i < ids.length; i += RENAME_BATCH) {
+    const batch = ids.slice(i, i + RENAME_BATCH).map((id) => keys.ticket(id));
+    renamed += await retryCommit(async () => {
+      const [customer, ...tickets] = await kv.getMany<[Customer, ...Ticket[]]>([
+        keys.customer(customerId),
+        ...batch,
+      ]);
+      const name = customer.value?.name;
+      if (name === undefined) return 0;
+      const stale = tickets.filter((t) => t.value && t.value.name !== name);
+      if (!stale.length) return 0;
+      const op = kv.atomic().check(customer, ...stale);
+      for (const t of stale) op.set(t.key, { ...t.value!, name });
+      op.sum(keys.ticketsChanged(), 1n);
+      return (await op.commit()).ok ? stale.length : undefined;
+    });
+  }
+  return renamed;
 }
 
 /**

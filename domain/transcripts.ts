@@ -3,6 +3,7 @@
  * internal note of every ticket, archived ones included, for a time range (last column `kind`). Rows are produced by walking the tickets index and
  * each ticket's conversations page by page, so a range of any size streams in constant memory.
  */
+import { displayName } from "./customer_names.ts";
 import { listAgents } from "./agents.ts";
 import { iso } from "./clock.ts";
 import { Invalid } from "./errors.ts";
@@ -149,7 +150,7 @@ export async function* transcriptRows(
       const note = !("direction" in item);
       return {
         ticketId: ticket.id,
-        customer: ticket.name,
+        customer: displayName(ticket),
         from: ticket.from,
         channel: ticket.channel,
         direction: note ? "internal" : item.direction,

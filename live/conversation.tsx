@@ -5,7 +5,7 @@
  * is current gets nothing when its stream connects. Each renders only for an agent who may still
  * read the ticket or chat (rule 23).
  */
-import type { FC } from "hono/jsx";
+import type { Child, FC } from "hono/jsx";
 import { messageAccess } from "../domain/access.ts";
 import { listAgents } from "../domain/agents.ts";
 import { type ChatHistory, chatHistory } from "../domain/chats.ts";
@@ -14,12 +14,15 @@ import { DeskError, NotFound } from "../domain/errors.ts";
 import { chatNotes, readChat, ticketNotes } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
 import { readTicket, ticketMessages } from "../domain/tickets.ts";
-import type { Agent, Message, Note, Ticket } from "../domain/types.ts";
+import { displayName } from "../domain/customer_names.ts";
+import { keys } from "../domain/keys.ts";
+import type { Agent, Customer, Message, Note, Ticket } from "../domain/types.ts";
 import { fnv1a } from "../views/assets.ts";
-import { ChatMessages } from "../views/chats.tsx";
+import { ChatMessages, ChatName } from "../views/chats.tsx";
 import { type NoteListProps, NotesLive } from "../views/notes.tsx";
 import {
   conversationPollUrl,
+  DetailName,
   type ListQueue,
   type ThreadProps,
   TicketConversation,
@@ -82,11 +85,17 @@ async function threadPart(
     Thread: FC<ThreadProps & { pollUrl: string }>;
     pollUrl: (version: string) => string;
     share: Share;
+    /**
+     * Rule 54: the page's heading with the customer's name now, sent out of band with every
+     * live or polled thread (a rename elsewhere reaches the open page); part of the version.
+     */
+    heading?: Promise<Child>;
   },
 ): Promise<ThreadPart> {
-  const [basics, ids] = await Promise.all([
+  const [basics, ids, heading] = await Promise.all([
     asideBasics(desk.kv, opts.share),
     retryable(desk, agent, messages),
+    opts.heading ? opts.heading.then(rendered) : "",
   ]);
   const thread: ThreadProps = {
     messages,
@@ -96,13 +105,13 @@ async function threadPart(
     timeZone: basics.timeZone,
   };
   const { Thread } = opts;
-  const version = fnv1a(await rendered(<Thread {...thread} pollUrl="" />));
+  const version = fnv1a(await rendered(<Thread {...thread} pollUrl="" />) + heading);
   const pollUrl = opts.pollUrl(version);
   return {
     thread,
     version,
     pollUrl,
-    html: await rendered(<Thread {...thread} pollUrl={pollUrl} />),
+    html: await rendered(<Thread {...thread} pollUrl={pollUrl} />) + heading,
   };
 }
 
@@ -120,6 +129,7 @@ export async function ticketThread(
     Thread: TicketConversation,
     pollUrl: (version) => conversationPollUrl(queue, ticket.id, version),
     share,
+    heading: Promise.resolve(<DetailName name={displayName(ticket)} oob />),
   });
 }
 
@@ -147,11 +157,13 @@ export async function chatThread(
 ): Promise<(ThreadPart & { found: ChatHistory }) | null> {
   const found = await chatHistory(desk, agent, id).catch(notFoundAs(null));
   if (!found) return null;
+  const customer = desk.kv.get<Customer>(keys.customer(found.chat.customerId));
   const part = await threadPart(desk, agent, found.messages, {
     retryBase: `/chats/${id}/messages`,
     Thread: ChatMessages,
     pollUrl: (version) => found.ended ? "" : `/chats/${id}?part=messages&v=${version}`,
     share,
+    heading: customer.then((e) => e.value ? <ChatName name={displayName(e.value)} oob /> : ""),
   });
   return { ...part, found };
 }

@@ -18,6 +18,7 @@ import { constants, deflateRawSync } from "node:zlib";
 import { announcedTo, type Arrival, takeNotices } from "../domain/alerts.ts";
 import { visibleDepartments } from "../domain/departments.ts";
 import type { Desk } from "../domain/desk.ts";
+import { displayName } from "../domain/customer_names.ts";
 import { keys } from "../domain/keys.ts";
 import { authenticate } from "../domain/sessions.ts";
 import type { Conversation, Customer } from "../domain/types.ts";
@@ -344,7 +345,7 @@ async function chatAlert(kv: Deno.Kv, chatId: string, customerId: string): Promi
     keys.customer(customerId),
     keys.conversation(customerId),
   ]);
-  const who = customer.value?.name || customer.value?.from || "A customer";
+  const who = customer.value ? displayName(customer.value) || "A customer" : "A customer";
   const text = conversation.value?.id === chatId ? conversation.value.firstText : "";
   return alertEvent("chat", alertBody(who, text), "/chats");
 }
@@ -361,7 +362,7 @@ function ticketAlert(arrival: Arrival): Promise<Encoded> {
     ? "back"
     : "ticket";
   const href = `/tickets/${kind === "assigned" ? "assigned" : "unassigned"}/${t.id}`;
-  return Promise.resolve(alertEvent(kind, alertBody(t.name || t.from, t.preview), href));
+  return Promise.resolve(alertEvent(kind, alertBody(displayName(t), t.preview), href));
 }
 
 const alertEvent = (kind: string, body: string, href: string) =>

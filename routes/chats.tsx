@@ -156,8 +156,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const customer = state?.customer;
     const item: ChatItem = {
       chat,
-      name: customer?.name ?? "",
-      from: customer?.from ?? chat.customerId,
+      name: customer?.name ?? "Unknown customer",
+      from: customer?.from ?? "",
       channel: customer?.channel ?? "webchat",
     };
     const windowOpen = replyWindowOpen(
@@ -213,8 +213,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       <EndedChatThread
         chat={chat}
         customer={{
-          name: customer?.name ?? "",
-          from: customer?.from ?? chat.customerId,
+          name: customer?.name ?? "Unknown customer",
+          from: customer?.from ?? "",
           channel: customer?.channel ?? "webchat",
         }}
         thread={part.thread}

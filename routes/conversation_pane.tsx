@@ -39,7 +39,12 @@ import {
   type ThreadPart,
 } from "../live/conversation.tsx";
 import { type Flash, FlashMessage } from "../views/components.tsx";
-import { CustomerPanel, type CustomerPanelProps, hasName } from "../views/customer_panel.tsx";
+import {
+  customerName,
+  CustomerPanel,
+  type CustomerPanelProps,
+  hasName,
+} from "../views/customer_panel.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { type NotesProps, NotesSection } from "../views/notes.tsx";
 import { formOf, isHtmx, redirectWithFlash } from "./page_auth.ts";
@@ -253,7 +258,7 @@ function customerEdit(form: Record<string, string>, current: CustomerProfile) {
 function customerRefusal(error: unknown, now: CustomerProfile | null): string {
   if (!(error instanceof DeskError) || error.status === 404 || error.status === 401) throw error;
   if (error instanceof Conflict && error.code === "version_conflict") {
-    const theirs = now ? ` It is now named “${hasName(now) ? now.name : now.from}”.` : "";
+    const theirs = now ? ` It is now named “${customerName(now)}”.` : "";
     return `Someone else changed this customer meanwhile.${theirs} Your text is kept below: ` +
       "save again to replace theirs.";
   }
@@ -339,7 +344,7 @@ export async function saveCustomerForm(
   const panel = await opts.panel(pane);
   if (!panel) throw new NotFound("Customer");
   const heading = pane.customerSaved && opts.renamed
-    ? opts.renamed(hasName(panel.profile) ? panel.profile.name : panel.profile.from)
+    ? opts.renamed(customerName(panel.profile))
     : null;
   // htmx swaps 2xx answers only: a refusal comes back as 200 with its message in the panel.
   return c.html(

@@ -346,7 +346,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       const t = await acceptTicket(desk, c.get("agent"), c.req.param("id"));
       flash = {
         kind: "ok",
-        text: `You accepted the ticket from ${t.name || t.from}.`,
+        text: `You accepted the ticket from ${customerName(t)}.`,
         href: `/tickets/assigned/${t.id}`,
         link: "Open it",
       };

@@ -3,7 +3,7 @@ import type { Child } from "hono/jsx";
 import type { Chat, EndedChat } from "../domain/chats.ts";
 import type { CannedReply, Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
-import { customerName, hasName } from "./customer_panel.tsx";
+import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
 import { ChatReplyBox } from "./reply_box.tsx";
 import { cut, MessageThread, ROW_NAME_MAX, type ThreadProps } from "./tickets.tsx";
@@ -37,7 +37,7 @@ function ChatRow(
           {accept
             ? <strong>{cut(customerName(item), ROW_NAME_MAX)}</strong>
             : <a href={`/chats/${item.chat.id}`}>{cut(customerName(item), ROW_NAME_MAX)}</a>}
-          {hasName(item) ? <span class="row-from">{item.from}</span> : null}
+          {hasName(item) ? <span class="row-from">{addressOf(item)}</span> : null}
         </div>
         {item.chat.ticketId ? <div class="row-preview">Has an open ticket</div> : null}
       </div>
@@ -150,6 +150,11 @@ export function ChatMessagesPane(
 export function ChatThread(
   props: {
     item: ChatItem;
+/** The customer's name as the chat's heading (rule 54: a rename reaches it live, `oob`). */
+export function ChatName({ name, oob }: { name: string; oob?: boolean }) {
+  return <h2 id="chat-name" hx-swap-oob={oob ? "true" : undefined}>{name}</h2>;
+}
+
     thread: ThreadProps;
     pollUrl: string;
     live: boolean;
@@ -170,10 +175,10 @@ export function ChatThread(
     <article class="card detail" aria-labelledby="chat-name">
       <div class="card-head">
         <div>
-          <h2 id="chat-name">{customerName(item)}</h2>
+          <ChatName name={customerName(item)} />
           <div class="inline small muted">
             <ChannelBadge channel={item.channel} />
-            {hasName(item) ? <span>{item.from}</span> : null}
+            {hasName(item) ? <span>{addressOf(item)}</span> : null}
             {props.live
               ? <span class="badge badge-ok">Live</span>
               : <span class="badge badge-muted">Ended</span>}
@@ -240,10 +245,10 @@ export function EndedChatThread(
     <article class="card detail" aria-labelledby="chat-name" data-ended-chat={chat.id}>
       <div class="card-head">
         <div>
-          <h2 id="chat-name">{customerName(customer)}</h2>
+          <ChatName name={customerName(customer)} />
           <div class="inline small muted">
             <ChannelBadge channel={customer.channel} />
-            {hasName(customer) ? <span>{customer.from}</span> : null}
+            {hasName(customer) ? <span>{addressOf(customer)}</span> : null}
             <span class="badge badge-muted">Ended</span>
           </div>
         </div>

@@ -12,17 +12,19 @@ import {
   type CustomerProfile,
   type CustomerTicketRow,
 } from "../domain/customer_profile.ts";
+import { displayName, formatAddress, hasOwnName, type Named } from "../domain/customer_names.ts";
 import { ChannelBadge } from "./components.tsx";
 import { LocalTime } from "./local_time.tsx";
 import { Heading } from "./notes.tsx";
 
-/** A customer's name, or its address when it has none (the name defaults to the address). */
-export const customerName = (c: { name: string; from: string }): string =>
-  c.name.trim() && c.name !== c.from ? c.name : c.from;
+/** Rule 54: a customer's own name, or its address (formatted) when it has none. */
+export const customerName = displayName;
 
-/** Whether the customer has a name of its own (not only its address). */
-export const hasName = (c: { name: string; from: string }): boolean =>
-  c.name.trim() !== "" && c.name !== c.from;
+/** Whether the customer has a name of its own (not its address, not a generated visitor label). */
+export const hasName = hasOwnName;
+
+/** Rule 54: the address as people read it (a spaced phone number, a visitor's label). */
+export const addressOf = (c: Named): string => formatAddress(c.channel, c.from);
 
 export interface CustomerPanelProps {
   profile: CustomerProfile;
@@ -137,9 +139,9 @@ export function CustomerPanel(props: CustomerPanelProps) {
       <dl class="facts">
         <dt>Channel</dt>
         <dd>
-          <ChannelBadge channel={p.channel} /> <span class="address">{p.from}</span>
+          <ChannelBadge channel={p.channel} /> <span class="address">{addressOf(p)}</span>
         </dd>
-        {p.profileName && p.profileName !== p.name
+        {p.profileName && p.profileName !== p.name && p.profileName !== addressOf(p)
           ? (
             <>
               <dt>Profile name</dt>
@@ -156,8 +158,9 @@ export function CustomerPanel(props: CustomerPanelProps) {
             <>
               <dt>Opted out</dt>
               <dd class="opted-out">
-                Texted STOP <LocalTime at={p.optedOutAt} timeZone={props.timeZone} />: replies
-                are refused until they text START.
+                Texted STOP{" "}
+                <LocalTime at={p.optedOutAt} timeZone={props.timeZone} />: replies are refused until
+                they text START.
               </dd>
             </>
           )

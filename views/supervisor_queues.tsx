@@ -15,7 +15,7 @@ import {
   stamp,
   TimeAgo,
 } from "./components.tsx";
-import { customerName, hasName } from "./customer_panel.tsx";
+import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
 
 export const QUEUE_NAMES: Record<Queue, string> = {
@@ -165,7 +165,7 @@ export function QueueTable(props: {
             <tr>
               <td>
                 <a href={`/supervisor/tickets/${t.id}`} class="strong">{customerName(t)}</a>
-                {hasName(t) ? <div class="muted small">{t.from}</div> : null}
+                {hasName(t) ? <div class="muted small">{addressOf(t)}</div> : null}
                 <div class="muted small clip">{t.preview}</div>
               </td>
               <td>
@@ -362,13 +362,13 @@ export function TicketView(props: {
                 ? (
                   <>
                     <dt>Customer</dt>
-                    <dd>{t.name}</dd>
+                    <dd>{customerName(t)}</dd>
                   </>
                 )
                 : null}
               <dt>From</dt>
               <dd>
-                {t.from} <ChannelBadge channel={t.channel} />
+                {addressOf(t)} <ChannelBadge channel={t.channel} />
               </dd>
               <dt>Department</dt>
               <dd>{department}</dd>

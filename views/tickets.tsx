@@ -20,7 +20,7 @@ import {
   SortFilter,
   TimeAgo,
 } from "./components.tsx";
-import { customerName, hasName } from "./customer_panel.tsx";
+import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { DeliveryMark, type QueuePlace, queuePlaces, RetryForm } from "./delivery.tsx";
 import { LocalTime } from "./local_time.tsx";
 import { CustomerChanges } from "./message_changes.tsx";
@@ -272,7 +272,7 @@ export function TicketRow(
       <div class="row-main">
         <div class="row-title">
           <a href={ticketUrl(view.queue, ticket.id, view.filters)}>{name}</a>
-          {hasName(ticket) ? <span class="row-from">{ticket.from}</span> : null}
+          {hasName(ticket) ? <span class="row-from">{addressOf(ticket)}</span> : null}
         </div>
         <div class="row-preview">{cut(ticket.preview, ROW_PREVIEW_MAX) || "(no text)"}</div>
       </div>
@@ -665,7 +665,7 @@ export function DetailName({ name, oob }: { name: string; oob?: boolean }) {
 export function TicketDetail(props: TicketDetailProps) {
   const t = props.ticket;
   const readOnly = t.status !== "assigned" || t.assignedTo !== props.me;
-  const customer = { name: props.customerName ?? t.name, from: t.from };
+  const customer = { name: props.customerName ?? t.name, from: t.from, channel: t.channel };
   const timeZone = props.timeZone ?? "UTC";
   return (
     <article class="card detail" aria-labelledby="detail-name">
@@ -674,7 +674,7 @@ export function TicketDetail(props: TicketDetailProps) {
           <DetailName name={customerName(customer)} />
           <div class="inline small muted">
             <ChannelBadge channel={t.channel} />
-            {hasName(customer) ? <span>{t.from}</span> : null}
+            {hasName(customer) ? <span>{addressOf(customer)}</span> : null}
             {props.department ? <span class="badge badge-muted">{props.department}</span> : null}
           </div>
         </div>
