@@ -35,6 +35,8 @@ export interface Chat {
   department: string | null;
   createdAt: number;
   ticketId: string | null;
+  /** Rule 56: the start of what the customer wrote (empty in a chat an agent started). */
+  preview: string;
 }
 
 const asChat = (c: Conversation): Chat => ({
@@ -45,6 +47,7 @@ const asChat = (c: Conversation): Chat => ({
   department: c.department,
   createdAt: c.startedAt,
   ticketId: c.ticketId,
+  preview: c.firstText,
 });
 
 /** `GET /api/chats`: pending chats of the agent's departments, or its own live chats (staff: all). */

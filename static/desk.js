@@ -8,8 +8,9 @@
    that took its place.
  - Ctrl+Enter in a form's text box sends it (compose.js handles the reply box itself); r jumps to
    the reply box.
- - Threads open at the newest message and stay there as messages arrive; auto-reply groups the
-   agent opened stay open. On a narrow screen the reply box is brought into reach.
+ - Threads read from the start (rule 56): the page opens with the customer's first message, the
+   newest ones and the reply box in the window, and keeps the reply box there as messages arrive;
+   auto-reply groups and earlier messages the agent opened stay open.
  - ? lists the shortcuts.
 */
 (() => {
@@ -105,19 +106,40 @@
     form.requestSubmit(button || undefined);
   }
 
-  // ---- Threads: open at the newest message, follow new ones -----------------------------------
+  // ---- Threads: read from the start, reply box in view (rule 56) ------------------------------
 
-  function initThread(log) {
-    if (log.dataset.ready) {
-      if (log.dataset.pinned !== "0") log.scrollTop = log.scrollHeight;
-      return;
-    }
-    log.dataset.ready = "1";
-    log.dataset.pinned = "1";
-    log.scrollTop = log.scrollHeight;
-    log.addEventListener("scroll", () => {
-      log.dataset.pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 48 ? "1" : "0";
-    }, { passive: true });
+  /**
+   * The thread is part of the page: bring the reply box (or, read-only, the newest message) to
+   * the bottom of the window, never scrolling the customer's first message out at the top.
+   */
+  function bringThreadIntoView() {
+    const thread = doc.querySelector("[data-thread]");
+    if (!thread || location.hash) return;
+    const first = thread.querySelector('[data-ends~="first"]');
+    const box = doc.querySelector("[data-compose-text]");
+    const end = (shown(box) && box.closest("form")) ||
+      thread.querySelector('[data-ends~="newest"]') || thread;
+    const want = end.getBoundingClientRect().bottom - innerHeight + 12;
+    const limit = first ? first.getBoundingClientRect().top - 8 : want;
+    const by = Math.min(want, limit);
+    if (by > 0) scrollBy(0, by);
+  }
+
+  /** Whether the reply box is in the window now: a redrawn thread keeps it there. */
+  let replyInView = false;
+  function noteReplyInView() {
+    const box = doc.querySelector("[data-compose-text]");
+    if (!shown(box)) return;
+    const rect = box.closest("form").getBoundingClientRect();
+    replyInView = rect.top >= 0 && rect.bottom <= innerHeight;
+  }
+  addEventListener("scroll", noteReplyInView, { passive: true });
+
+  function keepReplyInView() {
+    const box = doc.querySelector("[data-compose-text]");
+    if (!replyInView || !shown(box)) return;
+    const bottom = box.closest("form").getBoundingClientRect().bottom;
+    if (bottom > innerHeight) scrollBy(0, bottom - innerHeight + 12);
   }
 
   /** Auto-reply groups the agent opened stay open when the thread is drawn again. */
@@ -133,7 +155,7 @@
     for (const g of doc.querySelectorAll("details[data-group]")) {
       if (openGroups.has(g.dataset.group) && !g.open) g.open = true;
     }
-    doc.querySelectorAll("[data-thread]").forEach(initThread);
+    keepReplyInView();
     restoreRowFocus();
   }
 
@@ -211,12 +233,8 @@
   });
 
   scan();
-  // On a narrow screen the list is hidden and the reply box sits under the thread: bring it up.
-  const box = doc.querySelector("[data-compose-text]");
-  if (box && !location.hash && innerWidth < 900 && scrollY === 0) {
-    const rect = box.getBoundingClientRect();
-    if (rect.bottom > innerHeight) scrollBy(0, rect.bottom - innerHeight + 16);
-  }
+  if (scrollY === 0) bringThreadIntoView();
+  noteReplyInView();
   // Redraws (htmx swaps, live updates) rescan; the reply box's own drawing does not.
   new MutationObserver((records) => {
     if (records.some((r) => !(r.target.closest && r.target.closest("form[data-compose]")))) scan();

@@ -388,7 +388,7 @@ Deno.test("[routes] each page loads htmx and its area's one script; a reply box 
 });
 
 Deno.test("[views] rule 33: long names and texts are cut in rows, never inside an emoji", async (st) => {
-  const { cut, ROW_NAME_MAX } = await import("../views/tickets.tsx");
+  const { cut, ROW_NAME_MAX, ROW_PREVIEW_MAX } = await import("../views/tickets.tsx");
   const { ChatLists } = await import("../views/chats.tsx");
   await st.step("the cut keeps a surrogate pair whole", () => {
     const name = `${"a".repeat(ROW_NAME_MAX - 2)}😀😀 and more`;
@@ -408,6 +408,7 @@ Deno.test("[views] rule 33: long names and texts are cut in rows, never inside a
       department: null,
       createdAt: 0,
       ticketId: null,
+      preview: `Hello ${"y".repeat(200)}`,
     };
     const html = String(
       ChatLists({
@@ -420,5 +421,7 @@ Deno.test("[views] rule 33: long names and texts are cut in rows, never inside a
     );
     assert(!html.includes(longName), "the whole name is not in the row");
     assert(html.includes(cut(longName, ROW_NAME_MAX)), "the cut name is");
+    // Rule 56: a waiting chat's row shows the start of what the customer wrote, cut like a ticket's.
+    assert(html.includes(cut(chat.preview, ROW_PREVIEW_MAX)), "the cut first words are");
   });
 });

@@ -6,7 +6,7 @@ import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
 import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
 import { ChatReplyBox } from "./reply_box.tsx";
-import { cut, MessageThread, ROW_NAME_MAX, type ThreadProps } from "./tickets.tsx";
+import { cut, MessageThread, ROW_NAME_MAX, ROW_PREVIEW_MAX, type ThreadProps } from "./tickets.tsx";
 
 export interface ChatItem {
   chat: Chat;
@@ -39,10 +39,13 @@ function ChatRow(
             : <a href={`/chats/${item.chat.id}`}>{cut(customerName(item), ROW_NAME_MAX)}</a>}
           {hasName(item) ? <span class="row-from">{addressOf(item)}</span> : null}
         </div>
-        {item.chat.ticketId ? <div class="row-preview">Has an open ticket</div> : null}
+        {item.chat.preview
+          ? <div class="row-preview">{cut(item.chat.preview, ROW_PREVIEW_MAX)}</div>
+          : null}
       </div>
       <div class="row-meta">
         <ChannelBadge channel={item.channel} />
+        {item.chat.ticketId ? <span class="badge badge-muted">Has an open ticket</span> : null}
         <TimeAgo at={item.chat.createdAt} now={now} />
       </div>
       {accept
@@ -147,14 +150,14 @@ export function ChatMessagesPane(
   );
 }
 
-export function ChatThread(
-  props: {
-    item: ChatItem;
 /** The customer's name as the chat's heading (rule 54: a rename reaches it live, `oob`). */
 export function ChatName({ name, oob }: { name: string; oob?: boolean }) {
   return <h2 id="chat-name" hx-swap-oob={oob ? "true" : undefined}>{name}</h2>;
 }
 
+export function ChatThread(
+  props: {
+    item: ChatItem;
     thread: ThreadProps;
     pollUrl: string;
     live: boolean;

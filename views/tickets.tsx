@@ -465,15 +465,19 @@ export interface RetryActions {
 /**
  * One message bubble with, when it is outbound and has a delivery, its mark (rule 29) and maybe a
  * Retry form; customer text is escaped by JSX like all text. Times are in the business zone.
+ * Rule 55: each says who wrote it first, and agent, customer and automatic messages each have
+ * their own look (`msg-out`, `msg-in`, `msg-system`).
  */
 export function MessageBubble(
-  { message, names, agentId, place, retry, timeZone = "UTC" }: {
+  { message, names, agentId, place, retry, timeZone = "UTC", mark }: {
     message: Message;
     names: Map<string, string>;
     agentId?: string;
     place?: QueuePlace;
     retry?: RetryActions;
     timeZone?: string;
+    /** Rule 56: the customer's first message of the thread, or its newest one. */
+    mark?: "first" | "newest" | "first newest";
   },
 ) {
   const system = message.author === "system";
@@ -481,7 +485,7 @@ export function MessageBubble(
   const who = message.direction === "in"
     ? "Customer"
     : system
-    ? "Auto-reply"
+    ? "Automatic reply"
     : message.author === agentId
     ? "You"
     : names.get(message.author) ?? "Agent";
@@ -493,15 +497,21 @@ export function MessageBubble(
       data-direction={message.direction}
       data-message={message.id}
       data-delivery={delivery?.status}
+      data-ends={mark}
     >
+      <span class="msg-author">
+        {who} · <LocalTime at={message.at} timeZone={timeZone} />
+      </span>
       {message.text}
       <CustomerChanges message={message} timeZone={timeZone} />
-      <span class="msg-meta">
-        {who}
-        {message.template ? ` · template ${message.template}` : ""} ·{" "}
-        <LocalTime at={message.at} timeZone={timeZone} />
-        {delivery ? <DeliveryMark delivery={delivery} place={place} id={markId} /> : null}
-      </span>
+      {message.template || delivery
+        ? (
+          <span class="msg-meta">
+            {message.template ? `template ${message.template}` : ""}
+            {delivery ? <DeliveryMark delivery={delivery} place={place} id={markId} /> : null}
+          </span>
+        )
+        : null}
       {delivery?.status === "failed" && retry?.ids.has(message.id)
         ? <RetryForm action={`${retry.base}/${message.id}/retry`} describedBy={markId} />
         : null}
@@ -526,9 +536,11 @@ export interface ThreadProps {
 const needsLook = (run: Message[]) =>
   run.some((m) => m.delivery?.status === "failed" || !!m.delivery?.error);
 
+type ThreadItem = Message | Message[];
+
 /** The thread's items: agent and customer messages, and runs of auto-replies between them. */
-function threadItems(messages: Message[]): (Message | Message[])[] {
-  const items: (Message | Message[])[] = [];
+function threadItems(messages: Message[]): ThreadItem[] {
+  const items: ThreadItem[] = [];
   for (const m of messages) {
     const last = items[items.length - 1];
     if (m.author !== "system") items.push(m);
@@ -538,6 +550,30 @@ function threadItems(messages: Message[]): (Message | Message[])[] {
   return items;
 }
 
+/** Rule 56: the newest items a thread always shows under the collapsed middle. */
+export const THREAD_TAIL = 2;
+
+/**
+ * Rule 56, a thread reads from the start: everything up to the customer's first message, then
+ * (when there are more than two) the items in between folded away, then the newest two; so a
+ * thread opens showing both ends with the reply box under them, at 360 × 640 as at 1280 × 800.
+ */
+export function foldThread(
+  items: ThreadItem[],
+): { head: ThreadItem[]; middle: ThreadItem[]; tail: ThreadItem[] } {
+  const first = items.findIndex((item) => !Array.isArray(item) && item.direction === "in");
+  const headEnd = first < 0 ? 1 : first + 1;
+  const tailStart = Math.max(headEnd, items.length - THREAD_TAIL);
+  if (tailStart - headEnd < 2) return { head: items, middle: [], tail: [] };
+  return {
+    head: items.slice(0, headEnd),
+    middle: items.slice(headEnd, tailStart),
+    tail: items.slice(tailStart),
+  };
+}
+
+const messagesIn = (items: ThreadItem[]) => items.reduce((n, i) => n + [i].flat().length, 0);
+
 export function MessageThread(
   { messages, names, me, retry, timeZone = "UTC", empty, poll }: ThreadProps & {
     empty: string;
@@ -545,6 +581,8 @@ export function MessageThread(
   },
 ) {
   const places = queuePlaces(messages);
+  const firstIn = messages.find((m) => m.direction === "in")?.id;
+  const newest = messages.at(-1)?.id;
   const bubble = (m: Message) => (
     <MessageBubble
       key={m.id}
@@ -554,23 +592,51 @@ export function MessageThread(
       place={places.get(m.id)}
       retry={retry}
       timeZone={timeZone}
+      mark={m.id === firstIn
+        ? m.id === newest ? "first newest" : "first"
+        : m.id === newest
+        ? "newest"
+        : undefined}
     />
   );
+  const item = (item: ThreadItem) =>
+    Array.isArray(item)
+      // Prompts and acknowledgements are collapsed; one that needs a look stays open (as does
+      // the newest run: it is the thread's last word).
+      ? (
+        <details
+          class="msg-group"
+          data-group={item[0].id}
+          open={needsLook(item) || item.some((m) => m.id === newest)}
+        >
+          <summary>
+            {item.length === 1 ? "1 automatic message" : `${item.length} automatic messages`}
+          </summary>
+          {item.map(bubble)}
+        </details>
+      )
+      : bubble(item);
+  const { head, middle, tail } = foldThread(threadItems(messages));
+  const earlier = messagesIn(middle);
   return (
     <>
       {messages.length
-        ? threadItems(messages).map((item) =>
-          Array.isArray(item)
-            // Prompts and acknowledgements are collapsed; one that needs a look stays open.
-            ? (
-              <details class="msg-group" data-group={item[0].id} open={needsLook(item)}>
-                <summary>
-                  {item.length === 1 ? "1 automatic message" : `${item.length} automatic messages`}
-                </summary>
-                {item.map(bubble)}
-              </details>
-            )
-            : bubble(item)
+        ? (
+          <>
+            {head.map(item)}
+            {middle.length
+              ? (
+                // Opened once, it stays open as the thread is drawn again (static/desk.js).
+                <details class="msg-earlier" data-group="earlier">
+                  <summary>
+                    {earlier === 1 ? "1 earlier message" : `${earlier} earlier messages`}
+                  </summary>
+                  {middle.map(item)}
+                </details>
+              )
+              : null}
+            {tail.map(item)}
+          </>
         )
         : <p class="muted">{empty}</p>}
       {poll
