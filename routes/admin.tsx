@@ -128,7 +128,7 @@ const statusOf = (error: unknown): 400 | 409 =>
 export function areaApp(deps: AppDeps, area: "admin" | "supervisor") {
   const app = new Hono<DeskEnv>();
   const css = assetUrl("admin.css");
-  app.use("*", pageCsrf(), pageAuth(deps, area));
+  app.use("*", pageCsrf(deps.config.publicUrl), pageAuth(deps, area));
   const page = async (
     c: Context<DeskEnv>,
     title: string,

@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { Forbidden } from "../domain/errors.ts";
 import { authenticate, SESSION_HOURS } from "../domain/sessions.ts";
 import type { Role } from "../domain/types.ts";
@@ -20,20 +20,38 @@ export const isHtmx = (c: Context): boolean => c.req.header("hx-request") === "t
 const isHttps = (c: Context): boolean =>
   new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
 
+/** The `scheme://host[:port]` of a URL (default ports dropped), or null for anything else. */
+function originOf(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const origin = new URL(url).origin;
+    return origin === "null" ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+const SAFE_METHOD = /^(GET|HEAD|OPTIONS)$/;
+
 /**
- * Form posts must come from our own pages: the browser's Origin (or Sec-Fetch-Site) has to
- * match the host served, so a form on another site cannot act for a signed-in agent.
+ * Rule 48: form posts must come from our own pages, so a form on another site cannot act for a
+ * signed-in agent. The browser's `Origin` (or, when it sent none, its `Referer`) must have the
+ * desk's own scheme, host and port: the address the request reached, or `CHATDESK_PUBLIC_URL`'s
+ * (a desk behind a proxy that ends TLS is reached over http). Anything else, `Origin: null` and a
+ * post naming neither included, is 403.
  */
-export function pageCsrf(): MiddlewareHandler<DeskEnv> {
-  return csrf({
-    origin: (origin, c) => {
-      try {
-        return new URL(origin).host === new URL(c.req.url).host;
-      } catch {
-        return false;
+export function pageCsrf(publicUrl: string | null = null): MiddlewareHandler<DeskEnv> {
+  const published = originOf(publicUrl);
+  return async (c, next) => {
+    if (!SAFE_METHOD.test(c.req.method)) {
+      const origin = c.req.header("origin");
+      const from = origin !== undefined ? originOf(origin) : originOf(c.req.header("referer"));
+      if (!from || (from !== originOf(c.req.url) && from !== published)) {
+        throw new HTTPException(403, { res: new Response("Forbidden", { status: 403 }) });
       }
-    },
-  });
+    }
+    await next();
+  };
 }
 
 /**

@@ -37,7 +37,7 @@ export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
   app.onError((error, c) => renderErrorPage(c, error, deps));
   const shrink = compress();
-  const csrf = pageCsrf();
+  const csrf = pageCsrf(deps.config.publicUrl);
   // Brotli sits inside compress: a page it encoded is left alone by compress (gzip for the rest).
   for (const path of PAGE_PATHS) app.use(path, shrink, brotliPages, csrf);
 

@@ -870,3 +870,86 @@ Deno.test("[routes] names are one line: staff get a clear 400, providers' names 
   });
   await d.close();
 });
+
+Deno.test("[routes] rule 48: a form post needs the desk's own scheme, host and port in Origin (else Referer)", async (t) => {
+  const d = await testDesk({ providers: { publicUrl: "https://desk.example" } });
+  try {
+    const admin = await d.person("admin");
+    const agent = await d.person("agent");
+    const post = (path: string, headers: Record<string, string>, form: Record<string, string>) =>
+      Promise.resolve(d.app.request(`${ORIGIN}${path}`, {
+        method: "POST",
+        headers: {
+          accept: "text/html",
+          cookie: `${SESSION_COOKIE}=${admin.token}`,
+          "content-type": "application/x-www-form-urlencoded",
+          ...headers,
+        },
+        body: new URLSearchParams(form).toString(),
+      }));
+    const refused: Record<string, string>[] = [
+      { origin: "https://localhost" },
+      { origin: "http://localhost:8080" },
+      { origin: "http://localhost.evil.example" },
+      { origin: "null" },
+      { referer: "https://localhost/admin/agents" },
+      { origin: "https://desk.example:8443" },
+      {},
+    ];
+
+    await t.step("every page form refuses another scheme, port or host (403)", async () => {
+      const forms = new Set<string>();
+      for (const r of d.app.routes) {
+        if (r.method !== "POST" || /^\/(api|webhooks|webchat)\//.test(r.path)) continue;
+        forms.add(r.path.replaceAll(/:[A-Za-z]+/g, "x"));
+      }
+      assert.ok(forms.size >= 23, `${forms.size} page forms`);
+      for (const path of forms) {
+        for (const headers of refused) {
+          const res = await post(path, headers, { next: "/tickets/unassigned" });
+          assert.equal(res.status, 403, `${path} ${JSON.stringify(headers)}`);
+          await res.body?.cancel();
+        }
+      }
+    });
+
+    await t.step("making an agent admin from https://localhost changes nothing", async () => {
+      const form = {
+        name: agent.agent.name,
+        email: agent.agent.email,
+        role: "admin",
+      };
+      const res = await post(
+        `/admin/agents/${agent.agent.id}`,
+        { origin: "https://localhost" },
+        form,
+      );
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), /sent from another site/);
+      const after = await d.json<{ role: string }>("GET", `/api/agents/${agent.agent.id}`, {
+        token: admin.token,
+      });
+      assert.equal(after.body.role, "agent");
+    });
+
+    await t.step(
+      "the desk's own origin, a same-origin Referer and the public URL's origin pass",
+      async () => {
+        const accepted: Record<string, string>[] = [
+          { origin: "http://localhost" },
+          { origin: "http://localhost:80" },
+          { referer: "http://localhost/chats?x=1" },
+          { origin: "https://desk.example" },
+          { referer: "https://desk.example/tickets/unassigned" },
+        ];
+        for (const headers of accepted) {
+          const res = await post("/status", headers, { status: "online" });
+          assert.equal(res.status, 303, JSON.stringify(headers));
+          await res.body?.cancel();
+        }
+      },
+    );
+  } finally {
+    await d.close();
+  }
+});
