@@ -116,6 +116,7 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
       agentId: agent.id,
       lastActivityAt: now,
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
+      liveAt: now,
     };
     writeConversation(op, c, live);
     return (await op.commit()).ok ? asChat(live) : undefined;
@@ -249,6 +250,7 @@ export async function replyToTicket(
         fromTicket: true,
         route: stored?.route ?? null,
         routeTo: stored?.routeTo ?? null,
+        liveAt: now,
         firstText: "",
         lastInboundAt: convEntry.value?.lastInboundAt ?? null,
         dueAt: null,

@@ -13,6 +13,12 @@ export type Route =
 
 const command = (text: string) => text.trim().toLowerCase();
 
+/**
+ * Rule 55: the YES/NO prompt's answers as the buttons a channel draws (web chat, WhatsApp reply
+ * buttons); a tapped one comes back as its text, which rule 2 reads like a typed word.
+ */
+export const PROMPT_ANSWERS: readonly string[] = ["Yes", "No"];
+
 /** Rules 1–4: where an inbound message goes, from the conversation's current state alone. */
 export function routeInbound(state: ConversationState | null, text: string): Route {
   switch (state) {
@@ -76,5 +82,14 @@ export function writeConversation(
   }
   if (after.state === "live" && after.agentId && wasChat?.agentId !== after.agentId) {
     op.set(keys.chatAgent(after.id, after.agentId), true);
+    op.set(keys.customerChatAgent(after.customerId, after.agentId), after.id);
+  }
+  // Rule 55: the web chat tells its visitor when an agent joins, the chat ends or a YES/NO
+  // question waits; its stream wakes on the thread key, messages or not.
+  if (
+    !before || before.id !== after.id || before.state !== after.state ||
+    before.agentId !== after.agentId
+  ) {
+    op.sum(keys.threadChanged(after.customerId), 1n);
   }
 }

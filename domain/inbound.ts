@@ -1,7 +1,7 @@
 /** Inbound messages: rules 1–4 and 6 on one checked commit per message, retried on a lost race. */
 import { agentAvailable } from "./agents.ts";
 import { isOpenAt } from "./business_hours.ts";
-import { isCurrent, routeInbound, writeConversation } from "./conversations.ts";
+import { isCurrent, PROMPT_ANSWERS, routeInbound, writeConversation } from "./conversations.ts";
 import { MINUTE } from "./clock.ts";
 import { type Desk, kickDelivery } from "./desk.ts";
 import { Invalid } from "./errors.ts";
@@ -296,7 +296,12 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   const dispatch = dispatchFor(message.route, !(api?.enabled && api.webhookUrl));
   const to = { conversationId: conversation.id, customerId, route: message.route };
   const sent = replies.map((text) =>
-    addOutbound(op, to, now, dispatch, { author: "system", text })
+    addOutbound(op, to, now, dispatch, {
+      author: "system",
+      text,
+      // Rule 55: the YES/NO prompt offers its two answers as buttons where the channel can.
+      ...(text === settings.texts.prompt ? { quickReplies: [...PROMPT_ANSWERS] } : {}),
+    })
   );
   if (!(await op.commit()).ok) return undefined;
   return {

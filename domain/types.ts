@@ -97,6 +97,8 @@ export interface Conversation {
   agentId: string | null;
   /** Started by an agent replying on a ticket (rule 17): accepting it never closes that ticket. */
   fromTicket: boolean;
+  /** Rule 55: when the chat went live with its agent (the web chat says the agent joined then). */
+  liveAt?: number;
   /** First words of the customer's first message: a ticket made from it shows these. */
   firstText: string;
   /** The customer's latest inbound message (rule 18's window), carried into the next conversation. */
@@ -183,6 +185,8 @@ export interface Message {
   /** A template's language and filled parameters, for providers that send templates by name. */
   language?: string;
   params?: string[];
+  /** Rule 55: answers offered as buttons (the YES/NO prompt's), where the channel can draw them. */
+  quickReplies?: string[];
   at: number;
   /** The provider's time for an inbound message (Meta's timestamp). */
   providerAt?: number;

@@ -10,16 +10,18 @@
 import { getChannelSettings } from "./channel_settings.ts";
 import { CHANNEL_FACTS, VISITOR_PREFIX } from "./channels.ts";
 import { DAY, HOUR, MINUTE } from "./clock.ts";
+import { isCurrent } from "./conversations.ts";
+import { visitorLabel } from "./customer_names.ts";
 import type { Desk } from "./desk.ts";
 import { DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
-import { customerIdFor, newId } from "./ids.ts";
+import { customerIdFor, idTimePrefix, newId } from "./ids.ts";
 import { receiveInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { advanceDelivery, findMessage } from "./messages.ts";
 import { hashToken, newToken } from "./passwords.ts";
 import { addressGroup } from "./sessions.ts";
-import type { Message } from "./types.ts";
+import type { Agent, Conversation, Message } from "./types.ts";
 import { asBody, oneOf } from "./validate.ts";
 
 export const NEW_VISITORS_PER_HOUR = 10;
@@ -256,7 +258,7 @@ export async function sendVisitorMessage(
       id: clientId,
       route: "webchat",
       // Agents see "Visitor 4QKJW", not a 29-character id; an agent-given name still wins.
-      profileName: `Visitor ${visitor.id.slice(-5)}`,
+      profileName: visitorLabel(visitor.id),
     });
     const message = await latestInbound(kv, visitor.customerId, text);
     if (!message) throw new Error(`web chat message of ${visitor.id} not found after storing`);
@@ -333,6 +335,66 @@ export async function visitorThread(
   }
   const messages = (await getAll<Message>(kv, pointers)).map((e) => e.value).filter(isMessage);
   return { messages, cursor: last };
+}
+
+/**
+ * Rule 55: what the visitor's chat is doing, for the widget: a YES/NO question waiting
+ * (`awaiting_reply`, drawn as two buttons), waiting for an agent (`pending`), `live` with the
+ * agent named since it joined (`sinceId` places the notice among the thread's message ids), or
+ * `ended` (`agent` set when it was a live chat); `none` before the first message.
+ */
+export interface VisitorChat {
+  state: "none" | "awaiting_reply" | "leaving_message" | "pending" | "live" | "ended";
+  /** The chat's conversation id: a new chat is a new id. */
+  id: string | null;
+  agent: string | null;
+  sinceId: string | null;
+}
+
+/**
+ * Rule 55: the visitor's chat and the names of the agents who wrote `messages` (only names: an
+ * agent's e-mail or role never reaches a visitor). One read for the conversation and the agents
+ * of the messages, one more when the chat's agent has not written yet.
+ */
+export async function visitorView(
+  desk: Desk,
+  visitor: Visitor,
+  messages: readonly Message[],
+): Promise<{ chat: VisitorChat; names: Map<string, string> }> {
+  const { kv } = desk;
+  const writers = [
+    ...new Set(
+      messages.filter((m) => m.direction === "out" && m.author !== "system").map((m) => m.author),
+    ),
+  ];
+  const [conversation, ...agents] = await getAll<unknown>(kv, [
+    keys.conversation(visitor.customerId),
+    ...writers.map((id) => keys.agent(id)),
+  ]);
+  const names = new Map<string, string>();
+  const learn = (entries: Deno.KvEntryMaybe<unknown>[]) => {
+    for (const e of entries) {
+      const agent = e.value as Agent | null;
+      if (agent) names.set(agent.id, agent.name);
+    }
+  };
+  learn(agents);
+  const c = conversation.value as Conversation | null;
+  const current = c && isCurrent(c, desk.clock.now()) ? c : null;
+  const state: VisitorChat["state"] = current ? current.state : c ? "ended" : "none";
+  const agentId = c?.agentId && (state === "live" || state === "ended") ? c.agentId : null;
+  if (agentId && !names.has(agentId)) learn([await kv.get(keys.agent(agentId))]);
+  const since = state === "live" && c ? c.liveAt ?? c.startedAt : null;
+  return {
+    chat: {
+      state,
+      id: c?.id ?? null,
+      agent: agentId ? names.get(agentId) ?? "An agent" : null,
+      // Before every message id made at or after the time it went live, after every earlier one.
+      sinceId: since === null ? null : idTimePrefix(since).padEnd(26, "0"),
+    },
+    names,
+  };
 }
 
 /** Validates a Last-Event-ID: a message of the visitor's own thread (404 otherwise). */

@@ -211,17 +211,21 @@ export function threadHub(desk: Desk): ThreadHub {
   return hub;
 }
 
+/** A page of the thread as the visitor gets it, and what its chat is doing (rule 55). */
+export type VisitorPage = (messages: Message[]) => Promise<{ messages: unknown[]; chat: unknown }>;
+
 /**
  * A visitor's SSE stream: every message of its thread after `start`, each with its id as the
- * event id and `json` as its data, as soon as the hub says the thread changed; comments keep
- * proxies from closing it.
+ * event id and its JSON (`page`) as data, as soon as the hub says the thread changed, and a `chat`
+ * event whenever what its chat is doing changes (rule 55: an agent joined, the chat ended, a
+ * YES/NO question waits); comments keep proxies from closing it.
  */
 export function visitorStream(
   c: Context,
   desk: Desk,
   who: Visitor,
   start: string | null,
-  json: (message: Message) => unknown,
+  page: VisitorPage,
 ): Response {
   c.header("x-accel-buffering", "no"); // a proxy must pass each event on at once
   return streamSSE(c, async (stream) => {
@@ -243,18 +247,25 @@ export function visitorStream(
       ping = true;
       wake();
     }, KEEPALIVE_MS);
+    let chat = "";
     try {
       await stream.write("retry: 3000\n\n");
       while (!closed && !stream.aborted) {
         if (dirty) {
           dirty = false;
           for (let more = true; more && !closed;) {
-            const page = await visitorThread(desk.kv, who, cursor, THREAD_PAGE, false);
-            for (const m of page.messages) {
-              await stream.writeSSE({ id: m.id, data: JSON.stringify(json(m)) });
+            const read = await visitorThread(desk.kv, who, cursor, THREAD_PAGE, false);
+            const drawn = await page(read.messages);
+            for (const [i, m] of read.messages.entries()) {
+              await stream.writeSSE({ id: m.id, data: JSON.stringify(drawn.messages[i]) });
             }
-            cursor = page.cursor;
-            more = page.messages.length === THREAD_PAGE;
+            cursor = read.cursor;
+            more = read.messages.length === THREAD_PAGE;
+            const now = JSON.stringify(drawn.chat);
+            if (!more && now !== chat) {
+              chat = now;
+              await stream.writeSSE({ event: "chat", data: now });
+            }
           }
           continue;
         }

@@ -28,7 +28,10 @@ import {
   threadCursor,
   type Visitor,
   visitorThread,
+  visitorView,
 } from "../domain/webchat.ts";
+import type { Desk } from "../domain/desk.ts";
+import type { Message } from "../domain/types.ts";
 import { threadHub, visitorStream } from "../live/webchat.ts";
 import { WebchatPage, WebchatPreviewPage } from "../views/webchat.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
@@ -145,6 +148,26 @@ function ownOrigins(c: Context, publicUrl: string | null | undefined): string[] 
   return own;
 }
 
+/**
+ * Rule 55: a page of the visitor's thread as the widget draws it: each agent message with the
+ * agent's name (`authorName`), the prompt with its answers (`quickReplies`, drawn as buttons while
+ * the chat awaits them), and what the chat is doing now (`chat`: an agent joined, it ended).
+ */
+async function visitorPage(desk: Desk, who: Visitor, messages: Message[]) {
+  const { chat, names } = await visitorView(desk, who, messages);
+  return {
+    messages: messages.map((m) => {
+      const name = m.direction === "out" ? names.get(m.author) : undefined;
+      return {
+        ...messageJson(m),
+        ...(name ? { authorName: name } : {}),
+        ...(m.quickReplies?.length ? { quickReplies: m.quickReplies } : {}),
+      };
+    }),
+    chat,
+  };
+}
+
 class OriginRefused extends DeskError {
   constructor() {
     super(403, "origin_not_allowed", "This site is not allowed to use the desk's web chat.");
@@ -163,6 +186,8 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
    * refused, and its requests are refused before they touch anything.
    */
   const cors: MiddlewareHandler<WebchatEnv> = async (c, next) => {
+    // Rule 59: any site may ask whether the desk takes its chats (it answers nothing else).
+    if (c.req.path === "/webchat/api/availability") return await next();
     const origin = c.req.header("origin") ?? null;
     let listed = false;
     if (origin !== null && !ownOrigins(c, config.publicUrl).includes(origin)) {
@@ -259,6 +284,37 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     return c.html(WebchatPage({ settings, widgetUrl: `/webchat/widget.js?v=${version}` }));
   });
 
+  /**
+   * Rule 59: whether the desk takes chats from the asking site (`Origin`), readable by any
+   * site, so a widget the desk refuses says so instead of waiting in silence, and names the fix
+   * for the site owner. Says nothing a refused request would not tell.
+   */
+  app.get("/api/availability", async (c) => {
+    const origin = c.req.header("origin") ?? null;
+    const settings = (await getChannelSettings(kv)).webchat;
+    const here = new URL(c.req.url).origin;
+    const own = origin === null || ownOrigins(c, config.publicUrl).includes(origin);
+    const answer = !settings.enabled
+      ? {
+        available: false,
+        reason: "webchat_disabled",
+        fix: `web chat is turned off on ${here}: an admin turns it on in Admin › Integrations › ` +
+          "Web chat.",
+      }
+      : !own && !settings.allowedOrigins.includes(origin!)
+      ? {
+        available: false,
+        reason: "origin_not_allowed",
+        fix: `this site (${origin}) may not use the chat of ${here}: an admin adds ${origin} ` +
+          "to the allowed origins in Admin › Integrations › Web chat.",
+      }
+      : { available: true };
+    return c.json(answer, 200, {
+      ...API_HEADERS,
+      "access-control-allow-origin": "*",
+      vary: "Origin",
+    });
+  });
   app.post("/api/visitors", async (c) => {
     return c.json(await createVisitor(desk, clientAddress(c, config)), 201);
   });
@@ -280,13 +336,9 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
   });
   app.get("/api/messages", visitor, async (c) => {
     const limit = Math.min(Math.max(Number(c.req.query("limit")) || THREAD_PAGE, 1), THREAD_PAGE);
-    const { messages, cursor } = await visitorThread(
-      kv,
-      c.get("visitor"),
-      c.req.query("after") || null,
-      limit,
-    );
-    return c.json({ messages: messages.map(messageJson), cursor });
+    const who = c.get("visitor");
+    const { messages, cursor } = await visitorThread(kv, who, c.req.query("after") || null, limit);
+    return c.json({ ...await visitorPage(desk, who, messages), cursor });
   });
   app.post("/api/receipts", visitor, async (c) => {
     return c.json(await applyVisitorReceipt(desk, c.get("visitor"), await readJson(c)));
@@ -303,7 +355,7 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     // stream opened (the auto-replies to a first message) can fall between a page and its stream.
     const last = c.req.header("last-event-id") || c.req.query("lastEventId") || "";
     const start = last ? await threadCursor(kv, who, last) : null;
-    return visitorStream(c, desk, who, start, messageJson);
+    return visitorStream(c, desk, who, start, (messages) => visitorPage(desk, who, messages));
   });
   return app;
 }

@@ -82,6 +82,11 @@ h1,h2{margin:0;flex:1;font-size:17px;font-weight:700;overflow-wrap:anywhere}
 .m{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;align-self:flex-start}
 .me{align-self:flex-end;background:${hex};color:${ink};border-color:${hex}}
 .m small{display:block;font-size:12px;margin-top:2px}
+.w{display:block;font-size:12px;font-weight:700;margin-bottom:2px}
+.a{background:transparent;border-style:dashed;color:#57606a;font-size:14px}
+.v{align-self:center;margin:0;font-size:13px;color:#57606a;text-align:center}
+.q{display:flex;gap:8px;padding:8px 10px 0;justify-content:center}
+.q button{flex:1;max-width:140px}
 .me.wait{opacity:.75}
 .bad{background:#fff;color:#a40e26;border-color:#a40e26}
 .st{margin:0;padding:0 12px;font-size:13px;color:#57606a}
@@ -157,6 +162,8 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     input,
     h("button", { type: "submit" }, "Send"),
   );
+  // Rule 55: the YES/NO question's answers as buttons (typing the word works too).
+  const answer = h("div", { class: "q", role: "group", "aria-label": "Your answer", hidden: true });
   const panel = h(
     "section",
     {
@@ -169,14 +176,16 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     // Not <header>: on a site with its own, a second banner landmark would confuse screen readers.
     h("div", { class: "hd" }, h(page ? "h1" : "h2", { id: "t" }, title), close),
     log,
+    answer,
     status,
     form,
   );
   if (go) root.append(go);
   root.append(panel);
   if (!page) doc.body.append(host);
+  const unavailableText = "The chat is unavailable right now.";
   if (!C.enabled) {
-    status.textContent = "Chat is unavailable right now.";
+    status.textContent = unavailableText;
     input.disabled = true;
   }
 
@@ -189,14 +198,23 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
   let open = page;
   const near = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   const when = (at) => new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const bubble = (me, text, meta, who) =>
+  // Rule 55: the visitor's own messages unnamed (read aloud as "You"), the agent's and the desk's
+  // automatic replies named, each with its own look.
+  const bubble = (me, text, meta, who, auto) =>
     h(
       "div",
-      { class: me ? "m me" : "m" },
-      h("span", { class: "sr" }, who + ": "),
+      { class: me ? "m me" : auto ? "m a" : "m" },
+      me ? h("span", { class: "sr" }, who + ": ") : h("span", { class: "w" }, who),
       text,
       h("small", {}, meta),
     );
+  // Notices (an agent joined, the chat ended) sit between messages, placed by `id` like them.
+  const notice = (text, id) => {
+    const el = h("p", { class: "v" }, text);
+    el.dataset.id = id;
+    place(el, id);
+    return el;
+  };
   const place = (el, id) => {
     // Ids are time-ordered; a message that arrives late still lands in its place.
     // Unsent messages stay last.
@@ -218,22 +236,29 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         el.classList.remove("wait", "bad");
         el.lastChild.textContent = when(Date.parse(m.at));
       } else {
+        const auto = m.author === "system";
         el = bubble(
           mine,
           m.text,
           when(Date.parse(m.at)),
-          mine ? "You" : m.author === "system" ? "Automatic reply" : "Support",
+          mine ? "You" : auto ? "Automatic reply" : m.authorName || "Support",
+          auto,
         );
         place(el, m.id);
       }
       el.dataset.id = m.id;
       shown.set(m.id, el);
+      if (m.quickReplies && m.id >= askedId) {
+        asks = m.quickReplies;
+        askedId = m.id;
+      }
       if (!cursor || m.id > cursor) cursor = m.id;
       if (!mine && m.id > lastOut) {
         lastOut = m.id;
         fresh++;
       }
     }
+    drawAnswers();
     if (stick) log.scrollTop = log.scrollHeight;
     if (fresh && !(open && doc.visibilityState === "visible")) {
       unread += fresh;
@@ -242,6 +267,44 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
       if (go) go.setAttribute("aria-label", `${title}, ${unread} new`);
     }
     receipts();
+  };
+
+  // ---- what the chat is doing (rule 55): waiting, an agent joined, the chat ended
+  let chat = null;
+  let asks = []; // the newest question's answers, and its id
+  let askedId = "";
+  const told = new Set();
+  const drawAnswers = () => {
+    answer.hidden = !(chat && chat.state === "awaiting_reply" && asks.length) || input.disabled;
+    if (answer.hidden) return;
+    const labels = asks.join("\n");
+    if (answer.dataset.labels === labels) return;
+    answer.dataset.labels = labels;
+    answer.replaceChildren(...asks.map((a) => h("button", { type: "button" }, a)));
+  };
+  const tell = (key, text, id) => {
+    if (told.has(key)) return;
+    told.add(key);
+    notice(text, id);
+  };
+  const follow = (next) => {
+    if (!next) return;
+    const was = chat;
+    chat = next;
+    drawAnswers();
+    if (next.state === "pending") {
+      tell("p" + next.id, "Waiting for an agent…", (cursor || "") + "0");
+    }
+    if (next.state === "live" && next.agent) {
+      tell("j" + next.id + next.agent, next.agent + " joined the chat", next.sinceId);
+    }
+    // An ended live chat (on a first load: the thread's last chat, so its end is the thread's).
+    if (
+      next.state === "ended" && next.agent &&
+      (!was || was.id !== next.id || was.state !== next.state)
+    ) {
+      tell("e" + next.id, "The chat has ended", (cursor || "") + "0");
+    }
   };
 
   // ---- talking to the desk
@@ -268,10 +331,44 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     save();
     stream && stream.close();
     stream = null;
-    for (const el of shown.values()) el.remove();
+    for (const el of [...shown.values(), ...log.querySelectorAll(".v")]) el.remove();
     shown.clear();
+    told.clear();
+    chat = null;
+    asks = [];
+    askedId = "";
     cursor = null;
     lastOut = sent.read = sent.delivered = "";
+  };
+
+  // ---- rule 59: a desk that refuses this site, or cannot be reached, says so (never silence)
+  const desk = new URL(api).origin;
+  let refused = false;
+  let warned = false;
+  const unavailable = (later) => {
+    say(unavailableText + (later ? " Your messages will be sent when it is back." : ""));
+    saved.outbox.forEach((i) => mark(i, "Not sent: the chat is unavailable", !later));
+    if (later) return;
+    refused = input.disabled = answer.hidden = true;
+    polling(false);
+    stream && stream.close();
+  };
+  /** Whether the desk takes this site's chats: a plain GET that any site may read. */
+  const check = async () => {
+    let a;
+    try {
+      a = await (await fetch(api + "/availability")).json();
+    } catch {
+      if (!warned) console.warn(`chatdesk: the desk at ${desk} cannot be reached.`);
+      warned = true;
+      unavailable(true);
+      return false;
+    }
+    if (a.available) return true;
+    // The site owner's fix, in the browser console: which origin to add, or what to turn on.
+    console.error("chatdesk: " + a.fix);
+    unavailable(false);
+    return false;
   };
 
   const rid = () =>
@@ -303,6 +400,10 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         const item = saved.outbox[0];
         if (!saved.token) {
           const r = await call("POST", "/visitors");
+          if (r.status === 403) {
+            if (await check()) setTimeout(flush, again);
+            return;
+          }
           if (!r.ok) {
             const text = await problem(r);
             saved.outbox.forEach((i) => mark(i, "Not sent: " + text, true));
@@ -318,6 +419,10 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         if (r.status === 401) {
           forget();
           continue;
+        }
+        if (r.status === 403) {
+          if (await check()) setTimeout(flush, again);
+          return;
         }
         if (r.status === 429 || r.status >= 500) {
           mark(item, "Waiting to send…");
@@ -341,9 +446,13 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         again = 1000;
         say("");
       }
-    } catch {
-      if (!navigator.onLine) say("You are offline. Your messages will be sent when you are back.");
-      saved.outbox.forEach((i) => mark(i, "Waiting to send…"));
+    } catch (e) {
+      // A failed fetch is offline, a desk that refuses this site (CORS), or a desk that is down.
+      const off = !navigator.onLine;
+      const gone = e !== 0 && !off && !(await check());
+      if (refused) return;
+      if (off) say("You are offline. Your messages will be sent when you are back.");
+      if (!gone) saved.outbox.forEach((i) => mark(i, "Waiting to send…"));
       setTimeout(flush, again);
       again = Math.min(again * 2, 15000);
     } finally {
@@ -368,20 +477,22 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         const page = await r.json();
         receive(page.messages);
         more = page.messages.length >= 100;
+        if (!more) follow(page.chat);
       }
     } catch {
-      // Offline: the next tick tries again.
+      // Offline, or refused (rule 59): the next tick tries again unless the desk said no.
+      if (navigator.onLine) await check();
     } finally {
       pulling = false;
     }
   };
   const polling = (on) => {
-    if (on && !poller) poller = setInterval(pull, 4000);
+    if (on && !poller && !refused) poller = setInterval(pull, 4000);
     if (!on && poller) poller = clearInterval(poller);
   };
   const connect = async () => {
     clearTimeout(retry);
-    if (!saved.token || stream) return;
+    if (!saved.token || stream || refused) return;
     try {
       const r = await call("POST", "/stream-ticket");
       if (r.status === 401) return forget();
@@ -405,6 +516,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
           // Not a message: ignore it.
         }
       };
+      es.addEventListener("chat", (e) => follow(JSON.parse(e.data)));
       es.onerror = () => {
         // Tickets are one use: reconnect with a fresh one (and the newest id we have).
         es.close();
@@ -444,11 +556,16 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
   };
 
   // ---- opening, closing, keyboard
+  let probed = false;
   const show = (on, focus) => {
     open = on || page;
     panel.hidden = !open;
     if (go) go.setAttribute("aria-expanded", String(open));
     put("sessionStorage", KEY, open ? "1" : "");
+    if (open && !saved.token && !probed && C.enabled && !preview) {
+      probed = true;
+      check();
+    }
     if (open) {
       unread = 0;
       badge.hidden = true;
@@ -477,16 +594,22 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
       form.requestSubmit();
     }
   });
-  form.onsubmit = (e) => {
-    e.preventDefault();
-    const text = input.value;
-    if (!text.trim() || !C.enabled) return;
-    input.value = "";
+  const send = (text) => {
+    if (!text.trim() || input.disabled) return false;
     const item = { clientId: rid(), text };
     saved.outbox.push(item);
     save();
     pending(item);
     flush();
+    return true;
+  };
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    if (send(input.value)) input.value = "";
+  };
+  answer.onclick = (e) => {
+    const b = e.target.closest("button");
+    if (b && send(b.textContent)) answer.hidden = true;
   };
   doc.addEventListener("visibilitychange", receipts);
   addEventListener("online", () => {

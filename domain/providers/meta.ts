@@ -58,7 +58,7 @@ const MAX_ID = 256;
 
 export const metaProvider: Provider<WhatsAppSettings> = {
   route: "meta",
-  request(out, settings, config) {
+  request(out, settings, config, now) {
     if (!settings.phoneNumberId || !settings.accessToken) {
       return Promise.reject(new Error("The WhatsApp channel has no phone number id or token."));
     }
@@ -85,6 +85,8 @@ export const metaProvider: Provider<WhatsAppSettings> = {
             : {}),
         },
       }
+      : replyButtons(message, now)
+      ? { ...base, type: "interactive", interactive: replyButtons(message, now) }
       : { ...base, type: "text", text: { body: message.text } };
     return Promise.resolve({
       url: `${config.whatsappApiBase.replace(/\/+$/, "")}/${
@@ -124,6 +126,35 @@ export const metaProvider: Provider<WhatsAppSettings> = {
     return failedOutcome("permanent", code, message, headers, now);
   },
 };
+
+/**
+ * Rule 55: a message that offers answers (the YES/NO prompt) goes as an interactive message with
+ * reply buttons, the shape of Meta's "Interactive reply buttons messages" (WhatsApp Business
+ * Platform docs, developers.facebook.com/documentation/business-messaging/whatsapp/messages/
+ * interactive-reply-buttons-messages): `{type: "button", body: {text}, action: {buttons: [{type:
+ * "reply", reply: {id, title}}]}}`, body ≤ 1,024 characters, 1–3 buttons, titles ≤ 20 characters
+ * and unique. A tapped button comes back as `interactive.button_reply.title`, which routes as
+ * text (rule 2). Only inside the free-text window: the prompt answers the customer's message of
+ * the same moment, so its own time starts the window; older, or too long, it goes as text.
+ */
+function replyButtons(message: { text: string; at: number; quickReplies?: string[] }, now: number) {
+  const answers = [...new Set(message.quickReplies ?? [])].filter((a) => a.trim() !== "");
+  if (!answers.length || answers.length > 3 || answers.some((a) => a.length > 20)) return null;
+  if (message.text.length > 1024 || now - message.at >= WINDOW_MS) return null;
+  return {
+    type: "button",
+    body: { text: message.text },
+    action: {
+      buttons: answers.map((title) => ({
+        type: "reply",
+        reply: { id: title.trim().toLowerCase(), title },
+      })),
+    },
+  };
+}
+
+/** Meta's customer service window: free-form messages (interactive ones too) within 24 hours. */
+const WINDOW_MS = 24 * 3600_000;
 
 const encoder = new TextEncoder();
 
