@@ -190,3 +190,8 @@ export const keys = {
 
 /** `sum` wraps at 2^64, so adding 2^64-1 is a decrement. */
 export const MINUS_ONE = 0xffffffffffffffffn;
+
+  /** Rule 58: the inbound token an admin rotated to (its hash, and the hash of the one it replaced). */
+  inboundTokenRotation: () => ["inbound_token", "rotation"] as const,
+  /** Rule 58: recent wrong current passwords given to change one's own password. */
+  passwordChangeFailures: (agentId: string) => ["password_change_failures", agentId] as const,

@@ -29,6 +29,7 @@ import {
   updateDepartment,
 } from "../domain/departments.ts";
 import { Conflict, DeskError, Invalid, NotFound } from "../domain/errors.ts";
+import { inboundToken, rotateInboundToken } from "../domain/inbound_token.ts";
 import {
   applyAction,
   draftFromForm,
@@ -726,9 +727,16 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
       errors?: Partial<Record<SettingsChannel, Errors>>;
       tests?: Partial<Record<ProviderChannel, TestState>>;
       status?: 200 | 400 | 422;
+      freshToken?: string;
     } = {},
   ) => {
-    const view = publicChannels(await getChannelSettings(kv));
+    const [settings, rotation, agents, hours] = await Promise.all([
+      getChannelSettings(kv),
+      inboundToken(kv, deps.inboundToken).rotation(),
+      listAgents(kv),
+      getSettings(kv),
+    ]);
+    const view = publicChannels(settings);
     const { publicUrl } = deps.config;
     const browsed = browsedOrigin(c);
     return page(
@@ -741,10 +749,23 @@ export function adminPages(deps: AppDeps): Hono<DeskEnv> {
         errors={opts.errors ?? {}}
         tests={opts.tests ?? {}}
         addresses={{ base: publicUrl ?? browsed, publicUrl, browsed }}
+        inboundToken={{
+          fromEnvironment: deps.config.inboundToken !== "",
+          rotatedAt: rotation?.at ?? null,
+          rotatedBy: rotation ? agents.find((a) => a.id === rotation.by)?.name ?? null : null,
+          fresh: opts.freshToken,
+          timeZone: hours.hours.timeZone,
+        }}
       />,
       { status: opts.status },
     );
   };
+  // Rule 58: a new inbound token, shown on this answer only; the old one stops working at once.
+  app.get("/integrations/inbound-token", (c) => c.redirect("/admin/integrations", 303));
+  app.post("/integrations/inbound-token", async (c) => {
+    const { token } = await rotateInboundToken(kv, clock, c.get("agent"), deps.inboundToken);
+    return integrationsPage(c, { freshToken: token });
+  });
   app.get("/integrations", (c) => integrationsPage(c));
   for (const channel of ["whatsapp", "twilio", "api", "webchat"] as const) {
     // A refused form re-renders at its POST address; reloading that address comes back here.

@@ -17,6 +17,8 @@ import {
   updateDepartment,
 } from "../domain/departments.ts";
 import { Invalid } from "../domain/errors.ts";
+import { rotateInboundToken } from "../domain/inbound_token.ts";
+import { changeOwnPassword } from "../domain/own_password.ts";
 import { chatNotes, noteJson, ticketNotes } from "../domain/notes.ts";
 import { signIn, signOut } from "../domain/sessions.ts";
 import { getSettings, updateSettings } from "../domain/settings.ts";
@@ -180,6 +182,16 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     "/agents/:id",
     admin,
     async (c) => {
+  // Rule 58: one's own password, the current one required; every other session ends.
+  api.put("/agents/me/password", agent, async (c) => {
+    await changeOwnPassword(kv, clock, c.get("agent").id, await readJson(c), c.get("token"));
+    return c.body(null, 204);
+  });
+  // Rule 58: a new inbound token, answered this once; the old one stops working at once.
+  api.post("/inbound-token", admin, async (c) => {
+    const rotated = await rotateInboundToken(kv, clock, c.get("agent"), deps.inboundToken);
+    return c.json({ token: rotated.token, rotatedAt: iso(rotated.rotatedAt) }, 201);
+  });
       // An admin changing its own password keeps this session; every other session ends.
       const options = { keepSession: c.get("token") };
       return c.json(

@@ -1,6 +1,6 @@
 /** `POST /api/inbound`: provider webhooks; never refused for volume, only for bad input or token. */
 import { Hono, type MiddlewareHandler } from "hono";
-import { timingSafeEqual } from "../domain/providers/provider.ts";
+import { inboundToken } from "../domain/inbound_token.ts";
 import { Unauthorized } from "../domain/errors.ts";
 import { parseInbound, receiveInbound } from "../domain/inbound.ts";
 import { applyApiStatus } from "../domain/delivery_status.ts";
@@ -9,14 +9,14 @@ import { messageJson } from "./json.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { readJson } from "./request.ts";
 
-const encoder = new TextEncoder();
-
 export function inboundRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
+  // Made now, so its first read of a rotation (rule 58) is done before the first message.
+  const token = inboundToken(deps.desk.kv, deps.inboundToken);
   const requireToken: MiddlewareHandler<DeskEnv> = async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    if (!timingSafeEqual(encoder.encode(given), encoder.encode(deps.inboundToken)) || !given) {
+    if (!(await token.verify(given))) {
       throw new Unauthorized("A valid inbound token is required.");
     }
     await next();

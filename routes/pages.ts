@@ -9,6 +9,7 @@ import { setStatus } from "../domain/agents.ts";
 import { NotFound } from "../domain/errors.ts";
 import type { Agent } from "../domain/types.ts";
 import { ErrorPage } from "../views/layout.tsx";
+import { accountPages } from "./account.tsx";
 import { adminPages } from "./admin.tsx";
 import { chatPages } from "./chats.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
@@ -32,6 +33,8 @@ const PAGE_PATHS = [
   "/admin/*",
   "/supervisor/*",
 ];
+  "/account",
+  "/account/*",
 
 export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
@@ -44,6 +47,7 @@ export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   app.route("/static", staticRoutes());
   app.route("/", loginRoutes(deps));
   app.get("/", (c) => c.redirect("/tickets/unassigned", 303));
+  app.route("/", accountPages(deps));
   app.post("/status", pageAuth(deps), async (c) => {
     const form = await formOf(c);
     const status = form.status === "online" ? "online" : "offline";

@@ -148,6 +148,25 @@ const ROUTES: Record<string, Case[]> = {
       (await w.d.call("GET", "/api/agents/me", { token: agentOf(w, who)!.token })).status === 401,
   }),
   "GET /api/agents/me": simple(STAFF_AND_AGENTS, "/api/agents/me"),
+  // Rule 58: one's own password (the current one required), and the inbound token's rotation.
+  "PUT /api/agents/me/password": simple(STAFF_AND_AGENTS, "/api/agents/me/password", {
+    currentPassword: "password-123",
+    newPassword: "password-456",
+  }),
+  "POST /api/inbound-token": simple(ADMINS, "/api/inbound-token", {}),
+  "GET /account": simple(STAFF_AND_AGENTS, "/account"),
+  "GET /account/password": simple(STAFF_AND_AGENTS, "/account/password"),
+  "POST /account/password": simple(STAFF_AND_AGENTS, "/account/password", {
+    currentPassword: "password-123",
+    newPassword: "password-456",
+    confirmPassword: "password-456",
+  }),
+  "GET /admin/integrations/inbound-token": simple(ADMINS, "/admin/integrations/inbound-token"),
+  "POST /admin/integrations/inbound-token": simple(
+    ADMINS,
+    "/admin/integrations/inbound-token",
+    {},
+  ),
   "PUT /api/agents/me/status": one({
     on: "the caller",
     allowed: STAFF_AND_AGENTS,
@@ -669,6 +688,8 @@ const ROUTES: Record<string, Case[]> = {
   // Web chat: public pages, and a visitor API that only a visitor token opens (no desk session).
   "GET /webchat": simple(ANYONE, "/webchat"),
   "GET /webchat/widget.js": simple(ANYONE, "/webchat/widget.js"),
+  // Rule 59: whether the desk takes a site's chats, readable by any site.
+  "GET /webchat/api/availability": simple(ANYONE, "/webchat/api/availability"),
   "GET /webchat/preview": simple(ADMINS, "/webchat/preview?title=Hi"),
   "POST /webchat/api/visitors": simple(ANYONE, "/webchat/api/visitors", {}),
   "DELETE /webchat/api/visitors/me": simple(NOBODY, "/webchat/api/visitors/me"),

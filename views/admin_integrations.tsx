@@ -14,6 +14,7 @@ import { CHANNEL_FACTS } from "../domain/channels.ts";
 import type { SendOutcome } from "../domain/providers/provider.ts";
 import { type Channel, CHANNELS } from "../domain/types.ts";
 import { assetUrl } from "./assets.ts";
+import { LocalTime } from "./local_time.tsx";
 import { Card, type Errors, Field, FieldError, invalid, TextField } from "./admin_shell.tsx";
 
 /** `GET /api/channels`: what the page may know (never a secret, only whether each is set). */
@@ -191,12 +192,24 @@ export interface Addresses {
   browsed: string;
 }
 
+/** Rule 58: where the inbound token comes from, its latest rotation, and a new one to show once. */
+export interface InboundTokenView {
+  /** CHATDESK_INBOUND_TOKEN set it (else the desk generated it at its first start). */
+  fromEnvironment: boolean;
+  rotatedAt: number | null;
+  rotatedBy: string | null;
+  /** The token just made by a rotation: this page is the only time it is shown. */
+  fresh?: string;
+  timeZone: string;
+}
+
 export function IntegrationsPage(props: {
   view: PublicChannels;
   drafts: ChannelDrafts;
   errors: Partial<Record<SettingsChannel, Errors>>;
   tests: Partial<Record<ProviderChannel, TestState>>;
   addresses: Addresses;
+  inboundToken: InboundTokenView;
 }) {
   const { view, drafts, errors, tests, addresses } = props;
   const test = (c: ProviderChannel) => tests[c] ?? { draft: defaultTest(c), errors: {} };
@@ -229,6 +242,7 @@ export function IntegrationsPage(props: {
         errors={errors.api ?? {}}
         test={test("api")}
         base={addresses.base}
+        token={props.inboundToken}
       />
       <WebchatCard
         draft={drafts.webchat}
@@ -570,12 +584,13 @@ function TwilioCard(
 }
 
 function ApiCard(
-  { view, draft, errors, test, base }: {
+  { view, draft, errors, test, base, token }: {
     view: PublicChannels;
     draft: ApiDraft;
     errors: Errors;
     test: TestState;
     base: string;
+    token: InboundTokenView;
   },
 ) {
   const a = view.api;
@@ -619,8 +634,59 @@ function ApiCard(
           ]}
         />
       </div>
+      <InboundTokenPart token={token} />
       <TestForm channel="api" state={test} />
     </ProviderCard>
+  );
+}
+
+/**
+ * Rule 58: the inbound token is never shown again (rule 31), only where it came from and when it
+ * was last rotated; Rotate makes a new one, shown here once, and the old one stops working.
+ */
+function InboundTokenPart({ token }: { token: InboundTokenView }) {
+  const source = token.rotatedAt !== null
+    ? (
+      <>
+        Rotated <LocalTime at={token.rotatedAt} timeZone={token.timeZone} />
+        {token.rotatedBy ? ` by ${token.rotatedBy}` : ""}.
+      </>
+    )
+    : token.fromEnvironment
+    ? "Set by CHATDESK_INBOUND_TOKEN."
+    : "Generated at the desk's first start (printed once then).";
+  return (
+    <section
+      class="card-body card-part stack"
+      id="inbound-token"
+      aria-labelledby="inbound-token-h"
+    >
+      <h3 id="inbound-token-h">Inbound token</h3>
+      {token.fresh
+        ? (
+          <div class="flash flash-ok stack" role="status">
+            <p>
+              <strong>New inbound token.</strong>{" "}
+              Copy it now into your gateway: it is not shown again, and the old token no longer
+              works.
+            </p>
+            <p>
+              <code class="secret-once" data-token>{token.fresh}</code>
+            </p>
+          </div>
+        )
+        : null}
+      <p class="hint">
+        {source}{" "}
+        Gateways send it as Authorization: Bearer to POST /api/inbound and /api/inbound/status.
+        {token.fromEnvironment
+          ? " A rotation here replaces the variable's token until the variable is changed."
+          : ""}
+      </p>
+      <form method="post" action="/admin/integrations/inbound-token#inbound-token">
+        <button type="submit" class="btn">Rotate inbound token</button>
+      </form>
+    </section>
   );
 }
 

@@ -173,12 +173,35 @@ function Header(
             {online ? "Online" : "Offline"}
           </button>
         </form>
-        <span class="who" title={agent.email}>{agent.name}</span>
+        <AccountMenu agent={agent} />
+      </div>
+    </header>
+  );
+}
+
+/**
+ * Who is signed in, their account page (rule 58: change one's own password) and Sign out. A
+ * disclosure, so it fits the header at 360 px (rule 57); it works without JavaScript.
+ */
+function AccountMenu({ agent }: { agent: Agent }) {
+  return (
+    <details class="account-menu">
+      <summary class="btn btn-sm">
+        <span class="who">{agent.name}</span>
+        <span class="who-short">Account</span>
+      </summary>
+      <div class="account-pop">
+        <p>
+          <strong>{agent.name}</strong>
+          <br />
+          <span class="small muted">{agent.email}</span>
+        </p>
+        <a href="/account">Your account and password</a>
         <form method="post" action="/logout">
           <button type="submit" class="btn btn-sm">Sign out</button>
         </form>
       </div>
-    </header>
+    </details>
   );
 }
 
