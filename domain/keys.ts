@@ -186,12 +186,12 @@ export const keys = {
   statEvents: (kind: StatKind) => ["stat_events", kind] as const,
   /** Tickets created per quarter hour (its start in epoch ms): local hours in any zone add 4 up. */
   quarterCreated: (quarterStart: number) => ["quarter_created", quarterStart] as const,
-};
-
-/** `sum` wraps at 2^64, so adding 2^64-1 is a decrement. */
-export const MINUS_ONE = 0xffffffffffffffffn;
 
   /** Rule 58: the inbound token an admin rotated to (its hash, and the hash of the one it replaced). */
   inboundTokenRotation: () => ["inbound_token", "rotation"] as const,
   /** Rule 58: recent wrong current passwords given to change one's own password. */
   passwordChangeFailures: (agentId: string) => ["password_change_failures", agentId] as const,
+};
+
+/** `sum` wraps at 2^64, so adding 2^64-1 is a decrement. */
+export const MINUS_ONE = 0xffffffffffffffffn;
