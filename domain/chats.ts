@@ -114,9 +114,9 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
       ...c,
       state: "live",
       agentId: agent.id,
+      liveAt: now,
       lastActivityAt: now,
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
-      liveAt: now,
     };
     writeConversation(op, c, live);
     return (await op.commit()).ok ? asChat(live) : undefined;
@@ -248,9 +248,9 @@ export async function replyToTicket(
         ticketId: ticket.id,
         agentId: agent.id,
         fromTicket: true,
+        liveAt: now,
         route: stored?.route ?? null,
         routeTo: stored?.routeTo ?? null,
-        liveAt: now,
         firstText: "",
         lastInboundAt: convEntry.value?.lastInboundAt ?? null,
         dueAt: null,

@@ -32,9 +32,9 @@ const PAGE_PATHS = [
   "/events",
   "/admin/*",
   "/supervisor/*",
-];
   "/account",
   "/account/*",
+];
 
 export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
   const app = new Hono<DeskEnv>();
@@ -46,8 +46,8 @@ export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
 
   app.route("/static", staticRoutes());
   app.route("/", loginRoutes(deps));
-  app.get("/", (c) => c.redirect("/tickets/unassigned", 303));
   app.route("/", accountPages(deps));
+  app.get("/", (c) => c.redirect("/tickets/unassigned", 303));
   app.post("/status", pageAuth(deps), async (c) => {
     const form = await formOf(c);
     const status = form.status === "online" ? "online" : "offline";
