@@ -12,13 +12,18 @@ import type { Agent, Conversation, Message, Ticket } from "./types.ts";
 /** Supervisors and admins read everything (rule 23). */
 export const isStaff = (agent: Agent): boolean => agent.role !== "agent";
 
-const departmentOf = (x: { department: string | null }) => x.department ?? NO_DEPARTMENT;
+const departmentOf = (x: { department: string | null }) =>
+  x.department ?? NO_DEPARTMENT;
 
 /**
  * Rule 23: unassigned tickets of the agent's departments (rule 13), its own assigned ones, and
  * closed or archived ones (read-only); never another agent's assigned ticket.
  */
-export function canReadTicket(agent: Agent, ticket: Ticket, visible: string[]): boolean {
+export function canReadTicket(
+  agent: Agent,
+  ticket: Ticket,
+  visible: string[],
+): boolean {
   if (isStaff(agent)) return true;
   switch (ticket.status) {
     case "unassigned":
@@ -31,7 +36,11 @@ export function canReadTicket(agent: Agent, ticket: Ticket, visible: string[]): 
 }
 
 /** Rule 23: a pending chat of the agent's departments, or its own live chat (staff: any). */
-export function canSeeChat(agent: Agent, chat: Conversation, visible: string[]): boolean {
+export function canSeeChat(
+  agent: Agent,
+  chat: Conversation,
+  visible: string[],
+): boolean {
   if (isStaff(agent)) return true;
   if (chat.state === "live") return chat.agentId === agent.id;
   if (chat.state === "pending") return visible.includes(departmentOf(chat));
@@ -68,17 +77,28 @@ export async function messageAccess(
 ): Promise<MessageAccess> {
   if (isStaff(agent)) return { read: true, retry: true };
   const { kv } = desk;
-  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId))).value;
-  const [ticketEntry, conversationEntry] = await kv.getMany<[Ticket, Conversation]>([
-    ticketId ? keys.ticket(ticketId) : keys.conversationTicket(message.conversationId),
-    customerId ? keys.conversation(customerId) : keys.conversationTicket(message.conversationId),
+  const ticketId =
+    (await kv.get<string>(keys.conversationTicket(message.conversationId)))
+      .value;
+  const [ticketEntry, conversationEntry, wentLive] = await kv.getMany<
+    [Ticket, Conversation, boolean]
+  >([
+    ticketId
+      ? keys.ticket(ticketId)
+      : keys.conversationTicket(message.conversationId),
+    customerId
+      ? keys.conversation(customerId)
+      : keys.conversationTicket(message.conversationId),
+    keys.chatAgent(message.conversationId, agent.id),
   ]);
   const visible = await visibleDepartments(kv, agent);
   let read = false, retry = false;
   const ticket = ticketId ? ticketEntry.value : null;
   if (ticket && canReadTicket(agent, ticket, visible)) {
     read = true;
-    if (ticket.status === "assigned" && ticket.assignedTo === agent.id) retry = true;
+    if (ticket.status === "assigned" && ticket.assignedTo === agent.id) {
+      retry = true;
+    }
     if (message.author === "system") retry = true;
   }
   const chat = conversationEntry.value;
@@ -90,26 +110,47 @@ export async function messageAccess(
     // The chat's agent retries anything in it; in a pending chat only auto-replies are anyone's.
     if (chat.state === "live" || message.author === "system") retry = true;
   }
+  // Rule 48: a chat's messages stay readable, once it has ended, to whoever may open its page
+  // (`chatHistory`): the agents it went live with or who wrote in it (its ticket's readers above).
+  if (
+    wentLive.value || message.author === agent.id ||
+    (chat?.id === message.conversationId && chat.agentId === agent.id)
+  ) read = true;
   return { read, retry };
 }
 
 /**
  * Rule 23: an agent sees a customer only when it may read one of the customer's tickets or its
- * current chat (pending in its departments, or its own live chat).
+ * current chat (pending in its departments, or its own live chat); rule 48: or one of its ended
+ * chats (an agent it went live with).
  */
-export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: string) {
+export async function maySeeCustomer(
+  desk: Desk,
+  agent: Agent,
+  customerId: string,
+) {
   if (isStaff(agent)) return true;
   const { kv } = desk;
   const visible = await visibleDepartments(kv, agent);
-  const conversation = (await kv.get<Conversation>(keys.conversation(customerId))).value;
+  const [conversationEntry, hadChat] = await kv.getMany<[Conversation, string]>(
+    [
+      keys.conversation(customerId),
+      keys.customerChatAgent(customerId, agent.id),
+    ],
+  );
+  const conversation = conversationEntry.value;
   if (
     conversation && isCurrent(conversation, desk.clock.now()) &&
     canSeeChat(agent, conversation, visible)
   ) return true;
+  if (hadChat.value || conversation?.agentId === agent.id) return true;
   const ids: string[] = [];
-  const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
+  const open =
+    (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
   if (open) ids.push(open);
-  for await (const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })) {
+  for await (
+    const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })
+  ) {
     ids.push(e.value);
   }
   for (const id of new Set(ids)) {

@@ -34,6 +34,12 @@ export const keys = {
    */
   chatAgent: (chatId: string, agentId: string) => ["chat_agents", chatId, agentId] as const,
   chatAgents: (chatId: string) => ["chat_agents", chatId] as const,
+  /**
+   * Rule 48: an agent a chat of this customer went live with (the latest such chat): whoever may
+   * open an ended chat's page may read its customer, found without walking the customer's chats.
+   */
+  customerChatAgent: (customerId: string, agentId: string) =>
+    ["customer_chat_agents", customerId, agentId] as const,
   chatsByState: (state: ConversationState, chatId?: string) =>
     chatId ? ["chats_by_state", state, chatId] as const : ["chats_by_state", state] as const,
   message: (conversationId: string, messageId: string) =>

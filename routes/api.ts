@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { createAgent, getAgent, listAgents, setStatus, updateAgent } from "../domain/agents.ts";
 import {
   acceptChat,
-  chatMessages,
+  chatHistory,
   endChat,
   listChats,
   replyToTicket,
@@ -138,10 +138,25 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     }
     return c.json({ chats: (await listChats(desk, c.get("agent"), state)).map(chatJson) });
   });
+  // Rule 48: an ended chat too, read-only, for whoever may open its page (`chatHistory`).
   api.get("/chats/:id", agent, async (c) => {
-    const { chat, messages } = await chatMessages(desk, c.get("agent"), c.req.param("id"));
-    const notes = (await chatNotes(kv, chat.id)).map(noteJson);
-    return c.json({ ...chatJson(chat), messages: messages.map(messageJson), notes });
+    const found = await chatHistory(desk, c.get("agent"), c.req.param("id"));
+    const notes = (await chatNotes(kv, found.chat.id)).map(noteJson);
+    const messages = found.messages.map(messageJson);
+    if (!found.ended) return c.json({ ...chatJson(found.chat), messages, notes });
+    const { chat } = found;
+    return c.json({
+      id: chat.id,
+      customerId: chat.customerId,
+      state: "ended",
+      agentId: chat.agentIds[0] ?? null,
+      agentIds: chat.agentIds,
+      createdAt: iso(chat.startedAt),
+      lastMessageAt: chat.lastMessageAt === null ? null : iso(chat.lastMessageAt),
+      ticketId: chat.ticketId,
+      messages,
+      notes,
+    });
   });
   api.post(
     "/chats/:id/accept",

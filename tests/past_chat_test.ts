@@ -201,10 +201,12 @@ Deno.test("[routes] a past chat can be read: /chats/:id once the chat has ended"
       }
     });
 
-    await s.step("the JSON API keeps its contract: an ended chat is a 404 there", async () => {
-      const res = await t.call("GET", `/api/chats/${chat}`, { token: ana.token });
-      assert.equal(res.status, 404);
-      await res.body?.cancel();
+    await s.step("rule 48: the JSON API reads it too, for whoever may open its page", async () => {
+      const res = await t.json<{ state: string }>("GET", `/api/chats/${chat}`, {
+        token: ana.token,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.state, "ended");
     });
 
     await s.step(
