@@ -12,8 +12,7 @@ import type { Agent, Conversation, Message, Ticket } from "./types.ts";
 /** Supervisors and admins read everything (rule 23). */
 export const isStaff = (agent: Agent): boolean => agent.role !== "agent";
 
-const departmentOf = (x: { department: string | null }) =>
-  x.department ?? NO_DEPARTMENT;
+const departmentOf = (x: { department: string | null }) => x.department ?? NO_DEPARTMENT;
 
 /**
  * Rule 23: unassigned tickets of the agent's departments (rule 13), its own assigned ones, and
@@ -77,18 +76,13 @@ export async function messageAccess(
 ): Promise<MessageAccess> {
   if (isStaff(agent)) return { read: true, retry: true };
   const { kv } = desk;
-  const ticketId =
-    (await kv.get<string>(keys.conversationTicket(message.conversationId)))
-      .value;
+  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId)))
+    .value;
   const [ticketEntry, conversationEntry, wentLive] = await kv.getMany<
     [Ticket, Conversation, boolean]
   >([
-    ticketId
-      ? keys.ticket(ticketId)
-      : keys.conversationTicket(message.conversationId),
-    customerId
-      ? keys.conversation(customerId)
-      : keys.conversationTicket(message.conversationId),
+    ticketId ? keys.ticket(ticketId) : keys.conversationTicket(message.conversationId),
+    customerId ? keys.conversation(customerId) : keys.conversationTicket(message.conversationId),
     keys.chatAgent(message.conversationId, agent.id),
   ]);
   const visible = await visibleDepartments(kv, agent);
@@ -145,8 +139,7 @@ export async function maySeeCustomer(
   ) return true;
   if (hadChat.value || conversation?.agentId === agent.id) return true;
   const ids: string[] = [];
-  const open =
-    (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
+  const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
   if (open) ids.push(open);
   for await (
     const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })
