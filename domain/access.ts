@@ -18,11 +18,7 @@ const departmentOf = (x: { department: string | null }) => x.department ?? NO_DE
  * Rule 23: unassigned tickets of the agent's departments (rule 13), its own assigned ones, and
  * closed or archived ones (read-only); never another agent's assigned ticket.
  */
-export function canReadTicket(
-  agent: Agent,
-  ticket: Ticket,
-  visible: string[],
-): boolean {
+export function canReadTicket(agent: Agent, ticket: Ticket, visible: string[]): boolean {
   if (isStaff(agent)) return true;
   switch (ticket.status) {
     case "unassigned":
@@ -35,11 +31,7 @@ export function canReadTicket(
 }
 
 /** Rule 23: a pending chat of the agent's departments, or its own live chat (staff: any). */
-export function canSeeChat(
-  agent: Agent,
-  chat: Conversation,
-  visible: string[],
-): boolean {
+export function canSeeChat(agent: Agent, chat: Conversation, visible: string[]): boolean {
   if (isStaff(agent)) return true;
   if (chat.state === "live") return chat.agentId === agent.id;
   if (chat.state === "pending") return visible.includes(departmentOf(chat));
@@ -76,8 +68,7 @@ export async function messageAccess(
 ): Promise<MessageAccess> {
   if (isStaff(agent)) return { read: true, retry: true };
   const { kv } = desk;
-  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId)))
-    .value;
+  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId))).value;
   const [ticketEntry, conversationEntry, wentLive] = await kv.getMany<
     [Ticket, Conversation, boolean]
   >([
@@ -90,9 +81,7 @@ export async function messageAccess(
   const ticket = ticketId ? ticketEntry.value : null;
   if (ticket && canReadTicket(agent, ticket, visible)) {
     read = true;
-    if (ticket.status === "assigned" && ticket.assignedTo === agent.id) {
-      retry = true;
-    }
+    if (ticket.status === "assigned" && ticket.assignedTo === agent.id) retry = true;
     if (message.author === "system") retry = true;
   }
   const chat = conversationEntry.value;
@@ -118,20 +107,14 @@ export async function messageAccess(
  * current chat (pending in its departments, or its own live chat); rule 48: or one of its ended
  * chats (an agent it went live with).
  */
-export async function maySeeCustomer(
-  desk: Desk,
-  agent: Agent,
-  customerId: string,
-) {
+export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: string) {
   if (isStaff(agent)) return true;
   const { kv } = desk;
   const visible = await visibleDepartments(kv, agent);
-  const [conversationEntry, hadChat] = await kv.getMany<[Conversation, string]>(
-    [
-      keys.conversation(customerId),
-      keys.customerChatAgent(customerId, agent.id),
-    ],
-  );
+  const [conversationEntry, hadChat] = await kv.getMany<[Conversation, string]>([
+    keys.conversation(customerId),
+    keys.customerChatAgent(customerId, agent.id),
+  ]);
   const conversation = conversationEntry.value;
   if (
     conversation && isCurrent(conversation, desk.clock.now()) &&
@@ -141,9 +124,7 @@ export async function maySeeCustomer(
   const ids: string[] = [];
   const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
   if (open) ids.push(open);
-  for await (
-    const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })
-  ) {
+  for await (const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })) {
     ids.push(e.value);
   }
   for (const id of new Set(ids)) {
