@@ -83,7 +83,8 @@ const kv = await openStore(kvPath);
 const manualClock = config.clock === "manual" ? new ManualClock(Date.now()) : null;
 const desk: Desk = { kv, clock: manualClock ?? systemClock, storeKind: kind };
 const courier = new Courier(desk, providerConfig(config));
-desk.kick = (customerId) => void courier.deliver(customerId).catch((e) => console.error(e));
+desk.kick = (customerId, likely) =>
+  void courier.deliver(customerId, likely).catch((e) => console.error(e));
 const wakeups = new Wakeups(kv, desk.clock, [
   { name: "delivery", prefix: keys.deliveryDue(), run: () => courier.startDue() },
   { name: "timers", prefix: keys.dueAll(), run: () => runConversationTimers(desk) },

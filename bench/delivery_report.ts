@@ -36,7 +36,7 @@ async function deskWith(delayMs: number) {
     twilioApiBase: "http://127.0.0.1:9",
     timeoutMs: 10_000,
   });
-  desk.kick = (id) => void courier.deliver(id).catch((e) => console.error(e));
+  desk.kick = (id, likely) => void courier.deliver(id, likely).catch((e) => console.error(e));
   // As main.ts: retries and anything a kick missed wake from the delivery due entries.
   const wakeups = new Wakeups(kv, systemClock, [
     { name: "delivery", prefix: keys.deliveryDue(), run: () => courier.startDue() },

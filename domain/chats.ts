@@ -8,7 +8,7 @@ import { type Desk, kickDelivery } from "./desk.ts";
 import { Conflict, Forbidden, Invalid, NotFound, Unprocessable } from "./errors.ts";
 import { latestInbound } from "./inbound.ts";
 import { assertFitsChannel, MAX_MESSAGE_LENGTH } from "./channels.ts";
-import { addOutbound, dispatchFor } from "./messages.ts";
+import { addOutbound, dispatchFor, headOf } from "./messages.ts";
 import { idTime, newId } from "./ids.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
@@ -272,7 +272,7 @@ export async function replyToTicket(
     });
     return (await op.commit()).ok ? message : undefined;
   });
-  kickDelivery(desk, message.customerId!);
+  kickDelivery(desk, message.customerId!, headOf(message));
   return message;
 }
 
@@ -317,7 +317,7 @@ export async function sendChatMessage(
     });
     return (await op.commit()).ok ? message : undefined;
   });
-  kickDelivery(desk, customerId);
+  kickDelivery(desk, customerId, headOf(sent));
   return sent;
 }
 

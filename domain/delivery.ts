@@ -233,7 +233,7 @@ export class Courier {
    * Works through one customer's queue until it is empty or waits (a retry, a held channel).
    * Calls for a customer already being worked on join that run, which looks once more at the end.
    */
-  deliver(customerId: string): Promise<void> {
+  deliver(customerId: string, likely?: OutboxEntry): Promise<void> {
     const running = this.#running.get(customerId);
     if (running) {
       running.again = true;
@@ -244,7 +244,8 @@ export class Courier {
       try {
         do {
           state.again = false;
-          await this.#drain(customerId);
+          await this.#drain(customerId, likely);
+          likely = undefined;
         } while (state.again);
       } finally {
         this.#running.delete(customerId);
@@ -376,33 +377,42 @@ export class Courier {
     }
   }
 
-  async #drain(customerId: string) {
-    // A bound on one run: a queue that keeps changing under us is picked up by the next job.
+  async #drain(customerId: string, likely?: OutboxEntry) {
+    // A bound on one run: a queue that keeps changing under us is picked up by the next look.
     for (let i = 0; i < 1000; i++) {
-      if ((await this.#step(customerId)) !== "next") return;
+      if ((await this.#step(customerId, i === 0 ? likely : undefined)) !== "next") return;
     }
     await this.#lookAgainAt(customerId, this.desk.clock.now());
   }
 
-  /** One look at the customer's queue head: send it, finish it, or find it must wait. */
-  async #step(customerId: string): Promise<Step> {
+  /**
+   * One look at the customer's queue head: send it, finish it, or find it must wait. `likely`:
+   * the head the caller expects (a message it just wrote), read together with the queue.
+   */
+  async #step(customerId: string, likely?: OutboxEntry): Promise<Step> {
     const { kv, clock } = this.desk;
-    let head: Deno.KvEntry<OutboxEntry> | null = null;
-    for await (
-      const e of kv.list<OutboxEntry>({ prefix: keys.outbox(customerId) }, { limit: 1 })
-    ) head = e;
-    if (!head) return "idle";
-    const messageKey = keys.message(head.value.conversationId, head.value.messageId);
     // Everything one attempt needs in one round trip (KV's limit is 10 keys).
-    const entries = await kv.getMany<unknown[]>([
-      messageKey,
+    const attemptKeys = (to: OutboxEntry) => [
+      keys.message(to.conversationId, to.messageId),
       keys.conversation(customerId),
       keys.customer(customerId),
       keys.sendLease(customerId),
       keys.settings(),
-      keys.conversationTicket(head.value.conversationId),
+      keys.conversationTicket(to.conversationId),
       ...CHANNEL_SETTINGS_KEYS,
+    ];
+    const [listed, guessed] = await Promise.all([
+      Array.fromAsync(kv.list<OutboxEntry>({ prefix: keys.outbox(customerId) }, { limit: 1 })),
+      likely ? kv.getMany<unknown[]>(attemptKeys(likely)) : null,
     ]);
+    const head = listed[0];
+    if (!head) return "idle";
+    const messageKey = keys.message(head.value.conversationId, head.value.messageId);
+    const guessedRight = likely?.messageId === head.value.messageId &&
+      likely.conversationId === head.value.conversationId;
+    const entries = guessedRight && guessed
+      ? guessed
+      : await kv.getMany<unknown[]>(attemptKeys(head.value));
     const messageEntry = entries[0] as Deno.KvEntryMaybe<Message>;
     const conversationEntry = entries[1] as Deno.KvEntryMaybe<Conversation>;
     const customerEntry = entries[2] as Deno.KvEntryMaybe<Customer>;

@@ -1,6 +1,7 @@
 /** What every domain write path is handed: the store, the clock, and this instance's courier. */
 import type { Clock } from "./clock.ts";
 import { type DueKind, keys } from "./keys.ts";
+import type { OutboxEntry } from "./messages.ts";
 
 export interface Desk {
   kv: Deno.Kv;
@@ -11,13 +12,14 @@ export interface Desk {
    * Starts a customer's deliveries in this instance right after a commit queued messages for it.
    * The durable record is the outbox entry and its due entry (rule 37); this only saves the wait.
    */
-  kick?: (customerId: string) => void;
+  kick?: (customerId: string, likely?: OutboxEntry) => void;
 }
 
 /** Asks the instance's courier to look at a customer's queue now (best effort, never throws). */
-export function kickDelivery(desk: Desk, customerId: string) {
+/** `likely`: a message the caller just queued, probably the head (read together with the queue). */
+export function kickDelivery(desk: Desk, customerId: string, likely?: OutboxEntry) {
   try {
-    desk.kick?.(customerId);
+    desk.kick?.(customerId, likely);
   } catch (error) {
     console.error("delivery kick failed", error);
   }

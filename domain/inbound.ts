@@ -13,7 +13,7 @@ import { settleConversation } from "./sweeps.ts";
 import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, refuseVisitorAddress } from "./channels.ts";
 import type { ApiChannelSettings } from "./channel_settings.ts";
-import { addMessage, addOutbound, dispatchFor } from "./messages.ts";
+import { addMessage, addOutbound, dispatchFor, headOf } from "./messages.ts";
 import { withOptOut } from "./opt_outs.ts";
 import { applyMessageChange, rememberInbound } from "./message_changes.ts";
 import { cutText } from "./providers/provider.ts";
@@ -122,7 +122,8 @@ export async function receiveInbound(desk: Desk, message: InboundMessage): Promi
     message = { ...message, text: cutText(text, MAX_MESSAGE_LENGTH), passive: true };
   }
   const result = await retryCommit(() => attemptInbound(desk, message, customerId));
-  if (result.replies.some((m) => m.delivery?.status === "queued")) kickDelivery(desk, customerId);
+  const queued = result.replies.find((m) => m.delivery?.status === "queued");
+  if (queued) kickDelivery(desk, customerId, headOf(queued));
   return result;
 }
 

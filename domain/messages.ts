@@ -13,6 +13,12 @@ export interface OutboxEntry {
   messageId: string;
 }
 
+/** The outbox entry a message gets when it is queued. */
+export const headOf = (m: Pick<Message, "conversationId" | "id">): OutboxEntry => ({
+  conversationId: m.conversationId,
+  messageId: m.id,
+});
+
 /** Adds one message to a conversation in the caller's commit (inbound, or stored only). */
 export function addMessage(
   op: Deno.AtomicOperation,

@@ -149,7 +149,7 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
   };
   const courier = new Courier(desk, providers);
   // Like main.ts: deliveries start right after the commit (the due entry is the durable way).
-  if (opts.listen) desk.kick = (id) => void courier.deliver(id).catch(() => {});
+  if (opts.listen) desk.kick = (id, likely) => void courier.deliver(id, likely).catch(() => {});
   const config: Config = {
     port: 0,
     hostname: "127.0.0.1",
