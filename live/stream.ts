@@ -30,6 +30,25 @@ import { findView, LIVE_VIEWS } from "./views.ts";
 
 /** A page this far behind in reading is dropped; it reconnects and catches up by its version. */
 const BACKLOG_BYTES = 512 * 1024;
+/** Rule 48: streams one session may hold open in one process; a further one ends the oldest. */
+export const MAX_STREAMS_PER_SESSION = 20;
+
+/** Each desk's open streams by session token, oldest first (rule 48). */
+const sessions = new WeakMap<Deno.Kv, Map<string, Set<LiveStream>>>();
+
+/** Counts a new stream for its session; past the cap the session's oldest stream gives way. */
+function holdStream(desk: Desk, token: string, stream: LiveStream): () => void {
+  let bySession = sessions.get(desk.kv);
+  if (!bySession) sessions.set(desk.kv, bySession = new Map());
+  let open = bySession.get(token);
+  if (!open) bySession.set(token, open = new Set());
+  open.add(stream);
+  if (open.size > MAX_STREAMS_PER_SESSION) open.values().next().value!.giveWay();
+  return () => {
+    open.delete(stream);
+    if (!open.size && bySession.get(token) === open) bySession.delete(token);
+  };
+}
 /** What the desk's counts, announcements and notices follow. */
 const DESK_CHANGES: readonly Change[] = ["tickets", "chats", "notices"];
 
@@ -94,6 +113,8 @@ function encodeEvent(event: string, data: string): Encoded {
 const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 // Ask the browser to retry soon after a drop.
 const RETRY = message("retry: 2000\n\n");
+// A stream closed for a newer one of its session: its page comes back a minute later, not at once.
+const GIVE_WAY = message("retry: 60000\n\n");
 const KEEPALIVE = message(": keepalive\n\n");
 const SIGNED_OUT = encodeEvent("signed-out", "");
 
@@ -124,6 +145,7 @@ class LiveStream implements Listener {
   #closed = false;
   #waiting: Waiting | null = null;
   #unsubscribe: () => void = () => {};
+  #release: () => void = () => {};
 
   constructor(
     private desk: Desk,
@@ -143,6 +165,7 @@ class LiveStream implements Listener {
         this.#send(RETRY);
         const hub = deskHub(desk);
         this.#unsubscribe = hub.subscribe(this);
+        this.#release = holdStream(desk, token, this);
         // Bring the page up to date (pages connecting together share the renders).
         this.wave(hub.connectWave());
       },
@@ -153,6 +176,12 @@ class LiveStream implements Listener {
 
   tick() {
     this.#send(KEEPALIVE);
+  }
+
+  /** Rule 48: its session opened one stream too many; this, its oldest, ends. */
+  giveWay() {
+    this.#send(GIVE_WAY);
+    this.#close();
   }
 
   wave(wave: Wave) {
@@ -330,6 +359,7 @@ class LiveStream implements Listener {
     this.#closed = true;
     this.#waiting = null;
     this.#unsubscribe();
+    this.#release();
     try {
       if (error) this.#controller.error(error);
       else this.#controller.close();

@@ -18,12 +18,15 @@ import { getAll } from "../domain/kv_util.ts";
 import type { Message } from "../domain/types.ts";
 import { THREAD_PAGE, tokenAlive, type Visitor, visitorThread } from "../domain/webchat.ts";
 import { crossProcessPoll } from "./hub.ts";
+import { TooManyRequests } from "../domain/errors.ts";
 
 export type StreamSignal = "changed" | "end";
 type Listener = (signal: StreamSignal) => void;
 
-/** Streams one visitor may hold open in one process; a further one ends the oldest. */
+/** Rule 48: streams one visitor may hold open in one process; a further one ends the oldest. */
 export const MAX_STREAMS_PER_VISITOR = 5;
+/** Rule 48: web chat streams one client address (IPv6: its /64) may open in one process. */
+export const MAX_STREAMS_PER_ADDRESS = 200;
 /**
  * The poll where one is needed (a shared SQLite file): under 1 s with the poll's own time, so
  * another process's writes too reach the visitor within rule 30's second.
@@ -48,6 +51,8 @@ interface Group {
  */
 export class ThreadHub {
   #listeners = new Map<string, Set<Listener>>();
+  /** Open streams per client address (rule 48). */
+  #addresses = new Map<string, number>();
   #stamps = new Map<string, string>();
   #groups = new Set<Group>();
   #groupOf = new Map<string, Group>();
@@ -97,6 +102,29 @@ export class ThreadHub {
         clearInterval(this.#timer);
         this.#timer = null;
       }
+    };
+  }
+
+  /**
+   * Rule 48: one of `address`'s stream places, or 429 when it holds them all; the stream gives it
+   * back when it ends (the returned function; a second call does nothing).
+   */
+  takeStreamPlace(address: string): () => void {
+    const open = this.#addresses.get(address) ?? 0;
+    if (open >= MAX_STREAMS_PER_ADDRESS) {
+      throw new TooManyRequests(
+        `This address already holds ${MAX_STREAMS_PER_ADDRESS} open chat streams; close some first.`,
+        5,
+      );
+    }
+    this.#addresses.set(address, open + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.#addresses.get(address) ?? 1) - 1;
+      if (left > 0) this.#addresses.set(address, left);
+      else this.#addresses.delete(address);
     };
   }
 
@@ -226,6 +254,8 @@ export function visitorStream(
   who: Visitor,
   start: string | null,
   page: VisitorPage,
+  /** Gives the client address's stream place back (rule 48) when the stream ends. */
+  release: () => void = () => {},
 ): Response {
   c.header("x-accel-buffering", "no"); // a proxy must pass each event on at once
   return streamSSE(c, async (stream) => {
@@ -284,6 +314,7 @@ export function visitorStream(
     } finally {
       clearInterval(timer);
       unsubscribe();
+      release();
     }
   });
 }

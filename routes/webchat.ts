@@ -39,6 +39,7 @@ import { errorJson } from "./errors.ts";
 import { messageJson } from "./json.ts";
 import { pageAuth } from "./page_auth.ts";
 import { clientAddress, readJson } from "./request.ts";
+import { addressGroup } from "../domain/sessions.ts";
 import { assetUrl, fnv1a } from "../views/assets.ts";
 import { answerCompressed } from "./compressed_asset.ts";
 
@@ -349,13 +350,22 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
   app.get("/api/events", async (c) => {
     const ticket = c.req.query("ticket");
     if (!ticket) throw new Unauthorized("A stream ticket is required.");
-    const who = await redeemStreamTicket(desk, ticket);
-    // EventSource sends Last-Event-ID on its own reconnects; a fresh one passes `lastEventId`.
-    // Without either the stream starts at the thread's beginning: nothing written before the
-    // stream opened (the auto-replies to a first message) can fall between a page and its stream.
-    const last = c.req.header("last-event-id") || c.req.query("lastEventId") || "";
-    const start = last ? await threadCursor(kv, who, last) : null;
-    return visitorStream(c, desk, who, start, (messages) => visitorPage(desk, who, messages));
+    // Rule 48: a place among the address's streams first (429 when full: the ticket stays good).
+    const release = threadHub(desk).takeStreamPlace(addressGroup(clientAddress(c, config)));
+    try {
+      const who = await redeemStreamTicket(desk, ticket);
+      // EventSource sends Last-Event-ID on its own reconnects; a fresh one passes `lastEventId`.
+      // Without either the stream starts at the thread's beginning: nothing written before the
+      // stream opened (the auto-replies to a first message) can fall between a page and its
+      // stream.
+      const last = c.req.header("last-event-id") || c.req.query("lastEventId") || "";
+      const start = last ? await threadCursor(kv, who, last) : null;
+      const page = (messages: Message[]) => visitorPage(desk, who, messages);
+      return visitorStream(c, desk, who, start, page, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   });
   return app;
 }
