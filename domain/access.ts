@@ -7,6 +7,7 @@ import { isCurrent } from "./conversations.ts";
 import { visibleDepartments } from "./departments.ts";
 import type { Desk } from "./desk.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
+import { getAll } from "./kv_util.ts";
 import type { Agent, Conversation, Message, Ticket } from "./types.ts";
 
 /** Supervisors and admins read everything (rule 23). */
@@ -68,17 +69,18 @@ export async function messageAccess(
 ): Promise<MessageAccess> {
   if (isStaff(agent)) return { read: true, retry: true };
   const { kv } = desk;
-  const ticketId = (await kv.get<string>(keys.conversationTicket(message.conversationId))).value;
-  const [ticketEntry, conversationEntry, wentLive] = await kv.getMany<
-    [Ticket, Conversation, boolean]
-  >([
-    ticketId ? keys.ticket(ticketId) : keys.conversationTicket(message.conversationId),
-    customerId ? keys.conversation(customerId) : keys.conversationTicket(message.conversationId),
-    keys.chatAgent(message.conversationId, agent.id),
+  const [[link, conversationEntry, wentLive], visible] = await Promise.all([
+    kv.getMany<[string, Conversation, boolean]>([
+      keys.conversationTicket(message.conversationId),
+      customerId ? keys.conversation(customerId) : keys.conversationTicket(message.conversationId),
+      keys.chatAgent(message.conversationId, agent.id),
+    ]),
+    visibleDepartments(kv, agent),
   ]);
-  const visible = await visibleDepartments(kv, agent);
+  const ticketId = link.value;
+  const ticketEntry = ticketId ? await kv.get<Ticket>(keys.ticket(ticketId)) : null;
   let read = false, retry = false;
-  const ticket = ticketId ? ticketEntry.value : null;
+  const ticket = ticketEntry?.value ?? null;
   if (ticket && canReadTicket(agent, ticket, visible)) {
     read = true;
     if (ticket.status === "assigned" && ticket.assignedTo === agent.id) retry = true;
@@ -110,10 +112,14 @@ export async function messageAccess(
 export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: string) {
   if (isStaff(agent)) return true;
   const { kv } = desk;
-  const visible = await visibleDepartments(kv, agent);
-  const [conversationEntry, hadChat] = await kv.getMany<[Conversation, string]>([
-    keys.conversation(customerId),
-    keys.customerChatAgent(customerId, agent.id),
+  const [visible, [conversationEntry, hadChat, open], listed] = await Promise.all([
+    visibleDepartments(kv, agent),
+    kv.getMany<[Conversation, string, string]>([
+      keys.conversation(customerId),
+      keys.customerChatAgent(customerId, agent.id),
+      keys.openTicketByCustomer(customerId),
+    ]),
+    Array.fromAsync(kv.list<string>({ prefix: keys.customerTickets(customerId) })),
   ]);
   const conversation = conversationEntry.value;
   if (
@@ -121,15 +127,19 @@ export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: strin
     canSeeChat(agent, conversation, visible)
   ) return true;
   if (hadChat.value || conversation?.agentId === agent.id) return true;
-  const ids: string[] = [];
-  const open = (await kv.get<string>(keys.openTicketByCustomer(customerId))).value;
-  if (open) ids.push(open);
-  for await (const e of kv.list<string>({ prefix: keys.customerTickets(customerId) })) {
-    ids.push(e.value);
-  }
-  for (const id of new Set(ids)) {
-    const ticket = (await kv.get<Ticket>(keys.ticket(id))).value;
-    if (ticket && canReadTicket(agent, ticket, visible)) return true;
+  const ids = [...new Set([...open.value ? [open.value] : [], ...listed.map((e) => e.value)])];
+  // The open ticket first, then the others, 50 to a round (rule 41: never ticket by ticket).
+  for (let i = 0; i < ids.length; i += CUSTOMER_TICKETS_READ) {
+    const tickets = await getAll<Ticket>(
+      kv,
+      ids.slice(i, i + CUSTOMER_TICKETS_READ).map((id) => keys.ticket(id)),
+    );
+    if (tickets.some((e) => e.value !== null && canReadTicket(agent, e.value, visible))) {
+      return true;
+    }
   }
   return false;
 }
+
+/** How many of a customer's tickets `maySeeCustomer` reads at once. */
+const CUSTOMER_TICKETS_READ = 50;

@@ -175,12 +175,18 @@ export async function setStatus(kv: Deno.Kv, id: string, status: AgentStatus): P
   });
 }
 
-/** Rule 4: is an agent who serves this department online? (no department: any online agent) */
-export async function agentAvailable(kv: Deno.Kv, department: string | null): Promise<boolean> {
+/** The departments of every agent online now (rule 4 asks it of each new conversation). */
+export async function onlineAgents(kv: Deno.Kv): Promise<string[][]> {
+  const out: string[][] = [];
   for await (const entry of kv.list<string[]>({ prefix: keys.agentsOnline() })) {
-    if (department === null || entry.value.includes(department)) return true;
+    out.push(entry.value);
   }
-  return false;
+  return out;
+}
+
+/** Rule 4: is an agent who serves this department online? (no department: any online agent) */
+export function agentAvailable(online: string[][], department: string | null): boolean {
+  return online.some((departments) => department === null || departments.includes(department));
 }
 
 export async function findAgentByEmail(

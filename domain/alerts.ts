@@ -123,22 +123,35 @@ export function announcedTo(agent: Agent, visible: readonly string[], arrival: A
     (isStaff(agent) || visible.includes(t.department ?? NO_DEPARTMENT));
 }
 
+/** Checks in one commit: the self-hosted KV Connect server (denokv) allows 10 (rule 41). */
+const CHECKS_PER_COMMIT = 10;
+
 /**
  * Rule 32: the agent's notices not shown yet, newest last; they are removed as they are read, so
  * a desk shows each once (live, or at the next page load). A concurrent reader that removed them
- * first shows them instead.
+ * first shows them instead. They are removed ten to a commit (rule 41), the commits side by side:
+ * each notice is still shown by exactly one reader, the one whose commit removed it, since every
+ * commit checks each notice it removes; racing readers may each show a part.
  */
 export async function takeNotices(kv: Deno.Kv, agentId: string): Promise<Notice[]> {
   const entries: Deno.KvEntry<Notice>[] = [];
   for await (
-    const e of kv.list<Notice>({ prefix: keys.agentNotices(agentId) }, { reverse: true })
+    const e of kv.list<Notice>({ prefix: keys.agentNotices(agentId) }, {
+      reverse: true,
+      limit: NOTICES_MAX,
+    })
   ) {
     entries.push(e);
-    if (entries.length === NOTICES_MAX) break;
   }
   if (!entries.length) return [];
-  const op = kv.atomic();
-  for (const e of entries) op.check(e).delete(e.key);
-  const { ok } = await op.commit();
-  return ok ? entries.map((e) => e.value).reverse() : [];
+  const chunks: Deno.KvEntry<Notice>[][] = [];
+  for (let i = 0; i < entries.length; i += CHECKS_PER_COMMIT) {
+    chunks.push(entries.slice(i, i + CHECKS_PER_COMMIT));
+  }
+  const taken = await Promise.all(chunks.map(async (chunk) => {
+    const op = kv.atomic();
+    for (const e of chunk) op.check(e).delete(e.key);
+    return (await op.commit()).ok ? chunk : [];
+  }));
+  return taken.flat().map((e) => e.value).reverse();
 }

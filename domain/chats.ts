@@ -56,13 +56,15 @@ export async function listChats(
   agent: Agent,
   state: "pending" | "live",
 ): Promise<Chat[]> {
-  const pointers: string[] = [];
-  for await (const e of desk.kv.list<string>({ prefix: keys.chatsByState(state) })) {
-    pointers.push(e.value);
-  }
-  const entries = await getAll<Conversation>(desk.kv, pointers.map((id) => keys.conversation(id)));
+  const [pointers, visible] = await Promise.all([
+    Array.fromAsync(desk.kv.list<string>({ prefix: keys.chatsByState(state) })),
+    visibleDepartments(desk.kv, agent),
+  ]);
+  const entries = await getAll<Conversation>(
+    desk.kv,
+    pointers.map((e) => keys.conversation(e.value)),
+  );
   const now = desk.clock.now();
-  const visible = await visibleDepartments(desk.kv, agent);
   return entries
     .map((e) => e.value)
     .filter((c): c is Conversation => !!c && isCurrent(c, now) && c.state === state)

@@ -68,19 +68,26 @@ export async function customerProfile(
       cursor: "Use the ticketsCursor of the previous answer.",
     });
   }
-  const state = await customerState(desk, customerId);
-  // Not found (not forbidden), so ids of customers the agent may not see reveal nothing.
-  if (!state || !(await maySeeCustomer(desk, agent, customerId))) throw new NotFound("Customer");
-  const { customer } = state;
   const prefix = keys.customerTickets(customerId);
-  const ids: string[] = [];
-  const listed = desk.kv.list<string>(
+  // Read alongside the access check (rule 41); nothing is answered before it passed.
+  const listed = Array.fromAsync(desk.kv.list<string>(
     cursor ? { prefix, end: [...prefix, cursor] } : { prefix },
     { reverse: true, limit: pageSize + 1 },
+  ));
+  const read = listed.then((entries) =>
+    getAll<Ticket>(desk.kv, entries.slice(0, pageSize).map((e) => keys.ticket(e.value)))
   );
-  for await (const e of listed) ids.push(e.value);
+  read.catch(() => {});
+  const [state, may] = await Promise.all([
+    customerState(desk, customerId),
+    maySeeCustomer(desk, agent, customerId),
+  ]);
+  // Not found (not forbidden), so ids of customers the agent may not see reveal nothing.
+  if (!state || !may) throw new NotFound("Customer");
+  const { customer } = state;
+  const ids = (await listed).map((e) => e.value);
   const page = ids.slice(0, pageSize);
-  const tickets = (await getAll<Ticket>(desk.kv, page.map((id) => keys.ticket(id))))
+  const tickets = (await read)
     .map((e) => e.value)
     .filter((t): t is Ticket => t !== null)
     .map(ticketRow);
@@ -136,11 +143,16 @@ const ticketRow = (t: Ticket): CustomerTicketRow => ({
   assignedTo: t.assignedTo,
 });
 
+/** How many `customer_thread` entries one read of `conversationsNewestFirst` takes. */
+export const THREAD_READ = 100;
+
 /**
  * The customer's conversations that have messages, newest first, each with the id of its newest
  * message, from `customer_thread` (every message of the customer, by id). Ids are time-ordered
- * and a customer has one conversation at a time, so after a conversation's newest message the
- * walk jumps below the conversation's own id: one read per conversation, however long each was.
+ * and a customer has one conversation at a time, so the thread reads as whole conversations, one
+ * after another: a read takes the newest 100 entries, and the next one jumps below the last
+ * conversation it reached, so a long conversation is never read to its start (rule 41: a few
+ * reads for the whole walk, not one per conversation).
  */
 async function* conversationsNewestFirst(
   kv: Deno.Kv,
@@ -153,19 +165,21 @@ async function* conversationsNewestFirst(
     const selector: Deno.KvListSelector = below === null
       ? { prefix }
       : { prefix, end: [...prefix, below] };
-    let entry: Deno.KvEntry<string> | null = null;
-    const page: Deno.KvListIterator<string> = kv.list(selector, { reverse: true, limit: 1 });
-    for await (const e of page) entry = e;
-    if (!entry) return;
-    const messageId: string = String(entry.key[entry.key.length - 1]);
-    const conversationId: string = entry.value;
-    if (!seen.has(conversationId)) {
+    const read: Deno.KvEntry<string>[] = await Array.fromAsync(
+      kv.list<string>(selector, { reverse: true, limit: THREAD_READ }),
+    );
+    for (const entry of read) {
+      const conversationId = entry.value;
+      if (seen.has(conversationId)) continue;
       seen.add(conversationId);
-      yield [conversationId, messageId];
+      yield [conversationId, String(entry.key[entry.key.length - 1])];
     }
-    // Below the conversation's id, or only below this message when it sorts under that id (a
-    // first message made in the conversation's own millisecond): every read moves down.
-    below = conversationId < messageId ? conversationId : messageId;
+    if (read.length < THREAD_READ) return;
+    // Below the last conversation's id, or only below its last message read when that sorts
+    // under it (a first message made in the conversation's own millisecond): every read moves down.
+    const last: Deno.KvEntry<string> = read[read.length - 1];
+    const messageId = String(last.key[last.key.length - 1]);
+    below = last.value < messageId ? last.value : messageId;
   }
 }
 
@@ -175,7 +189,9 @@ async function* conversationsNewestFirst(
  * ones. A chat's record is replaced by the customer's next conversation, so past chats are found
  * through the messages the store keeps (`customer_thread`) and told from intake and YES/NO
  * conversations by their `chats` key; the walk stops after 50 conversations. 404 for an agent
- * who may not see the customer (rule 23).
+ * who may not see the customer (rule 23). Rule 41: the walk, then in one round every candidate's
+ * `chats` key and ticket link with the newest candidates' first messages and agents, then the
+ * chats' tickets.
  */
 export async function customerChats(
   desk: Desk,
@@ -184,62 +200,69 @@ export async function customerChats(
   limit = CUSTOMER_CHATS_SHOWN,
 ): Promise<{ chats: CustomerChatRow[]; more: boolean }> {
   const { kv } = desk;
-  if (!(await maySeeCustomer(desk, agent, customerId))) throw new NotFound("Customer");
-  const current = (await kv.get<Conversation>(keys.conversation(customerId))).value;
+  // The access check runs alongside the reads (rule 41); nothing is answered before it passed.
+  const may = maySeeCustomer(desk, agent, customerId);
+  may.catch(() => {});
+  const [currentEntry, walked, visible] = await Promise.all([
+    kv.get<Conversation>(keys.conversation(customerId)),
+    walkConversations(kv, customerId),
+    isStaff(agent) ? [] : visibleDepartments(kv, agent),
+  ]);
+  const current = currentEntry.value;
   const live = current && isCurrent(current, desk.clock.now()) &&
       (current.state === "pending" || current.state === "live")
     ? current
     : null;
-  // Conversation id → its newest message id. Chats are told apart ten at a time (one getMany).
-  const newest = new Map<string, string>();
-  const chatIds: string[] = [];
-  let batch: string[] = [];
-  let looked = 0;
-  let complete = true;
-  const sort = async () => {
-    const entries = await kv.getMany<string[]>(batch.map((id) => keys.chat(id)));
-    chatIds.push(...batch.filter((_, i) => entries[i].value === customerId));
-    batch = [];
+  // Conversation id → its newest message id.
+  const newest = new Map(walked.conversations);
+  const candidates = [
+    ...live ? [live.id] : [],
+    ...walked.conversations.map(([id]) => id).filter((id) => id !== live?.id),
+  ];
+  // A past chat's first messages and agents: read with the `chats` keys for the newest
+  // candidates (most are chats), later only for a shown chat beyond them.
+  const details = new Map<string, Promise<[Message[], string[]]>>();
+  const detail = (id: string) => {
+    let read = details.get(id);
+    if (!read) details.set(id, read = pastChat(kv, id));
+    return read;
   };
-  if (live) batch.push(live.id);
-  for await (const [conversationId, messageId] of conversationsNewestFirst(kv, customerId)) {
-    newest.set(conversationId, messageId);
-    if (conversationId !== live?.id) batch.push(conversationId);
-    if (batch.length === 10) await sort();
-    if (chatIds.length > limit || ++looked === CONVERSATIONS_LOOKED_AT) {
-      complete = false;
-      break;
-    }
-  }
-  if (batch.length) await sort();
+  for (const id of candidates.slice(0, limit)) if (id !== live?.id) detail(id).catch(() => {});
+  const [pointers, links] = await Promise.all([
+    getAll<string>(kv, candidates.map((id) => keys.chat(id))),
+    getAll<string>(kv, candidates.map((id) => keys.conversationTicket(id))),
+  ]);
+  if (!(await may)) throw new NotFound("Customer");
+  const chatIds = candidates.filter((_, i) => pointers[i].value === customerId);
   const shown = chatIds.slice(0, limit);
-  const ticketIds = await getAll<string>(kv, shown.map((id) => keys.conversationTicket(id)));
-  const tickets = await getAll<Ticket>(
-    kv,
-    ticketIds.flatMap((e) => e.value ? [keys.ticket(e.value)] : []),
-  );
+  const linkOf = new Map(candidates.map((id, i) => [id, links[i].value]));
+  const ticketIds = [...new Set(shown.flatMap((id) => linkOf.get(id) ?? []))];
+  const [tickets, pasts] = await Promise.all([
+    getAll<Ticket>(kv, ticketIds.map((id) => keys.ticket(id))),
+    Promise.all(shown.map((id) => live?.id === id ? null : detail(id))),
+  ]);
   const ticketById = new Map(
     tickets.flatMap((e) => e.value ? [[e.value.id, e.value] as const] : []),
   );
-  const visible = isStaff(agent) ? [] : await visibleDepartments(kv, agent);
-  const chats = await Promise.all(shown.map(async (id, i): Promise<CustomerChatRow> => {
-    const ticketId = ticketIds[i].value;
+  const chats = shown.map((id, i): CustomerChatRow => {
+    const ticketId = linkOf.get(id);
     const ticket = ticketId ? ticketById.get(ticketId) ?? null : null;
     const last = newest.get(id);
-    if (live && live.id === id) {
+    const past = pasts[i];
+    if (!past) {
       return {
         id,
-        state: live.state as "pending" | "live",
-        startedAt: live.startedAt,
-        lastMessageAt: last ? idTime(last) : live.lastActivityAt,
-        agentIds: live.agentId ? [live.agentId] : [],
+        state: live!.state as "pending" | "live",
+        startedAt: live!.startedAt,
+        lastMessageAt: last ? idTime(last) : live!.lastActivityAt,
+        agentIds: live!.agentId ? [live!.agentId] : [],
         ticket: ticket && ticketRow(ticket),
-        readable: isStaff(agent) || live.agentId === agent.id,
+        readable: isStaff(agent) || live!.agentId === agent.id,
       };
     }
     // An ended chat whose record is still the customer's names its agent even if it never wrote.
     const record = current?.id === id ? current : null;
-    const [messages, liveWith] = await Promise.all([firstMessages(kv, id), chatAgentsOf(kv, id)]);
+    const [messages, liveWith] = past;
     const agentIds = chatAgentIds(record, messages, liveWith);
     return {
       id,
@@ -250,8 +273,23 @@ export async function customerChats(
       ticket: ticket && ticketRow(ticket),
       readable: canReadEndedChat(agent, agentIds, ticket, visible),
     };
-  }));
-  return { chats, more: chatIds.length > limit || !complete };
+  });
+  return { chats, more: chatIds.length > limit || !walked.complete };
+}
+
+/** The customer's latest conversations (up to 50), and whether that was all of them. */
+async function walkConversations(kv: Deno.Kv, customerId: string) {
+  const conversations: [string, string][] = [];
+  for await (const found of conversationsNewestFirst(kv, customerId)) {
+    conversations.push(found);
+    if (conversations.length === CONVERSATIONS_LOOKED_AT) return { conversations, complete: false };
+  }
+  return { conversations, complete: true };
+}
+
+/** A past chat's first messages and the agents it went live with. */
+function pastChat(kv: Deno.Kv, chatId: string): Promise<[Message[], string[]]> {
+  return Promise.all([firstMessages(kv, chatId), chatAgentsOf(kv, chatId)]);
 }
 
 /** A chat's first messages, where the agents who wrote in it are looked for. */

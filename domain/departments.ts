@@ -82,7 +82,11 @@ export async function allDepartmentKeys(kv: Deno.Kv): Promise<string[]> {
  * when no department is configured see all; an agent sees its departments and "no department".
  */
 export async function visibleDepartments(kv: Deno.Kv, agent: Agent): Promise<string[]> {
-  const departments = await listDepartments(kv);
+  return visibleOf(agent, await listDepartments(kv));
+}
+
+/** `visibleDepartments` from the departments as read (sorted by name, as listDepartments gives). */
+export function visibleOf(agent: Pick<Agent, "role" | "departments">, departments: Department[]) {
   const configured = departments.some((d) => d.active);
   if (agent.role !== "agent" || !configured) return departmentKeys(departments);
   return [...agent.departments.filter((id) => departments.some((d) => d.id === id)), NO_DEPARTMENT];

@@ -1,5 +1,5 @@
 /** Inbound messages: rules 1–4 and 6 on one checked commit per message, retried on a lost race. */
-import { agentAvailable } from "./agents.ts";
+import { agentAvailable, onlineAgents } from "./agents.ts";
 import { isOpenAt } from "./business_hours.ts";
 import { isCurrent, PROMPT_ANSWERS, routeInbound, writeConversation } from "./conversations.ts";
 import { MINUTE } from "./clock.ts";
@@ -131,7 +131,10 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   const { kv } = desk;
   const now = desk.clock.now();
   const seenKey = message.id ? keys.inboundSeen(message.channel, customerId, message.id) : null;
-  // One round trip reads everything a message may need (the customer id comes from its address).
+  // One round trip reads everything a message may need (the customer id comes from its address),
+  // the agents online among it: a message that starts a conversation asks for them (rule 41).
+  const online = onlineAgents(kv);
+  online.catch(() => {});
   const [customerEntry, conversationEntry, openEntry, settingsEntry, seen, apiEntry] = await kv
     .getMany<
       [Customer, Conversation, string, Partial<Settings>, string, Partial<ApiChannelSettings>]
@@ -211,7 +214,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   if (route.kind === "start") {
     const department = message.department ?? null;
     const open = isOpenAt(settings.hours, now);
-    const pending = open && await agentAvailable(kv, department);
+    const pending = open && agentAvailable(await online, department);
     conversation = {
       id: newId(now),
       customerId,

@@ -32,22 +32,26 @@ export async function getAll<T>(kv: Deno.Kv, list: Deno.KvKey[]): Promise<Deno.K
  * Walks several index prefixes as one list in key order of their last part (time-ordered ids),
  * so an agent's departments read as a single queue. Yields [lastKeyPart, value].
  */
-export async function* mergeLists<T>(
+export function mergeLists<T>(
   kv: Deno.Kv,
   prefixes: Deno.KvKey[],
   options: { reverse?: boolean; batchSize?: number; start?: Deno.KvKeyPart; end?: Deno.KvKeyPart } =
     {},
 ): AsyncGenerator<[Deno.KvKeyPart, T]> {
-  const reverse = options.reverse ?? false;
-  const iterators = prefixes.map((prefix) => {
-    const selector: Deno.KvListSelector = reverse && options.end !== undefined
-      ? { prefix, end: [...prefix, options.end] }
-      : !reverse && options.start !== undefined
-      ? { prefix, start: [...prefix, options.start] }
-      : { prefix };
-    return kv.list<T>(selector, { reverse, batchSize: options.batchSize ?? 50 })
-      [Symbol.asyncIterator]();
-  });
+  const selectors = prefixes.map((prefix) => mergeSelector(prefix, options));
+  return mergeRanges<T>(kv, selectors, options.reverse ?? false, options.batchSize);
+}
+
+/** `mergeLists` over ranges already chosen (`mergeSelector`). */
+export async function* mergeRanges<T>(
+  kv: Deno.Kv,
+  selectors: Deno.KvListSelector[],
+  reverse: boolean,
+  batchSize = 50,
+): AsyncGenerator<[Deno.KvKeyPart, T]> {
+  const iterators = selectors.map((selector) =>
+    kv.list<T>(selector, { reverse, batchSize })[Symbol.asyncIterator]()
+  );
   const heads = await Promise.all(iterators.map((it) => it.next()));
   while (true) {
     let best = -1;
@@ -66,6 +70,20 @@ export async function* mergeLists<T>(
     yield [last(entry.key), entry.value];
     heads[best] = await iterators[best].next();
   }
+}
+
+/** What `mergeLists` lists under one prefix: from `start` up, or (reversed) from `end` down. */
+export function mergeSelector(
+  prefix: Deno.KvKey,
+  options: { reverse?: boolean; start?: Deno.KvKeyPart; end?: Deno.KvKeyPart },
+): Deno.KvListSelector {
+  if (options.reverse && options.end !== undefined) {
+    return { prefix, end: [...prefix, options.end] };
+  }
+  if (!options.reverse && options.start !== undefined) {
+    return { prefix, start: [...prefix, options.start] };
+  }
+  return { prefix };
 }
 
 const last = (key: Deno.KvKey): Deno.KvKeyPart => key[key.length - 1];

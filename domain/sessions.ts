@@ -2,7 +2,7 @@
  * Sign-in, bearer/cookie sessions with expiry on the injected clock, and sign-in throttling.
  * SECURITY.md describes the threats these answer and names the tests that prove each defence.
  */
-import { type AgentRecord, findAgentByEmail, sessionEpochOf } from "./agents.ts";
+import { type AgentRecord, sessionEpochOf } from "./agents.ts";
 import { type Clock, HOUR, MINUTE } from "./clock.ts";
 import { TooManyRequests, Unauthorized } from "./errors.ts";
 import { keys } from "./keys.ts";
@@ -46,7 +46,8 @@ export const SIGN_IN_FAILED = "Wrong e-mail or password.";
  * `POST /api/session` and the sign-in form. Each try is counted before the password is checked,
  * in a checked commit, so parallel guesses cannot slip past a throttle; a success gives its
  * count back. Unknown e-mails, deactivated agents and wrong passwords cost the same key
- * derivation and get the same 401.
+ * derivation and get the same 401. Three KV round trips (rule 41): the counters with the e-mail's
+ * agent id, the count with the agent, the count given back with the new session.
  */
 export async function signIn(
   kv: Deno.Kv,
@@ -63,9 +64,29 @@ export async function signIn(
     [keys.loginFailuresOfPair(email, group), THROTTLES.pair],
     [keys.loginFailuresFrom(group), THROTTLES.address],
   ] as const;
-  await retryCommit(async () => {
-    const entries = await kv.getMany<[Failures, Failures]>([counters[0][0], counters[1][0]]);
+  // The e-mail's agent id comes with the first read of the counters; the agent is read while
+  // the count commits (it is needed only once the count is in).
+  let agentRead: Promise<AgentRecord | null> = Promise.resolve(null);
+  let firstRead = true;
+  // The address counter as this try's count left it: the give-back checks it is still so.
+  const counted = await retryCommit(async () => {
+    const [pair, from, byEmail] = await kv.getMany<[Failures, Failures, string]>([
+      counters[0][0],
+      counters[1][0],
+      keys.agentByEmail(email),
+    ]);
+    if (firstRead) {
+      firstRead = false;
+      const id = byEmail.value;
+      if (id) {
+        agentRead = kv.get<AgentRecord>(keys.agent(id)).then((e) => e.value);
+        // A refused try (throttled) never awaits it.
+        agentRead.catch(() => {});
+      }
+    }
+    const entries = [pair, from];
     const op = kv.atomic().check(...entries);
+    let address: Failures | null = null;
     for (const [i, [key, rule]] of counters.entries()) {
       const previous = entries[i].value;
       const fresh = previous && now - previous.last < rule.forget ? previous : null;
@@ -73,26 +94,53 @@ export async function signIn(
       // A clock moved back (the manual test clock may) never makes the wait longer than the delay.
       const wait = fresh ? Math.min(fresh.last + delay - now, delay) : 0;
       if (wait > 0) throw tooMany(wait);
-      op.set(key, { count: (fresh?.count ?? 0) + 1, last: now } satisfies Failures, {
-        expireIn: rule.forget,
-      });
+      const next = { count: (fresh?.count ?? 0) + 1, last: now } satisfies Failures;
+      op.set(key, next, { expireIn: rule.forget });
+      if (i === 1) address = next;
     }
-    return (await op.commit()).ok ? true : undefined;
+    const result = await op.commit();
+    return result.ok ? { value: address!, versionstamp: result.versionstamp } : undefined;
   });
-  const agent: AgentRecord | null = await findAgentByEmail(kv, email);
+  const agent = await agentRead;
   const matches = await verifyPassword(password, agent?.passwordHash ?? await dummyHash());
   if (!agent || !agent.active || !matches) throw new Unauthorized(SIGN_IN_FAILED);
+  const session = await newSession(clock, agent);
+  // The count given back and the session in one commit; the address counter is checked as this
+  // try left it, and read again only when another try from the address counted meanwhile.
+  let from: Deno.KvEntryMaybe<Failures> = { key: counters[1][0], ...counted };
   await retryCommit(async () => {
-    const from = await kv.get<Failures>(counters[1][0]);
     const op = kv.atomic().check(from).delete(counters[0][0]);
     if (from.value && from.value.count > 1) {
       op.set(counters[1][0], { ...from.value, count: from.value.count - 1 }, {
         expireIn: THROTTLES.address.forget,
       });
     } else op.delete(counters[1][0]);
-    return (await op.commit()).ok ? true : undefined;
+    op.set(session.key, session.record, { expireIn: SESSION_HOURS * HOUR });
+    if ((await op.commit()).ok) return true;
+    from = await kv.get<Failures>(counters[1][0]);
+    return undefined;
   });
-  return { ...await startSession(kv, clock, agent), agent };
+  return { token: session.token, expiresAt: session.record.expiresAt, agent };
+}
+
+/**
+ * A session token names its agent, `<agent id>.<256 random bits>`, so a request reads its session
+ * and its agent in one round (rule 41). The id is no secret; the random part is, and the stored
+ * hash covers the whole token, so the id cannot be changed.
+ */
+const SESSION_TOKEN = /^([0-9A-Z]{26})\.[A-Za-z0-9_-]{43}$/;
+
+/** The agent a session token names, or null for one made before tokens named their agent. */
+export function tokenAgentId(token: string): string | null {
+  return SESSION_TOKEN.exec(token)?.[1] ?? null;
+}
+
+/** A new session's token, its key and its record (belonging to the agent's session epoch). */
+async function newSession(clock: Clock, agent: AgentRecord) {
+  const token = `${agent.id}.${newToken()}`;
+  const expiresAt = clock.now() + SESSION_HOURS * HOUR;
+  const record: Session = { agentId: agent.id, expiresAt, epoch: sessionEpochOf(agent) };
+  return { token, record, key: keys.session(await hashToken(token)) };
 }
 
 /**
@@ -105,11 +153,9 @@ export async function startSession(
   clock: Clock,
   agent: AgentRecord,
 ): Promise<{ token: string; expiresAt: number }> {
-  const token = newToken();
-  const expiresAt = clock.now() + SESSION_HOURS * HOUR;
-  const session: Session = { agentId: agent.id, expiresAt, epoch: sessionEpochOf(agent) };
-  await kv.set(keys.session(await hashToken(token)), session, { expireIn: SESSION_HOURS * HOUR });
-  return { token, expiresAt };
+  const session = await newSession(clock, agent);
+  await kv.set(session.key, session.record, { expireIn: SESSION_HOURS * HOUR });
+  return { token: session.token, expiresAt: session.record.expiresAt };
 }
 
 function tooMany(waitMs: number): TooManyRequests {
@@ -130,9 +176,18 @@ export async function authenticate(
   token: string,
 ): Promise<Agent | null> {
   if (!token || token.length > 200) return null;
-  const session = (await kv.get<Session>(keys.session(await hashToken(token)))).value;
+  const key = keys.session(await hashToken(token));
+  const named = tokenAgentId(token);
+  // A token that names its agent reads both at once (rule 41); an older one reads them in turn.
+  const [sessionEntry, namedAgent] = named
+    ? await kv.getMany<[Session, AgentRecord]>([key, keys.agent(named)])
+    : [await kv.get<Session>(key), null];
+  const session = sessionEntry.value;
   if (!session || session.expiresAt <= clock.now()) return null;
-  const agent = (await kv.get<AgentRecord>(keys.agent(session.agentId))).value;
+  if (named && session.agentId !== named) return null;
+  const agent = namedAgent
+    ? namedAgent.value
+    : (await kv.get<AgentRecord>(keys.agent(session.agentId))).value;
   if (!agent?.active || (session.epoch ?? 0) !== sessionEpochOf(agent)) return null;
   return agent;
 }

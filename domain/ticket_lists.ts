@@ -3,7 +3,7 @@ import { listAgents } from "./agents.ts";
 import { visibleDepartments } from "./departments.ts";
 import { Invalid } from "./errors.ts";
 import { keys } from "./keys.ts";
-import { getAll, mergeLists } from "./kv_util.ts";
+import { getAll, mergeRanges, mergeSelector } from "./kv_util.ts";
 import { type Agent, type Channel, CHANNELS, type Ticket } from "./types.ts";
 import { DAY, HOUR } from "./clock.ts";
 
@@ -116,6 +116,42 @@ function matches(t: Ticket, query: TicketQuery, now: number): boolean {
   return true;
 }
 
+/**
+ * The index ranges a queue's page is listed from, newest first unless sorted oldest first:
+ * `visible` is the agent's departments (rule 13), `agents` everyone (a supervisor's "all").
+ * Rule 41: a page's read-ahead lists the same ranges while the session is checked.
+ */
+export function queueRanges(
+  agent: Pick<Agent, "id" | "role">,
+  query: TicketQuery,
+  visible: readonly string[],
+  agents: readonly Agent[] = [],
+): Deno.KvListSelector[] {
+  const reverse = query.sort !== "oldest";
+  if (query.queue === "closed") {
+    return [
+      closedSelector(
+        query.closedByMe ? keys.closedBy(agent.id) : keys.closed(),
+        reverse,
+        query.cursor,
+      ),
+    ];
+  }
+  let prefixes: Deno.KvKey[];
+  if (query.queue === "unassigned") {
+    prefixes = visible.filter((d) => !query.department || d === query.department).map((d) =>
+      keys.unassigned(d)
+    );
+  } else if (query.queue === "assigned") {
+    const whose = agent.role !== "agent" && query.agent ? query.agent : agent.id;
+    prefixes = whose === "all" ? agents.map((a) => keys.assigned(a.id)) : [keys.assigned(whose)];
+  } else {
+    prefixes = [keys.archived()];
+  }
+  const bounds = reverse ? { reverse, end: query.cursor } : { reverse, start: query.cursor };
+  return prefixes.map((prefix) => mergeSelector(prefix, bounds));
+}
+
 /** Lists one queue for the agent, newest first unless sorted oldest first. */
 export async function listTickets(
   kv: Deno.Kv,
@@ -125,34 +161,16 @@ export async function listTickets(
 ): Promise<TicketPage> {
   const reverse = query.sort !== "oldest";
   const limit = query.limit ?? 50;
-  let ids: AsyncIterable<[string, string]>;
-  if (query.queue === "unassigned" || query.queue === "assigned" || query.queue === "archived") {
-    let prefixes: Deno.KvKey[];
-    if (query.queue === "unassigned") {
-      const visible = await visibleDepartments(kv, agent);
-      prefixes = visible.filter((d) => !query.department || d === query.department).map((d) =>
-        keys.unassigned(d)
-      );
-    } else if (query.queue === "assigned") {
-      const whose = agent.role !== "agent" && query.agent ? query.agent : agent.id;
-      prefixes = whose === "all"
-        ? (await listAgents(kv)).map((a) => keys.assigned(a.id))
-        : [keys.assigned(whose)];
-    } else {
-      prefixes = [keys.archived()];
-    }
-    ids = idPairs(
-      mergeLists<string>(kv, prefixes, {
-        reverse,
-        start: reverse ? undefined : query.cursor,
-        end: reverse ? query.cursor : undefined,
-      }),
-      query.cursor,
-    );
-  } else {
-    const prefix = query.closedByMe ? keys.closedBy(agent.id) : keys.closed();
-    ids = closedPairs(kv, prefix, reverse, query.cursor);
-  }
+  const [visible, agents] = await Promise.all([
+    query.queue === "unassigned" ? visibleDepartments(kv, agent) : [],
+    query.queue === "assigned" && agent.role !== "agent" && query.agent === "all"
+      ? listAgents(kv)
+      : [],
+  ]);
+  const ranges = queueRanges(agent, query, visible, agents);
+  const ids = query.queue === "closed"
+    ? closedPairs(kv, ranges[0], reverse, query.cursor)
+    : idPairs(mergeRanges<string>(kv, ranges, reverse), query.cursor);
   const tickets: Ticket[] = [];
   let scanned = 0;
   let lastCursor: string | null = null;
@@ -195,14 +213,25 @@ async function* idPairs(source: AsyncIterable<[Deno.KvKeyPart, string]>, cursor?
   }
 }
 
-async function* closedPairs(kv: Deno.Kv, prefix: Deno.KvKey, reverse: boolean, cursor?: string) {
-  let selector: Deno.KvListSelector = { prefix };
-  if (cursor) {
-    const [at, id] = cursor.split(".");
-    const bound = [...prefix, Number(at), id ?? ""];
-    if (!Number.isFinite(Number(at))) throw new Invalid("invalid_query", "cursor is not valid.");
-    selector = reverse ? { prefix, end: bound } : { prefix, start: bound };
-  }
+/** The Closed index from its newest (or oldest) entry, past a "closedAt.id" cursor. */
+function closedSelector(
+  prefix: Deno.KvKey,
+  reverse: boolean,
+  cursor?: string,
+): Deno.KvListSelector {
+  if (!cursor) return { prefix };
+  const [at, id] = cursor.split(".");
+  const bound = [...prefix, Number(at), id ?? ""];
+  if (!Number.isFinite(Number(at))) throw new Invalid("invalid_query", "cursor is not valid.");
+  return reverse ? { prefix, end: bound } : { prefix, start: bound };
+}
+
+async function* closedPairs(
+  kv: Deno.Kv,
+  selector: Deno.KvListSelector,
+  reverse: boolean,
+  cursor?: string,
+) {
   for await (const entry of kv.list<string>(selector, { reverse, batchSize: 50 })) {
     const key = entry.key;
     const c = `${String(key[key.length - 2])}.${String(key[key.length - 1])}`;

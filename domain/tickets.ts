@@ -228,15 +228,14 @@ export async function readTicket(kv: Deno.Kv, agent: Agent, id: string): Promise
   return ticket;
 }
 
-/** All messages of a ticket's conversations, in order. */
+/** All messages of a ticket's conversations, in order (the conversations are listed together). */
 export async function ticketMessages(kv: Deno.Kv, ticket: Ticket): Promise<Message[]> {
-  const out: Message[] = [];
-  for (const conversationId of await ticketConversationIds(kv, ticket)) {
-    for await (const entry of kv.list<Message>({ prefix: keys.messages(conversationId) })) {
-      out.push(entry.value);
-    }
-  }
-  return out;
+  const lists = await Promise.all(
+    (await ticketConversationIds(kv, ticket)).map((conversationId) =>
+      Array.fromAsync(kv.list<Message>({ prefix: keys.messages(conversationId) }))
+    ),
+  );
+  return lists.flat().map((entry) => entry.value);
 }
 
 /** Rule 14: assigns one unassigned ticket the agent may see; a lost race is a 409. */
@@ -256,9 +255,13 @@ async function tryAccept(
   agent: Agent,
   id: string,
   visible: string[],
+  /** The ticket as already read, for the first try (a lost check reads it again). */
+  first?: Deno.KvEntryMaybe<Ticket>,
 ): Promise<Ticket | "taken" | "closed" | "hidden"> {
+  let read = first;
   return await retryCommit(async () => {
-    const entry = await desk.kv.get<Ticket>(keys.ticket(id));
+    const entry = read ?? await desk.kv.get<Ticket>(keys.ticket(id));
+    read = undefined;
     const ticket = entry.value;
     // A ticket outside the agent's departments is not found, whatever its state (rule 13).
     if (!ticket || (!isStaff(agent) && !visible.includes(dept(ticket)))) return "hidden" as const;
@@ -284,19 +287,34 @@ export const QUICK_ACCEPT_MAX = 100;
 /**
  * Rule 15: assigns the N oldest unassigned tickets the agent may see, whatever the list's filters.
  * Each ticket is its own checked commit, so racing quick accepts never assign one ticket twice;
- * a ticket lost to another agent is skipped and the walk goes on to the next oldest.
+ * a ticket lost to another agent is skipped and the walk goes on to the next oldest. The tickets
+ * still wanted are read in one round and committed side by side (rule 41: a Quick Accept of 10
+ * is a handful of round trips, not two per ticket).
  */
 export async function quickAccept(desk: Desk, agent: Agent, count: number): Promise<string[]> {
   const visible = await visibleDepartments(desk.kv, agent);
   const accepted: string[] = [];
   if (count < 1) return accepted;
   const prefixes = visible.map((d) => keys.unassigned(d));
-  for await (
-    const [, id] of mergeLists<string>(desk.kv, prefixes, { batchSize: Math.min(count + 5, 200) })
-  ) {
-    const result = await tryAccept(desk, agent, id, visible);
-    if (typeof result === "object") accepted.push(result.id);
-    if (accepted.length >= count) break;
+  const oldest = mergeLists<string>(desk.kv, prefixes, { batchSize: Math.min(count + 5, 200) })
+    [Symbol.asyncIterator]();
+  let walked = false;
+  while (!walked && accepted.length < count) {
+    // The next oldest, as many as are still wanted (the list reads ahead count + 5 at a time).
+    const ids: string[] = [];
+    while (ids.length < count - accepted.length) {
+      const next = await oldest.next();
+      if (next.done) {
+        walked = true;
+        break;
+      }
+      ids.push(next.value[1]);
+    }
+    const entries = await getAll<Ticket>(desk.kv, ids.map((id) => keys.ticket(id)));
+    const results = await Promise.all(
+      ids.map((id, i) => tryAccept(desk, agent, id, visible, entries[i])),
+    );
+    for (const result of results) if (typeof result === "object") accepted.push(result.id);
   }
   return accepted;
 }

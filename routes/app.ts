@@ -14,6 +14,7 @@ import { webchatRoutes } from "./webchat.ts";
 import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
 import { requestLimits } from "./limits.ts";
+import { readAhead, readAheadDeps } from "./read_ahead.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_SEGMENT = 128;
@@ -59,12 +60,15 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
     await next();
   });
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route." } }, 404));
+  // Rule 41: the reads of the routes it names go out at their start, with the session check.
+  app.use(readAhead(deps));
+  const ahead = readAheadDeps(deps);
   app.route("/api/inbound", inboundRoutes(deps));
   app.route("/webhooks", webhookRoutes(deps));
   app.route("/api/transcripts", transcriptRoutes(deps));
   app.route("/api", channelRoutes(deps));
   app.route("/api", productivityRoutes(deps));
-  app.route("/api", apiRoutes(deps));
+  app.route("/api", apiRoutes(ahead));
   app.route("/", pageRoutes(deps));
   return app;
 }

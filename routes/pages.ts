@@ -17,6 +17,7 @@ import { errorBody } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { loginRoutes } from "./login.tsx";
 import { backTo, formOf, isHtmx, pageAuth, pageCsrf, safeNext } from "./page_auth.ts";
+import { readAheadDeps } from "./read_ahead.ts";
 import { staticRoutes } from "./static.ts";
 import { supervisorPages } from "./supervisor.tsx";
 import { ticketPages } from "./tickets.tsx";
@@ -54,8 +55,10 @@ export function pageRoutes(deps: AppDeps): Hono<DeskEnv> {
     await setStatus(deps.desk.kv, c.get("agent").id, status);
     return c.redirect(backTo(c), 303);
   });
-  app.route("/tickets", ticketPages(deps));
-  app.route("/chats", chatPages(deps));
+  // Rule 41: these pages read through read-aheads (routes/read_ahead.ts); live streams never do.
+  const ahead = readAheadDeps(deps);
+  app.route("/tickets", ticketPages(ahead));
+  app.route("/chats", chatPages(ahead));
   app.route("/events", eventRoutes(deps));
   app.route("/admin", adminPages(deps));
   app.route("/supervisor", supervisorPages(deps));
