@@ -116,7 +116,7 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
       ...c,
       state: "live",
       agentId: agent.id,
-      liveAt: now,
+      liveId: newId(now),
       lastActivityAt: now,
       deadline: now + settings.timeouts.sessionMinutes * 60_000,
     };
@@ -239,8 +239,9 @@ export async function replyToTicket(
     } else {
       // Whatever the customer had going (intake, a pending chat, a YES/NO prompt) joins the ticket.
       if (before && before.ticketId === null) linkConversation(op, ticket.id, before.id);
+      const chatId = newId(now);
       chat = {
-        id: newId(now),
+        id: chatId,
         customerId: ticket.customerId,
         state: "live",
         department: ticket.department,
@@ -250,7 +251,7 @@ export async function replyToTicket(
         ticketId: ticket.id,
         agentId: agent.id,
         fromTicket: true,
-        liveAt: now,
+        liveId: chatId,
         route: stored?.route ?? null,
         routeTo: stored?.routeTo ?? null,
         firstText: "",

@@ -97,8 +97,11 @@ export interface Conversation {
   agentId: string | null;
   /** Started by an agent replying on a ticket (rule 17): accepting it never closes that ticket. */
   fromTicket: boolean;
-  /** Rule 55: when the chat went live with its agent (the web chat says the agent joined then). */
-  liveAt?: number;
+  /**
+   * Rule 55: an id made when the chat went live with its agent; it sorts among the thread's
+   * message ids, so the web chat places "the agent joined" exactly there.
+   */
+  liveId?: string;
   /** First words of the customer's first message: a ticket made from it shows these. */
   firstText: string;
   /** The customer's latest inbound message (rule 18's window), carried into the next conversation. */

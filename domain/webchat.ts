@@ -14,7 +14,7 @@ import { isCurrent } from "./conversations.ts";
 import { visitorLabel } from "./customer_names.ts";
 import type { Desk } from "./desk.ts";
 import { DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
-import { customerIdFor, idTimePrefix, newId } from "./ids.ts";
+import { customerIdFor, newId } from "./ids.ts";
 import { receiveInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
@@ -384,14 +384,14 @@ export async function visitorView(
   const state: VisitorChat["state"] = current ? current.state : c ? "ended" : "none";
   const agentId = c?.agentId && (state === "live" || state === "ended") ? c.agentId : null;
   if (agentId && !names.has(agentId)) learn([await kv.get(keys.agent(agentId))]);
-  const since = state === "live" && c ? c.liveAt ?? c.startedAt : null;
+  // Records from before liveId: the conversation's own id, which sorts before its messages.
+  const sinceId = state === "live" && c ? c.liveId ?? c.id : null;
   return {
     chat: {
       state,
       id: c?.id ?? null,
       agent: agentId ? names.get(agentId) ?? "An agent" : null,
-      // Before every message id made at or after the time it went live, after every earlier one.
-      sinceId: since === null ? null : idTimePrefix(since).padEnd(26, "0"),
+      sinceId,
     },
     names,
   };

@@ -10,6 +10,7 @@
    Accept answer drawn meanwhile) skips it when it is already current, else fetches the whole
    list the way the 10 s poll does.
  - Row ages ("4 min ago") are kept current here, since live rows are sent once.
+ - `signed-out` (the session ended elsewhere: rule 58) closes the stream and goes to sign in.
 */
 (() => {
   "use strict";
@@ -142,6 +143,12 @@
     source.addEventListener("desk", (e) => showCounts(JSON.parse(e.data)));
     source.addEventListener("alert", (e) => announce(JSON.parse(e.data)));
     source.addEventListener("notice", (e) => notice(e.data));
+    // The session ended (a password changed elsewhere, a reset, sign-out; rule 58): the stream
+    // is closed here, before its end can log an error, and the page goes to sign in again.
+    source.addEventListener("signed-out", () => {
+      source.close();
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    });
   }
   doc.addEventListener("htmx:sseOpen", (e) => attach(e.detail && e.detail.source));
 

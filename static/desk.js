@@ -233,8 +233,13 @@
   });
 
   scan();
-  if (scrollY === 0) bringThreadIntoView();
-  noteReplyInView();
+  // Once the page is whole (compose.js draws under the reply box when the document is ready).
+  const settle = () => {
+    if (scrollY === 0) bringThreadIntoView();
+    noteReplyInView();
+  };
+  if (doc.readyState === "complete") settle();
+  else addEventListener("load", settle, { once: true });
   // Redraws (htmx swaps, live updates) rescan; the reply box's own drawing does not.
   new MutationObserver((records) => {
     if (records.some((r) => !(r.target.closest && r.target.closest("form[data-compose]")))) scan();

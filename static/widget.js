@@ -192,6 +192,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
   // ---- the thread
   const shown = new Map(); // message id → element
   let cursor = null; // newest message id received from the desk
+  let newest = ""; // newest message id shown (the visitor's own included): notices go after it
   let lastOut = ""; // newest desk message id (receipts point here)
   const sent = { delivered: "", read: "" }; // receipts the desk has taken
   let unread = 0;
@@ -247,6 +248,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         place(el, m.id);
       }
       el.dataset.id = m.id;
+      if (m.id > newest) newest = m.id;
       shown.set(m.id, el);
       if (m.quickReplies && m.id >= askedId) {
         asks = m.quickReplies;
@@ -293,7 +295,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     chat = next;
     drawAnswers();
     if (next.state === "pending") {
-      tell("p" + next.id, "Waiting for an agent…", (cursor || "") + "0");
+      tell("p" + next.id, "Waiting for an agent…", newest + "0");
     }
     if (next.state === "live" && next.agent) {
       tell("j" + next.id + next.agent, next.agent + " joined the chat", next.sinceId);
@@ -303,7 +305,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
       next.state === "ended" && next.agent &&
       (!was || was.id !== next.id || was.state !== next.state)
     ) {
-      tell("e" + next.id, "The chat has ended", (cursor || "") + "0");
+      tell("e" + next.id, "The chat has ended", newest + "0");
     }
   };
 
@@ -335,6 +337,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     shown.clear();
     told.clear();
     chat = null;
+    newest = "";
     asks = [];
     askedId = "";
     cursor = null;
@@ -439,6 +442,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         const el = log.querySelector(`[data-client="${item.clientId}"]`);
         if (el && !shown.has(message.id) && !el.dataset.id) {
           el.dataset.id = message.id;
+          if (message.id > newest) newest = message.id;
           el.classList.remove("wait");
           el.lastChild.textContent = when(Date.parse(message.at));
           shown.set(message.id, el);
