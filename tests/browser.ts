@@ -103,19 +103,29 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /**
- * Collects what goes wrong in pages: uncaught errors and console errors. htmx logs the
- * EventSource "error" Event when a stream drops on navigation; that one is not a bug.
+ * Collects what goes wrong in pages: uncaught errors and every console error (rule 58: no desk
+ * page logs one, a CSP refusal or a failed request included), each with the page it came from.
+ * A test asserts `problems` is empty, or calls `assertClean()`.
  */
-export function pageProblems(): { problems: string[]; watch(page: Page): Page } {
+export function pageProblems(): {
+  problems: string[];
+  watch(page: Page): Page;
+  assertClean(): void;
+} {
   const problems: string[] = [];
   return {
     problems,
     watch(page: Page) {
       page.on("console", (m) => {
-        if (m.type() === "error" && m.text() !== "[object Event]") problems.push(m.text());
+        if (m.type() === "error") problems.push(`${page.url()}: ${m.text()}`);
       });
-      page.on("pageerror", (e) => problems.push(String(e)));
+      page.on("pageerror", (e) => problems.push(`${page.url()}: ${e}`));
       return page;
+    },
+    assertClean() {
+      if (problems.length) {
+        throw new Error(`pages logged errors:\n${problems.join("\n")}`);
+      }
     },
   };
 }
