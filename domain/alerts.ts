@@ -5,6 +5,7 @@
  * rule 7 closes under its agent leaves that agent a notice. All are written by writeTicket, in
  * the commit that changes the ticket, so no path can forget one.
  */
+import { displayName } from "./customer_names.ts";
 import { isStaff } from "./access.ts";
 import { keys, NO_DEPARTMENT } from "./keys.ts";
 import { getAll } from "./kv_util.ts";
@@ -57,7 +58,7 @@ export function noteWork(
     before.status === "assigned" && before.assignedTo && after.status === "closed" &&
     after.closeReason === "live_chat"
   ) {
-    const notice: Notice = { ticketId: after.id, customer: after.name || after.from, at: now };
+    const notice: Notice = { ticketId: after.id, customer: displayName(after), at: now };
     op.set(keys.agentNotice(before.assignedTo, now, after.id), notice, {
       expireIn: NOTICE_KEEP_MS,
     });

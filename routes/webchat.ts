@@ -307,7 +307,7 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
         available: false,
         reason: "origin_not_allowed",
         fix: `this site (${origin}) may not use the chat of ${here}: an admin adds ${origin} ` +
-          "to the allowed origins in Admin › Integrations › Web chat.",
+          'to "Allowed sites" in Admin › Integrations › Web chat.',
       }
       : { available: true };
     return c.json(answer, 200, {
