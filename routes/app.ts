@@ -24,6 +24,9 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
   // Before the desk's headers: the widget and its API run inside other sites (their own headers).
   app.route("/webchat", webchatRoutes(deps));
   app.use(secureHeaders({
+    // Rule 48: our own form posts carry our Origin (with `no-referrer`, browsers send
+    // `Origin: null`); other sites still get no Referer from the desk.
+    referrerPolicy: "same-origin",
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
       scriptSrc: ["'self'"],

@@ -913,6 +913,20 @@ Deno.test("[routes] rule 48: a form post needs the desk's own scheme, host and p
       }
     });
 
+    await t.step(
+      "pages ask browsers for Referrer-Policy same-origin, so our own forms carry our Origin",
+      async () => {
+        // With `no-referrer` a browser posts `Origin: null`, which this check refuses.
+        for (const path of ["/login", "/tickets/unassigned"]) {
+          const res = await d.call("GET", path, {
+            headers: { accept: "text/html", cookie: `${SESSION_COOKIE}=${admin.token}` },
+          });
+          assert.equal(res.headers.get("referrer-policy"), "same-origin", path);
+          await res.body?.cancel();
+        }
+      },
+    );
+
     await t.step("making an agent admin from https://localhost changes nothing", async () => {
       const form = {
         name: agent.agent.name,
