@@ -88,8 +88,15 @@ function writeIn(d: TestDesk, from: string, text: string, route: Route = "meta")
   return receiveInbound(d.desk, { channel, from, text, route, id: `in-${++provided}` });
 }
 
+/** The text of each request to Meta: a text's body, or an interactive message's (rule 55). */
 const metaTexts = (requests: Recorded[]) =>
-  requests.map((r) => (JSON.parse(r.body) as { text?: { body: string } }).text?.body ?? "");
+  requests.map((r) => {
+    const body = JSON.parse(r.body) as {
+      text?: { body: string };
+      interactive?: { body: { text: string } };
+    };
+    return body.text?.body ?? body.interactive?.body.text ?? "";
+  });
 
 /** Admin tokens by the admin's id; sessions expire on the manual clock, so they are renewed. */
 const admins = new Map<string, { agent: Agent; token: string }>();

@@ -52,6 +52,7 @@ function weight(route: string): number {
   if (/\/api\/(tickets|chats)/.test(route)) return 8;
   if (route === "PUT /api/agents/me/status" || route === "POST /api/test/clock") return 6;
   if (route === "POST /api/session" || route === "POST /api/agents") return 1;
+  if (route === "PUT /api/agents/me/password" || route === "POST /api/inbound-token") return 1;
   return 2;
 }
 
@@ -96,6 +97,7 @@ interface World {
 
 /** Who may make a call: the inbound token, an admin, a supervisor, or any agent. */
 function fitCaller(route: string, pick: number): Caller {
+  if (route === "POST /api/inbound-token") return "admin";
   if (route.startsWith("POST /api/inbound")) return "inbound";
   if (
     /\/api\/(agents|departments|settings|channels|test)/.test(route) && !route.includes("/me") ||
@@ -136,6 +138,8 @@ async function validBody(w: World, route: string, pick: number, ids: Ids): Promi
       return { text: "Hello from the desk" };
     case "PUT /api/agents/me/status":
       return { status: pick % 3 === 0 ? "offline" : "online" };
+    case "PUT /api/agents/me/password":
+      return { currentPassword: PASSWORD, newPassword: `${PASSWORD}-${pick}` };
     case "POST /api/agents":
       return { name: "New", email: `n${pick}@test.local`, password: PASSWORD, role: "agent" };
     case "PUT /api/agents/:id":
@@ -378,7 +382,10 @@ Deno.test("[property] a fixed-seed fuzz of every JSON route keeps the store's in
                   ? await validBody(w, route, c.pick, ids)
                   : c.junk,
               });
-              await res.body?.cancel();
+              if (route === "POST /api/inbound-token" && res.status === 201) {
+                // Rule 58: the rotated token is the gateway's from now on.
+                w.tokens.inbound = (await res.json() as { token: string }).token;
+              } else await res.body?.cancel();
               requests++;
               covered.add(route);
               if (res.status < 300) succeeded.add(route);
