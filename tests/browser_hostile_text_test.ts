@@ -22,6 +22,7 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { CHANNEL_FACTS } from "../domain/channels.ts";
 import { archiveClosed } from "../domain/tickets.ts";
 import { getSettings, updateSettings } from "../domain/settings.ts";
 import { INBOUND_TOKEN, type TestDesk } from "./helpers.ts";
@@ -470,7 +471,8 @@ async function seed(
       await store(
         "ticket reply",
         text,
-        4096,
+        // B writes by SMS (an odd n): its replies stop at Twilio's 1,600 (rule 45).
+        CHANNEL_FACTS.sms.maxLength,
         (v) => api("POST", `/api/tickets/${b.ticketId}/reply`, agent.token, { text: v }),
       ),
     );
@@ -587,7 +589,7 @@ async function seed(
       await store(
         "chat message",
         text,
-        4096,
+        CHANNEL_FACTS.sms.maxLength,
         (v) => api("POST", `/api/chats/${chatB}/messages`, agent.token, { text: v }),
       ),
     );
