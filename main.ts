@@ -128,7 +128,7 @@ const server = Deno.serve({
         ? "Inbound token: from CHATDESK_INBOUND_TOKEN"
         : inbound.generated
         ? `Inbound token (generated; shown this once): ${inboundToken}`
-        : "Inbound token: generated at first start (set CHATDESK_INBOUND_TOKEN to choose one)",
+        : "Inbound token: kept in the store (rotate it on Admin › Integrations, or set CHATDESK_INBOUND_TOKEN)",
     );
   },
 }, withAccessLog(app.fetch));

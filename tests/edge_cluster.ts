@@ -24,6 +24,8 @@ export interface Sent {
 export class EdgeCluster {
   instances: (Instance | null)[] = [];
   admin = "";
+  /** The desk's customer id of each address that wrote. */
+  customerOf = new Map<string, string>();
 
   private constructor(readonly store: KvConnectServer, readonly gateway: FakeProvider) {}
 
@@ -83,11 +85,43 @@ export class EdgeCluster {
     return { status: res.status, body: text ? JSON.parse(text) as unknown : null };
   }
 
-  /** A customer writes through instance `i`; returns the ids of the replies it was sent. */
+  /**
+   * A customer writes through instance `i`; returns the ids of the replies it was sent. Like a
+   * provider, a delivery cut by a killed instance is sent again with the same message id to an
+   * instance that is up (the desk stores it once and answers the repeat with the same replies).
+   */
   async inbound(i: number, from: string, text: string): Promise<string[]> {
-    const res = await this.call(i, "POST", "/api/inbound", INBOUND, { channel: "sms", from, text });
+    const body = { channel: "sms", from, text, id: `in-${crypto.randomUUID()}` };
+    for (let attempt = 0;; attempt++) {
+      const up = this.instances.flatMap((x, n) => x ? [n] : []);
+      const target = this.instances[i] ? i : up[attempt % Math.max(1, up.length)];
+      try {
+        const res = await this.call(target, "POST", "/api/inbound", INBOUND, body);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const answer = res.body as { customerId: string; replies: { id: string }[] };
+        this.customerOf.set(from, answer.customerId);
+        return answer.replies.map((r) => r.id);
+      } catch (error) {
+        if (attempt >= 20 || error instanceof assert.AssertionError) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /**
+   * The replies the desk stored for a customer, in the order written (the source of truth when an
+   * answer was lost with a killed instance and its repeat was answered without them).
+   */
+  async storedReplies(from: string): Promise<string[]> {
+    const up = this.instances.findIndex((x) => x);
+    const res = await this.call(
+      up,
+      "GET",
+      `/api/customers/${this.customerOf.get(from)}/messages`,
+      this.admin,
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    return (res.body as { replies: { id: string }[] }).replies.map((r) => r.id);
+    return (res.body as { messages: { id: string }[] }).messages.map((m) => m.id);
   }
 
   /** What the gateway received, in arrival order. */

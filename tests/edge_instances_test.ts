@@ -90,6 +90,52 @@ Deno.test("[e2e] rules 37–39 on KV Connect: three instances, kills and stops l
   }
 });
 
+Deno.test("[e2e] rules 27 and 37 on KV Connect: instances killed at random mid-burst while the others serve", async () => {
+  const cluster = await EdgeCluster.start(() => ({ status: 200, body: {}, delayMs: 100 }));
+  try {
+    await Promise.all([0, 1, 2].map((i) => cluster.launch(i)));
+    await cluster.setUp();
+    cluster.gateway.requests.length = 0;
+    const expected = new Map<string, string[]>();
+    let kills = 0;
+    // Customers write through whichever instance is up; every 700 ms one instance is SIGKILLed
+    // and started again, so one is always serving.
+    const writing = (async () => {
+      for (let round = 0; round < 6; round++) {
+        const more = await burst(cluster, 6, 1, `5${round}`);
+        for (const [from, ids] of more) expected.set(from, ids);
+      }
+    })();
+    const killing = (async () => {
+      for (let k = 0; k < 4; k++) {
+        await new Promise((r) => setTimeout(r, 700));
+        const victim = Math.floor(Math.random() * 3);
+        await cluster.kill(victim, "SIGKILL");
+        kills++;
+        await cluster.launch(victim);
+      }
+    })();
+    await Promise.all([writing, killing]);
+    // What the desk stored is what must arrive: answers cut by a kill carried no reply ids.
+    for (const from of expected.keys()) expected.set(from, await cluster.storedReplies(from));
+    const drain = await cluster.drained([...expected.values()].flat(), 30_000);
+    const counts = tally(expected, cluster.sent());
+    console.log(
+      `${kills} random SIGKILLs, ${
+        [...expected.values()].flat().length
+      } messages: drained ${drain} ms after the burst;`,
+      counts,
+    );
+    assert.equal(counts.lost, 0);
+    assert.equal(counts.reordered, 0);
+    // A repeat is only a head whose call was in flight in the killed instance: one per kill at
+    // most per customer it was sending to, never more than the calls that kill could cut.
+    assert.ok(counts.repeated <= kills * 20, `${counts.repeated} repeats`);
+  } finally {
+    await cluster.close();
+  }
+});
+
 Deno.test("[e2e] rule 37 on KV Connect: a first retry comes 5 s ± 2 s later, from whichever instance", async () => {
   // Each message's first attempt gets a 503, every later one a 200.
   const attempts = new Map<string, number>();
