@@ -112,12 +112,12 @@ export async function messageAccess(
 export async function maySeeCustomer(desk: Desk, agent: Agent, customerId: string) {
   if (isStaff(agent)) return true;
   const { kv } = desk;
-  const [visible, [conversationEntry, hadChat, open], listed] = await Promise.all([
+  const [visible, [conversationEntry, open, hadChat], listed] = await Promise.all([
     visibleDepartments(kv, agent),
     kv.getMany<[Conversation, string, string]>([
       keys.conversation(customerId),
-      keys.customerChatAgent(customerId, agent.id),
       keys.openTicketByCustomer(customerId),
+      keys.customerChatAgent(customerId, agent.id),
     ]),
     Array.fromAsync(kv.list<string>({ prefix: keys.customerTickets(customerId) })),
   ]);

@@ -182,6 +182,16 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     const status = oneOf(asBody(await readJson(c)), "status", ["online", "offline"] as const);
     return c.json(agentJson(await setStatus(kv, c.get("agent").id, status)));
   });
+  // Rule 58: one's own password, the current one required; every other session ends.
+  api.put("/agents/me/password", agent, async (c) => {
+    await changeOwnPassword(kv, clock, c.get("agent").id, await readJson(c), c.get("token"));
+    return c.body(null, 204);
+  });
+  // Rule 58: a new inbound token, answered this once; the old one stops working at once.
+  api.post("/inbound-token", admin, async (c) => {
+    const rotated = await rotateInboundToken(kv, clock, c.get("agent"), deps.inboundToken);
+    return c.json({ token: rotated.token, rotatedAt: iso(rotated.rotatedAt) }, 201);
+  });
   api.get("/agents", admin, async (c) => c.json({ agents: (await listAgents(kv)).map(agentJson) }));
   api.get(
     "/agents/:id",
@@ -197,16 +207,6 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     "/agents/:id",
     admin,
     async (c) => {
-  // Rule 58: one's own password, the current one required; every other session ends.
-  api.put("/agents/me/password", agent, async (c) => {
-    await changeOwnPassword(kv, clock, c.get("agent").id, await readJson(c), c.get("token"));
-    return c.body(null, 204);
-  });
-  // Rule 58: a new inbound token, answered this once; the old one stops working at once.
-  api.post("/inbound-token", admin, async (c) => {
-    const rotated = await rotateInboundToken(kv, clock, c.get("agent"), deps.inboundToken);
-    return c.json({ token: rotated.token, rotatedAt: iso(rotated.rotatedAt) }, 201);
-  });
       // An admin changing its own password keeps this session; every other session ends.
       const options = { keepSession: c.get("token") };
       return c.json(
