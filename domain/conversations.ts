@@ -1,6 +1,7 @@
 /** The conversation state machine (rules 1–5, 8, 9) as pure decisions, plus its record helpers. */
 import { scheduleDue, unscheduleDue } from "./desk.ts";
 import { keys } from "./keys.ts";
+import { bump } from "./kv_util.ts";
 import type { Conversation, ConversationState } from "./types.ts";
 
 export type Route =
@@ -73,12 +74,12 @@ export function writeConversation(
   const isChat = after.state === "pending" || after.state === "live";
   if (wasChat && (wasChat.id !== after.id || wasChat.state !== after.state)) {
     op.delete(keys.chatsByState(wasChat.state, wasChat.id));
-    op.sum(keys.chatsChanged(), 1n);
+    bump(op, keys.chatsChanged());
   }
   if (isChat && (!wasChat || wasChat.id !== after.id || wasChat.state !== after.state)) {
     op.set(keys.chatsByState(after.state, after.id), after.customerId);
     op.set(keys.chat(after.id), after.customerId);
-    op.sum(keys.chatsChanged(), 1n);
+    bump(op, keys.chatsChanged());
   }
   if (after.state === "live" && after.agentId && wasChat?.agentId !== after.agentId) {
     op.set(keys.chatAgent(after.id, after.agentId), true);
@@ -90,6 +91,6 @@ export function writeConversation(
     !before || before.id !== after.id || before.state !== after.state ||
     before.agentId !== after.agentId
   ) {
-    op.sum(keys.threadChanged(after.customerId), 1n);
+    bump(op, keys.threadChanged(after.customerId));
   }
 }

@@ -1,4 +1,5 @@
 /** What every domain write path is handed: the store, the clock, and this instance's courier. */
+import { bump } from "./kv_util.ts";
 import type { Clock } from "./clock.ts";
 import { type DueKind, keys } from "./keys.ts";
 import type { OutboxEntry } from "./messages.ts";
@@ -35,7 +36,7 @@ export function scheduleDue(
   kind: DueKind,
   id: string,
 ) {
-  op.set(keys.due(at, kind, id), id).sum(keys.dueChanged(), 1n);
+  bump(op.set(keys.due(at, kind, id), id), keys.dueChanged());
 }
 
 export function unscheduleDue(

@@ -7,7 +7,7 @@ import { type Desk, kickDelivery } from "./desk.ts";
 import { Invalid } from "./errors.ts";
 import { customerIdFor, newId } from "./ids.ts";
 import { keys } from "./keys.ts";
-import { retryCommit } from "./kv_util.ts";
+import { bump, retryCommit } from "./kv_util.ts";
 import { type Settings, withDefaults } from "./settings.ts";
 import { settleConversation } from "./sweeps.ts";
 import { fileConversation, isOpen, writeTicket } from "./tickets.ts";
@@ -172,7 +172,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
   const marked = withOptOut(renamed ?? customer, message.optOut, now);
   if (!known || marked !== known) op.check(customerEntry).set(keys.customer(customerId), marked);
   const optOutChanged = (marked.optedOutAt ?? null) !== (known?.optedOutAt ?? null);
-  if (optOutChanged) op.sum(keys.deliveryChanged(), 1n);
+  if (optOutChanged) bump(op, keys.deliveryChanged());
 
   const before = conversationEntry.value;
   // Rule 44: STOP and HELP get no desk reply and start nothing (Twilio answers them itself); in
@@ -256,7 +256,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
           replies.push(settings.texts.endAck);
         } else {
           // The ticket's lastMessageAt catches up at //end or when intake times out.
-          op.sum(keys.ticketsChanged(), 1n);
+          bump(op, keys.ticketsChanged());
           conversation.deadline = now + settings.timeouts.intakeMinutes * MINUTE;
         }
         break;
@@ -286,9 +286,9 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
         if (conversation.state === "live") {
           conversation.deadline = now + settings.timeouts.sessionMinutes * MINUTE;
         }
-        if (ticketStillOpen) op.sum(keys.ticketsChanged(), 1n);
+        if (ticketStillOpen) bump(op, keys.ticketsChanged());
         // The open chat shows it at once, whatever became of its ticket.
-        op.sum(keys.deliveryChanged(), 1n);
+        bump(op, keys.deliveryChanged());
         break;
     }
   }

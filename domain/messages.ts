@@ -6,6 +6,7 @@
  */
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
+import { bump } from "./kv_util.ts";
 import type { Delivery, DeliveryStatus, Message, Route } from "./types.ts";
 
 export interface OutboxEntry {
@@ -32,7 +33,7 @@ export function addMessage(
   }
   op.set(keys.message(conversationId, message.id), message);
   op.set(keys.messageById(message.id), conversationId);
-  if (message.customerId) op.sum(keys.threadChanged(message.customerId), 1n);
+  if (message.customerId) bump(op, keys.threadChanged(message.customerId));
   if (message.customerId) op.set(keys.thread(message.customerId, message.id), conversationId);
   return message;
 }
@@ -76,7 +77,7 @@ export function scheduleDelivery(op: Deno.AtomicOperation, customerId: string, a
   if (done.has(key)) return;
   done.add(key);
   scheduled.set(op, done);
-  op.set(keys.deliveryDue(at, customerId), customerId).sum(keys.dueChanged(), 1n);
+  bump(op.set(keys.deliveryDue(at, customerId), customerId), keys.dueChanged());
 }
 
 /**
@@ -115,7 +116,7 @@ export function addOutbound(
     scheduleDelivery(op, customerId, at + KICK_GRACE_MS);
   }
   op.set(keys.customerMessage(customerId, message.id), conversationId);
-  op.sum(keys.deliveryChanged(), 1n);
+  bump(op, keys.deliveryChanged());
   return message;
 }
 

@@ -6,7 +6,7 @@ import type { Desk } from "./desk.ts";
 import { Conflict, Forbidden, NotFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { keys, MINUS_ONE, NO_DEPARTMENT } from "./keys.ts";
-import { getAll, mergeLists, retryCommit } from "./kv_util.ts";
+import { bump, getAll, mergeLists, retryCommit } from "./kv_util.ts";
 import type {
   Agent,
   CloseReason,
@@ -87,7 +87,7 @@ export function writeTicket(
   }
   const wasClosed = before?.status === "closed", isClosed = after.status === "closed";
   if (wasClosed !== isClosed) op.sum(keys.countClosed(), isClosed ? 1n : MINUS_ONE);
-  op.sum(keys.ticketsChanged(), 1n);
+  bump(op, keys.ticketsChanged());
   // Rule 32: sent back, reassigned, or closed by rule 7 under its agent.
   noteWork(op, before, after, now);
 

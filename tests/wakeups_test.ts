@@ -50,13 +50,18 @@ Deno.test("[domain] rule 37: a due entry wakes its lane at its time, in this or 
     await t.step(
       "an earlier entry written later re-arms the timer for the earlier time",
       async () => {
-        runs.length = 0;
-        await schedule(kv, Date.now() + 60_000, "late");
+        const late = Date.now() + 60_000;
+        await schedule(kv, late, "late");
         const soon = Date.now() + 200;
         await schedule(kv, soon, "soon");
-        await waitFor(() => runs.length >= 1, 5_000);
-        assert.ok(runs[0] - soon < 2_000);
-        assert.ok((await kv.get(keys.due(soon, "conversation", "soon"))).versionstamp === null);
+        // A run deletes what is due; a spare wake-up that finds nothing due is harmless.
+        await waitFor(
+          async () => (await kv.get(keys.due(soon, "conversation", "soon"))).versionstamp === null,
+          5_000,
+          "the earlier entry run",
+        );
+        assert.ok(Date.now() - soon < 2_000, `ran ${Date.now() - soon} ms late`);
+        assert.ok((await kv.get(keys.due(late, "conversation", "late"))).versionstamp !== null);
       },
     );
   } finally {
