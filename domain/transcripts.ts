@@ -247,18 +247,9 @@ export function transcriptStream(
   range: TranscriptRange,
   format: TranscriptFormat,
 ): ReadableStream<Uint8Array> {
-  const chunks = transcriptChunks(transcriptRows(kv, range), format);
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
-    },
-    async cancel() {
-      await chunks.return(undefined);
-    },
-  }, { highWaterMark: 1 });
+  // `from` pulls the generator one chunk per read and returns it when the reader cancels.
+  return ReadableStream.from(transcriptChunks(transcriptRows(kv, range), format))
+    .pipeThrough(new TextEncoderStream());
 }
 
 /** "chatdesk-transcripts-2026-11-01_2026-11-30.csv", dates in UTC. */
