@@ -5,13 +5,12 @@
 import assert from "node:assert/strict";
 import { keys } from "../domain/keys.ts";
 import { ADMIN, INBOUND } from "./edge_cluster.ts";
-import { type KvConnectServer, startKvConnectServer } from "./kv_connect_server.ts";
+import { type KvConnectServer, openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 import { freePort, startMain } from "./main_process.ts";
 
 /** Writes `count` tickets straight into the store, 500 to a commit (2 keys each). */
 async function seedTickets(server: KvConnectServer, count: number) {
-  Deno.env.set("DENO_KV_ACCESS_TOKEN", server.token);
-  const kv = await Deno.openKv(server.url);
+  const kv = await openKvConnect(server);
   const base = Date.parse("2026-01-01T00:00:00Z");
   for (let i = 0; i < count; i += 500) {
     const op = kv.atomic();

@@ -8,7 +8,7 @@ import {
 } from "../domain/config.ts";
 import { createDepartment } from "../domain/departments.ts";
 import { type Desk, type StoreKind, storeKind } from "../domain/desk.ts";
-import { type KvConnectServer, startKvConnectServer } from "./kv_connect_server.ts";
+import { openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import type { Agent, Role } from "../domain/types.ts";
@@ -116,21 +116,6 @@ export async function openTestStore(path?: string): Promise<TestStore> {
       await server.close();
     },
   };
-}
-
-/**
- * The client reads DENO_KV_ACCESS_TOKEN synchronously inside Deno.openKv, so the variable is put
- * back at once and other desks never see this one's.
- */
-export function openKvConnect(server: KvConnectServer): Promise<Deno.Kv> {
-  const previous = Deno.env.get("DENO_KV_ACCESS_TOKEN");
-  Deno.env.set("DENO_KV_ACCESS_TOKEN", server.token);
-  try {
-    return Deno.openKv(server.url);
-  } finally {
-    if (previous === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
-    else Deno.env.set("DENO_KV_ACCESS_TOKEN", previous);
-  }
 }
 
 export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {

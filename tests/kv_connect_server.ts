@@ -46,6 +46,22 @@ export interface KvConnectServerOptions {
   maxMutations?: number;
 }
 
+/**
+ * Opens Deno's own KV Connect client on a server. The client reads DENO_KV_ACCESS_TOKEN
+ * synchronously inside Deno.openKv, so the variable is put back at once and handles opened for
+ * other servers (or test files running in parallel) never see this one's.
+ */
+export function openKvConnect(server: { url: string; token: string }): Promise<Deno.Kv> {
+  const previous = Deno.env.get("DENO_KV_ACCESS_TOKEN");
+  Deno.env.set("DENO_KV_ACCESS_TOKEN", server.token);
+  try {
+    return Deno.openKv(server.url);
+  } finally {
+    if (previous === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
+    else Deno.env.set("DENO_KV_ACCESS_TOKEN", previous);
+  }
+}
+
 export async function startKvConnectServer(
   opts: KvConnectServerOptions = {},
 ): Promise<KvConnectServer> {

@@ -1,6 +1,6 @@
 /** Our KV Connect server (tests/kv_connect_server.ts) against Deno's real built-in remote KV client. */
 import assert from "node:assert/strict";
-import { type KvConnectServer, startKvConnectServer } from "./kv_connect_server.ts";
+import { type KvConnectServer, openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 
 interface KvConnect {
   server: KvConnectServer;
@@ -16,7 +16,7 @@ async function withKvConnect(
   const server = await startKvConnectServer(opts);
   const handles: Deno.Kv[] = [];
   const open = async () => {
-    const kv = await openWithToken(server.url, server.token);
+    const kv = await openKvConnect(server);
     handles.push(kv);
     return kv;
   };
@@ -25,21 +25,6 @@ async function withKvConnect(
   } finally {
     for (const kv of handles) kv.close();
     await server.close();
-  }
-}
-
-/**
- * The client reads DENO_KV_ACCESS_TOKEN synchronously inside Deno.openKv, so the variable is
- * put back at once and other test modules running in parallel never see ours.
- */
-function openWithToken(url: string, token: string): Promise<Deno.Kv> {
-  const previous = Deno.env.get("DENO_KV_ACCESS_TOKEN");
-  Deno.env.set("DENO_KV_ACCESS_TOKEN", token);
-  try {
-    return Deno.openKv(url);
-  } finally {
-    if (previous === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
-    else Deno.env.set("DENO_KV_ACCESS_TOKEN", previous);
   }
 }
 
@@ -449,7 +434,7 @@ Deno.test("[kv-connect] the wire protocol: metadata exchange and server-side ref
     await t.step("a wrong access token gets 401, and Deno.openKv then throws", async () => {
       const wrong = await metadataExchange(server, { supportedVersions: [1, 2, 3] }, "nope");
       assert.equal(wrong.status, 401);
-      await assert.rejects(openWithToken(server.url, "nope"), /401 Unauthorized/);
+      await assert.rejects(openKvConnect({ url: server.url, token: "nope" }), /401 Unauthorized/);
     });
 
     await t.step("the highest common version is chosen; no body means version 1", async () => {

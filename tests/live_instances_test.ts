@@ -17,7 +17,7 @@ import type { AppDeps, DeskEnv } from "../routes/context.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { readEventStream } from "./event_stream.ts";
 import { closeBusiness, INBOUND_TOKEN, type TestDesk, testDesk } from "./helpers.ts";
-import { startKvConnectServer } from "./kv_connect_server.ts";
+import { openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 
 type StoreKind = "memory" | "file" | "remote";
 
@@ -131,29 +131,17 @@ async function threadWakeLatency(a: TestDesk, storeKind: StoreKind, write: Write
   }
 }
 
-/** Opens a test desk on a KV Connect server (the client reads the token while opening). */
-function openRemote(token: string, open: () => Promise<TestDesk>) {
-  const previous = Deno.env.get("DENO_KV_ACCESS_TOKEN");
-  Deno.env.set("DENO_KV_ACCESS_TOKEN", token);
-  try {
-    return open();
-  } finally {
-    if (previous === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
-    else Deno.env.set("DENO_KV_ACCESS_TOKEN", previous);
-  }
-}
-
 /** Instances A and B on one KV Connect server (a handle each), closed after `body`. */
 async function onKvConnect(body: (a: TestDesk, b: Write) => Promise<void>) {
   const server = await startKvConnectServer();
-  const open = () => openRemote(server.token, () => testDesk({ path: server.url }));
-  const a = await open();
-  const b = await open();
+  const handles = [await openKvConnect(server), await openKvConnect(server)];
+  const [a, b] = await Promise.all(handles.map((kv) => testDesk({ kv })));
   try {
     await body(a, inProcess(b));
   } finally {
     await a.close();
     await b.close();
+    for (const kv of handles) kv.close();
     await server.close();
   }
 }

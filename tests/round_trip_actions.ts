@@ -5,8 +5,8 @@
  * tests/round_trips_test.ts (which asserts the rule's limits) and bench/round_trips.ts (the table
  * in BENCHMARKS.md).
  */
-import { type KvConnectServer, startKvConnectServer } from "./kv_connect_server.ts";
-import { INBOUND_TOKEN, leaveMessage, openKvConnect, type TestDesk, testDesk } from "./helpers.ts";
+import { type KvConnectServer, openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
+import { INBOUND_TOKEN, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
 import type { Agent } from "../domain/types.ts";
 
 export const DELAY_MS = 90;

@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import { type Notice, takeNotices } from "../domain/alerts.ts";
 import { keys } from "../domain/keys.ts";
-import { openKvConnect } from "./helpers.ts";
-import { startKvConnectServer } from "./kv_connect_server.ts";
+import { openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 import {
   DELAY_MS,
   leaveTickets,
