@@ -109,6 +109,15 @@ export const CHANNEL_SETTINGS_KEYS: Deno.KvKey[] = ["whatsapp", "twilio", "api",
   (c) => keys.channelSettings(c),
 );
 
+/** The credentials version in one channel's settings entry (0 before any set-up). */
+export function credentialsVersionOf(entry: Deno.KvEntryMaybe<unknown>): number {
+  const stored = entry.value;
+  const version = stored && typeof stored === "object"
+    ? (stored as { credentialsVersion?: unknown }).credentialsVersion
+    : undefined;
+  return typeof version === "number" ? version : 0;
+}
+
 /** Settings from the entries of `CHANNEL_SETTINGS_KEYS`, in that order. */
 export function channelSettingsFrom(entries: Deno.KvEntryMaybe<unknown>[]): ChannelSettings {
   const out = structuredClone(DEFAULT_CHANNELS) as unknown as Record<string, unknown>;

@@ -16,6 +16,7 @@
 import {
   CHANNEL_SETTINGS_KEYS,
   channelSettingsFrom,
+  credentialsVersionOf,
   getChannelSettings,
   pauseChannel,
   type ProviderChannel,
@@ -630,12 +631,7 @@ export class Courier {
           break;
         }
         case "auth": {
-          const settings = channelSettingsFrom(
-            CHANNEL_SETTINGS_KEYS.map((key) =>
-              key[1] === target.channel ? settingsEntry : { key, value: null, versionstamp: null }
-            ),
-          )[target.channel];
-          if (settings.credentialsVersion !== target.version) {
+          if (credentialsVersionOf(settingsEntry) !== target.version) {
             // Rule 47: the credentials changed while this call was in flight: the refusal was for
             // the old ones, so the message goes again with the new ones instead of pausing.
             delivery = { ...d, error: authHeld(outcome), updatedAt: now };

@@ -88,18 +88,22 @@ export function mergeSelector(
 
 const last = (key: Deno.KvKey): Deno.KvKeyPart => key[key.length - 1];
 
-/** Change markers already bumped by a commit: watchers need one change per commit, not one per write. */
-const bumped = new WeakMap<Deno.AtomicOperation, Set<string>>();
+/** What each commit already holds, by a caller-chosen id (see `onceInCommit`). */
+const written = new WeakMap<Deno.AtomicOperation, Set<string>>();
+
+/** True the first time `id` is asked about for this commit: a write several callers share. */
+export function onceInCommit(op: Deno.AtomicOperation, id: string): boolean {
+  const done = written.get(op) ?? new Set<string>();
+  if (done.has(id)) return false;
+  done.add(id);
+  written.set(op, done);
+  return true;
+}
 
 /**
  * Bumps a change marker (a `sum` counter that pages and instances `kv.watch`) once in the
  * caller's commit, however many of its writes touch what the marker stands for.
  */
 export function bump(op: Deno.AtomicOperation, key: Deno.KvKey): Deno.AtomicOperation {
-  const done = bumped.get(op) ?? new Set<string>();
-  const id = JSON.stringify(key);
-  if (done.has(id)) return op;
-  done.add(id);
-  bumped.set(op, done);
-  return op.sum(key, 1n);
+  return onceInCommit(op, JSON.stringify(key)) ? op.sum(key, 1n) : op;
 }

@@ -6,7 +6,7 @@
  */
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
-import { bump } from "./kv_util.ts";
+import { bump, onceInCommit } from "./kv_util.ts";
 import type { Delivery, DeliveryStatus, Message, Route } from "./types.ts";
 
 export interface OutboxEntry {
@@ -64,20 +64,13 @@ export function dispatchFor(route: Route | null | undefined, inAnswer = false): 
  */
 export const KICK_GRACE_MS = 1_000;
 
-/** Commits that already carry a due entry for a customer at a time: one per customer and time. */
-const scheduled = new WeakMap<Deno.AtomicOperation, Set<string>>();
-
 /**
  * Rule 37: a look at the customer's queue at `at`, in the caller's commit: a due entry that the
  * timers of every live instance and the delivery cron run, and the bump that re-arms them.
  */
 export function scheduleDelivery(op: Deno.AtomicOperation, customerId: string, at: number) {
-  const done = scheduled.get(op) ?? new Set<string>();
-  const key = `${at}/${customerId}`;
-  if (done.has(key)) return;
-  done.add(key);
-  scheduled.set(op, done);
-  bump(op.set(keys.deliveryDue(at, customerId), customerId), keys.dueChanged());
+  const key = keys.deliveryDue(at, customerId);
+  if (onceInCommit(op, JSON.stringify(key))) bump(op.set(key, customerId), keys.dueChanged());
 }
 
 /**
