@@ -11,7 +11,9 @@ import { type Desk, type StoreKind, storeKind } from "../domain/desk.ts";
 import { openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
-import type { Agent, Role } from "../domain/types.ts";
+import type { Agent, Channel, Conversation, Customer, Message, Role } from "../domain/types.ts";
+import { customerIdFor } from "../domain/ids.ts";
+import { keys } from "../domain/keys.ts";
 import { createApp } from "../routes/app.ts";
 import { Courier } from "../domain/delivery.ts";
 import type { ProviderConfig } from "../domain/providers/provider.ts";
@@ -240,4 +242,25 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The customer's record, its conversation and that conversation's messages, read from the store. */
+export async function customerOf(t: TestDesk, channel: Channel, from: string) {
+  const id = await customerIdFor(channel, from);
+  const [customer, conversation] = await t.kv.getMany<[Customer, Conversation]>([
+    keys.customer(id),
+    keys.conversation(id),
+  ]);
+  const messages: Message[] = [];
+  if (conversation.value) {
+    const prefix = keys.messages(conversation.value.id);
+    for await (const e of t.kv.list<Message>({ prefix })) messages.push(e.value);
+  }
+  return {
+    id,
+    customer: customer.value,
+    conversation: conversation.value,
+    inbound: messages.filter((m) => m.direction === "in"),
+    outbound: messages.filter((m) => m.direction === "out"),
+  };
 }

@@ -6,15 +6,15 @@
 import assert from "node:assert/strict";
 import twilio from "twilio";
 import { updateChannel } from "../domain/channel_settings.ts";
-import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import { twilioOptOut } from "../domain/providers/twilio.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
-import type { Conversation, Customer, Message } from "../domain/types.ts";
+import type { Message } from "../domain/types.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
 import { FakeProvider, twilioAccepted } from "./fake_provider.ts";
 import {
   closeBusiness,
+  customerOf,
   type TestDesk,
   testDesk,
   type TestDeskOptions,
@@ -84,27 +84,6 @@ async function twilioDesk(opts: TestDeskOptions = {}) {
   return t;
 }
 
-/** The customer's record, conversation and that conversation's messages. */
-async function customerOf(t: TestDesk, from: string) {
-  const id = await customerIdFor("sms", from);
-  const [customer, conversation] = await t.kv.getMany<[Customer, Conversation]>([
-    keys.customer(id),
-    keys.conversation(id),
-  ]);
-  const messages: Message[] = [];
-  if (conversation.value) {
-    const prefix = keys.messages(conversation.value.id);
-    for await (const e of t.kv.list<Message>({ prefix })) messages.push(e.value);
-  }
-  return {
-    id,
-    customer: customer.value,
-    conversation: conversation.value,
-    inbound: messages.filter((m) => m.direction === "in"),
-    outbound: messages.filter((m) => m.direction === "out"),
-  };
-}
-
 /** Every message stored, in and out, for counting "nothing was stored". */
 async function allMessages(t: TestDesk): Promise<Message[]> {
   const prefix = keys.messages("x").slice(0, 1);
@@ -143,7 +122,7 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       try {
         await closeBusiness(d);
         await post(d, form("twilio_inbound_stop.txt"));
-        const s = await customerOf(d, CUSTOMER);
+        const s = await customerOf(d, "sms", CUSTOMER);
         assert.equal(s.customer?.optedOutAt, d.clock.now());
         assert.equal(s.conversation, null);
         const outbox = await Array.fromAsync(d.kv.list({ prefix: keys.outboxAll() }));
@@ -161,7 +140,7 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
         // A repeat (Twilio retries nothing, but a second STOP may come) keeps the first time.
         d.clock.advance(60_000);
         await post(d, variant("twilio_inbound_stop.txt"));
-        const again = await customerOf(d, CUSTOMER);
+        const again = await customerOf(d, "sms", CUSTOMER);
         assert.equal(again.customer?.optedOutAt, d.clock.now() - 60_000);
         assert.equal(again.conversation, null);
       } finally {
@@ -177,11 +156,11 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       try {
         await closeBusiness(d);
         await post(d, sms("+14017122680", "  unsubscribe \n"));
-        const out = await customerOf(d, "+14017122680");
+        const out = await customerOf(d, "sms", "+14017122680");
         assert.ok(out.customer?.optedOutAt);
         assert.equal(out.conversation, null);
         await post(d, sms("+14017122681", "stop sending me the invoice twice"));
-        const sentence = await customerOf(d, "+14017122681");
+        const sentence = await customerOf(d, "sms", "+14017122681");
         assert.equal(sentence.customer?.optedOutAt ?? null, null);
         assert.equal(sentence.conversation?.state, "awaiting_reply");
         assert.equal(sentence.outbound.length, 2);
@@ -198,13 +177,13 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       try {
         await closeBusiness(d);
         await post(d, form("twilio_inbound_help.txt"));
-        const fresh = await customerOf(d, "+14017122671");
+        const fresh = await customerOf(d, "sms", "+14017122671");
         assert.equal(fresh.conversation, null);
         assert.equal(fresh.customer?.optedOutAt ?? null, null);
         // Without the field too, and while a YES/NO prompt waits: stored, not answered.
         await post(d, sms("+14017122682", "Where is my parcel?"));
         await post(d, sms("+14017122682", "HELP"));
-        const waiting = await customerOf(d, "+14017122682");
+        const waiting = await customerOf(d, "sms", "+14017122682");
         assert.equal(waiting.conversation?.state, "awaiting_reply");
         assert.deepEqual(waiting.inbound.map((m) => m.text), ["Where is my parcel?", "HELP"]);
         assert.equal(waiting.outbound.length, 2, "the notice and the prompt, nothing more");
@@ -222,14 +201,14 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
         await closeBusiness(d);
         await post(d, sms(CUSTOMER, "My order never came"));
         await post(d, form("twilio_inbound_stop.txt"));
-        const stopped = await customerOf(d, CUSTOMER);
+        const stopped = await customerOf(d, "sms", CUSTOMER);
         assert.ok(stopped.customer?.optedOutAt);
         // STOP while the prompt waits: stored on the conversation, which stays as it was.
         assert.equal(stopped.conversation?.state, "awaiting_reply");
         assert.deepEqual(stopped.inbound.map((m) => m.text), ["My order never came", "STOP"]);
         assert.equal(stopped.outbound.length, 2);
         await post(d, form("twilio_inbound_start_yes.txt"));
-        const back = await customerOf(d, CUSTOMER);
+        const back = await customerOf(d, "sms", CUSTOMER);
         assert.equal(back.customer?.optedOutAt, null);
         assert.equal(back.conversation?.state, "leaving_message");
         assert.ok(back.conversation?.ticketId);
@@ -248,7 +227,7 @@ Deno.test("[routes] rule 44: replies to an opted-out customer are refused at onc
     const from = "+14017122690";
     await post(d, sms(from, "I need a refund"));
     await post(d, sms(from, "yes"));
-    const { conversation, id: customerId } = await customerOf(d, from);
+    const { conversation, id: customerId } = await customerOf(d, "sms", from);
     const ticketId = conversation!.ticketId!;
     const me = await d.person("agent");
     assert.equal(
@@ -256,7 +235,7 @@ Deno.test("[routes] rule 44: replies to an opted-out customer are refused at onc
       200,
     );
     await post(d, variant("twilio_inbound_stop.txt", { From: from, Body: "Stop" }));
-    assert.ok((await customerOf(d, from)).customer?.optedOutAt);
+    assert.ok((await customerOf(d, "sms", from)).customer?.optedOutAt);
 
     await t.step("a ticket reply is 422 customer_opted_out and stores nothing", async () => {
       const before = (await allMessages(d)).length;
@@ -306,7 +285,7 @@ Deno.test("[routes] rule 44: replies to an opted-out customer are refused at onc
         d,
         variant("twilio_inbound_stop.txt", { From: from, Body: "START", OptOutType: "START" }),
       );
-      assert.equal((await customerOf(d, from)).customer?.optedOutAt, null);
+      assert.equal((await customerOf(d, "sms", from)).customer?.optedOutAt, null);
       const res = await d.call("POST", `/api/tickets/${ticketId}/reply`, {
         token: me.token,
         body: { text: "Welcome back." },
@@ -333,14 +312,14 @@ Deno.test("[routes] rule 44: STOP in a live chat joins it; the agent's next mess
     await d.call("PUT", "/api/agents/me/status", { token: me.token, body: { status: "online" } });
     const from = "+14017122691";
     await post(d, sms(from, "Hi, quick question"));
-    const pending = await customerOf(d, from);
+    const pending = await customerOf(d, "sms", from);
     assert.equal(pending.conversation?.state, "pending");
     const chatId = pending.conversation!.id;
     const accepted = await d.call("POST", `/api/chats/${chatId}/accept`, { token: me.token });
     assert.equal(accepted.status, 200);
     await accepted.body?.cancel();
     await post(d, variant("twilio_inbound_stop.txt", { From: from }));
-    const s = await customerOf(d, from);
+    const s = await customerOf(d, "sms", from);
     assert.ok(s.customer?.optedOutAt);
     assert.equal(s.conversation?.state, "live");
     assert.deepEqual(s.inbound.map((m) => m.text), ["Hi, quick question", "STOP"]);
@@ -351,7 +330,7 @@ Deno.test("[routes] rule 44: STOP in a live chat joins it; the agent's next mess
     });
     assert.equal(res.status, 422);
     assert.equal(res.body.error.code, "customer_opted_out");
-    assert.equal((await customerOf(d, from)).outbound.length, 0);
+    assert.equal((await customerOf(d, "sms", from)).outbound.length, 0);
   } finally {
     await d.close();
   }
@@ -373,7 +352,7 @@ Deno.test("[routes] rule 44: a queued message fails customer_opted_out before it
     await fake.waitFor(1);
     await waitFor(
       async () => {
-        const [notice] = (await customerOf(d, from)).outbound;
+        const [notice] = (await customerOf(d, "sms", from)).outbound;
         return notice?.delivery?.nextAttemptAt !== undefined;
       },
       10_000,
@@ -388,11 +367,11 @@ Deno.test("[routes] rule 44: a queued message fails customer_opted_out before it
     await res.body?.cancel();
     await waitFor(
       async () =>
-        (await customerOf(d, from)).outbound.every((m) => m.delivery?.status === "failed"),
+        (await customerOf(d, "sms", from)).outbound.every((m) => m.delivery?.status === "failed"),
       10_000,
       "both auto-replies to fail",
     );
-    const { outbound } = await customerOf(d, from);
+    const { outbound } = await customerOf(d, "sms", from);
     assert.equal(outbound.length, 2);
     for (const m of outbound) assert.equal(m.delivery?.error?.code, "customer_opted_out");
     // Nothing more reached Twilio after the first (refused) attempt.

@@ -8,12 +8,17 @@ import { createHmac } from "node:crypto";
 import twilio from "twilio";
 import { updateChannel } from "../domain/channel_settings.ts";
 import { DAY, HOUR, MINUTE } from "../domain/clock.ts";
-import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
-import type { Conversation, Customer, Message } from "../domain/types.ts";
+import type { Message } from "../domain/types.ts";
 import { FakeProvider, metaAccepted, twilioAccepted } from "./fake_provider.ts";
-import { closeBusiness, type TestDesk, testDesk, type TestDeskOptions } from "./helpers.ts";
+import {
+  closeBusiness,
+  customerOf,
+  type TestDesk,
+  testDesk,
+  type TestDeskOptions,
+} from "./helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures (tests/fixtures/SOURCES.md names where each was written from) and constants.
@@ -219,26 +224,6 @@ async function storedRows(kv: Deno.Kv): Promise<number> {
     for await (const _ of kv.list({ prefix })) n++;
   }
   return n;
-}
-
-async function customerOf(t: TestDesk, channel: "whatsapp" | "sms", from: string) {
-  const id = await customerIdFor(channel, from);
-  const [customer, conversation] = await t.kv.getMany<[Customer, Conversation]>([
-    keys.customer(id),
-    keys.conversation(id),
-  ]);
-  const messages: Message[] = [];
-  if (conversation.value) {
-    const prefix = keys.messages(conversation.value.id);
-    for await (const e of t.kv.list<Message>({ prefix })) messages.push(e.value);
-  }
-  return {
-    id,
-    customer: customer.value,
-    conversation: conversation.value,
-    inbound: messages.filter((m) => m.direction === "in"),
-    outbound: messages.filter((m) => m.direction === "out"),
-  };
 }
 
 async function messageEntry(t: TestDesk, message: Message) {
