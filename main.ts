@@ -24,6 +24,8 @@ import { crossProcessPollMs, type Desk, storeKind } from "./domain/desk.ts";
 import { runMigrations } from "./domain/migrations.ts";
 import { runArchive, runConversationTimers } from "./domain/sweeps.ts";
 import { Courier } from "./domain/delivery.ts";
+import { MediaFetcher } from "./domain/media_fetch.ts";
+import { KvFileStore } from "./domain/file_store.ts";
 import { keys } from "./domain/keys.ts";
 import { Wakeups } from "./domain/wakeups.ts";
 import { createApp } from "./routes/app.ts";
@@ -66,6 +68,7 @@ const { promise: started, resolve: ready } = Promise.withResolvers<Instance>();
 Deno.cron("chatdesk delivery", "* * * * *", async () => {
   const { wakeups } = await started;
   await wakeups.runNow("delivery");
+  await wakeups.runNow("media");
 });
 Deno.cron("chatdesk sweeps", "* * * * *", async () => {
   const { desk, wakeups } = await started;
@@ -85,9 +88,13 @@ const desk: Desk = { kv, clock: manualClock ?? systemClock, storeKind: kind };
 const courier = new Courier(desk, providerConfig(config));
 desk.kick = (customerId, likely) =>
   void courier.deliver(customerId, likely).catch((e) => console.error(e));
+// Rule 49: customers' files, fetched after the webhook's answer and kept in the store.
+const media = new MediaFetcher(desk, new KvFileStore(kv), providerConfig(config));
+desk.fetchMedia = (id) => media.kick(id);
 const wakeups = new Wakeups(kv, desk.clock, [
   { name: "delivery", prefix: keys.deliveryDue(), run: () => courier.startDue() },
   { name: "timers", prefix: keys.dueAll(), run: () => runConversationTimers(desk) },
+  { name: "media", prefix: keys.mediaDue(), run: () => media.startDue() },
 ], {
   // A manual clock moves only by `POST /api/test/clock`, which runs what is due itself.
   timers: !manualClock,
@@ -104,7 +111,7 @@ if (config.demo && await seedDemo(desk)) {
   console.log("Demo data seeded (agents ana@, ben@, sam@chatdesk.local, password demo-pass-1).");
 }
 
-const app = createApp({ desk, config, manualClock, inboundToken, courier });
+const app = createApp({ desk, config, manualClock, inboundToken, courier, media });
 const server = Deno.serve({
   // 127.0.0.1 unless HOST says otherwise (Deno Deploy picks the address itself).
   hostname: config.hostname,
@@ -137,7 +144,10 @@ const server = Deno.serve({
 // left due, then migrations this store lacks.
 wakeups.start();
 ready({ desk, courier, wakeups });
-if (manualClock) void courier.startDue().catch((e) => console.error("delivery failed", e));
+if (manualClock) {
+  void courier.startDue().catch((e) => console.error("delivery failed", e));
+  void media.startDue().catch((e) => console.error("media failed", e));
+}
 void runMigrations(desk).then(
   (done) => done.length && console.log(`Migrated: ${done.join("; ")}`),
   (e) => console.error("migration failed", e),
@@ -150,7 +160,10 @@ async function stop(signal: string) {
   stopping = true;
   console.log(`${signal}: stopping (provider calls in flight get ${STOP_GRACE_MS} ms)`);
   await wakeups.stop();
-  const { unfinished } = await courier.stop(STOP_GRACE_MS);
+  const [{ unfinished }] = await Promise.all([
+    courier.stop(STOP_GRACE_MS),
+    media.stop(STOP_GRACE_MS),
+  ]);
   if (unfinished) console.error(`${unfinished} customer queue(s) still in a provider call`);
   // Open event streams never end by themselves: give the rest a moment, then go.
   await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, 500))]).catch(() => {});

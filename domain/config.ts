@@ -21,6 +21,8 @@ export interface Config {
   whatsappApiBase: string;
   twilioApiBase: string;
   providerTimeoutMs: number;
+  /** Rule 49: `CHATDESK_MEDIA_MAX_BYTES`, the largest file the desk keeps (16 MiB). */
+  mediaMaxBytes?: number;
   /**
    * `CHATDESK_TRUSTED_PROXY_HEADER`: the header our own reverse proxy sets to the client's address
    * (its right-most value is used); unset, the peer address is the client's.
@@ -35,11 +37,14 @@ export function providerConfig(config: Config) {
     whatsappApiBase: config.whatsappApiBase,
     twilioApiBase: config.twilioApiBase,
     timeoutMs: config.providerTimeoutMs,
+    mediaMaxBytes: config.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES,
   };
 }
 
 export const DEFAULT_WHATSAPP_API_BASE = "https://graph.facebook.com/v23.0";
 export const DEFAULT_TWILIO_API_BASE = "https://api.twilio.com";
+/** Rule 49: files up to 16 MiB are kept. */
+export const DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Loopback hosts: the only ones `http://` is allowed for (tests and local gateways). */
 export function isLoopbackHost(hostname: string): boolean {
@@ -214,6 +219,13 @@ export function parseConfig(
       `CHATDESK_PROVIDER_TIMEOUT_MS must be a whole number of milliseconds from 100 to 120000, not "${timeoutText}".`,
     );
   }
+  const mediaText = get("CHATDESK_MEDIA_MAX_BYTES") ?? String(DEFAULT_MEDIA_MAX_BYTES);
+  const mediaMaxBytes = Number(mediaText);
+  if (!/^\d+$/.test(mediaText) || mediaMaxBytes < 1024 || mediaMaxBytes > 100 * 1024 * 1024) {
+    problems.push(
+      `CHATDESK_MEDIA_MAX_BYTES must be a whole number of bytes from 1024 to 104857600, not "${mediaText}".`,
+    );
+  }
   const trustedProxyHeader = get("CHATDESK_TRUSTED_PROXY_HEADER")?.toLowerCase() ?? null;
   if (trustedProxyHeader !== null && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(trustedProxyHeader)) {
     problems.push(
@@ -235,6 +247,7 @@ export function parseConfig(
     whatsappApiBase,
     twilioApiBase,
     providerTimeoutMs,
+    mediaMaxBytes,
     trustedProxyHeader,
   };
 }

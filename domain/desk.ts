@@ -14,6 +14,17 @@ export interface Desk {
    * The durable record is the outbox entry and its due entry (rule 37); this only saves the wait.
    */
   kick?: (customerId: string, likely?: OutboxEntry) => void;
+  /** Rule 49: starts fetching a customer's file in this instance right after its commit. */
+  fetchMedia?: (attachmentId: string) => void;
+}
+
+/** Asks the instance's media fetcher to fetch a file now (best effort, never throws). */
+export function kickMediaFetch(desk: Desk, attachmentId: string) {
+  try {
+    desk.fetchMedia?.(attachmentId);
+  } catch (error) {
+    console.error("media kick failed", error);
+  }
 }
 
 /** Asks the instance's courier to look at a customer's queue now (best effort, never throws). */

@@ -1,7 +1,7 @@
 /** Named domain errors; routes map them to HTTP statuses in one place. */
 export class DeskError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 422 | 429,
+    readonly status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 415 | 422 | 429,
     readonly code: string,
     message: string,
   ) {
@@ -37,6 +37,12 @@ export class Conflict extends DeskError {
 export class TooLarge extends DeskError {
   constructor(code: string, message: string) {
     super(413, code, message);
+  }
+}
+/** Rule 51: a file of a type the route cannot carry. */
+export class UnsupportedType extends DeskError {
+  constructor(code: string, message: string) {
+    super(415, code, message);
   }
 }
 export class Unprocessable extends DeskError {

@@ -3,7 +3,7 @@ import { agentAvailable, onlineAgents } from "./agents.ts";
 import { isOpenAt } from "./business_hours.ts";
 import { isCurrent, PROMPT_ANSWERS, routeInbound, writeConversation } from "./conversations.ts";
 import { MINUTE } from "./clock.ts";
-import { type Desk, kickDelivery } from "./desk.ts";
+import { type Desk, kickDelivery, kickMediaFetch } from "./desk.ts";
 import { Invalid } from "./errors.ts";
 import { customerIdFor, newId } from "./ids.ts";
 import { keys } from "./keys.ts";
@@ -16,8 +16,11 @@ import type { ApiChannelSettings } from "./channel_settings.ts";
 import { addMessage, addOutbound, dispatchFor, headOf } from "./messages.ts";
 import { withOptOut } from "./opt_outs.ts";
 import { applyMessageChange, rememberInbound } from "./message_changes.ts";
-import { cutText } from "./providers/provider.ts";
+import { cutText, type InboundMedia } from "./providers/provider.ts";
+import { pointAttachment } from "./attachments.ts";
+import { queueMediaFetch } from "./media_fetch.ts";
 import {
+  type Attachment,
   type Channel,
   CHANNELS,
   type Conversation,
@@ -25,6 +28,7 @@ import {
   type Message,
   type MessageChange,
   type OptOutKind,
+  type Place,
   type Route,
   type Ticket,
 } from "./types.ts";
@@ -54,6 +58,12 @@ export interface InboundMessage {
   optOut?: OptOutKind;
   /** Rule 46: an edit (`text` is the new text) or deletion of the customer's earlier message. */
   change?: MessageChange;
+  /** Rule 49: files announced by the provider, fetched after the webhook is answered. */
+  media?: InboundMedia[];
+  /** Rule 52: files a web chat visitor uploaded, already in the store. */
+  attachments?: Attachment[];
+  /** Rule 49: a shared place. */
+  location?: Place;
 }
 
 export interface InboundResult {
@@ -63,6 +73,8 @@ export interface InboundResult {
   /** The auto-replies this message caused, with their delivery (rule 24). */
   replies: Message[];
   duplicate?: boolean;
+  /** Rule 49: attachments whose files this message queued for fetching. */
+  fetching?: string[];
 }
 
 /** Validates a provider's message; a bad one is refused with a field error, never half-stored. */
@@ -124,6 +136,9 @@ export async function receiveInbound(desk: Desk, message: InboundMessage): Promi
   const result = await retryCommit(() => attemptInbound(desk, message, customerId));
   const queued = result.replies.find((m) => m.delivery?.status === "queued");
   if (queued) kickDelivery(desk, customerId, headOf(queued));
+  // Rule 49: the files are fetched after this answer, by this instance at once (the due entries
+  // written with the message are the backstop).
+  for (const id of result.fetching ?? []) kickMediaFetch(desk, id);
   return result;
 }
 
@@ -186,10 +201,10 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
       if (optOutChanged && !(await op.commit()).ok) return undefined;
       return passiveResult(customerId, null);
     }
-    const stored = addMessage(op, before.id, now, inboundFields(message, customerId));
+    const { stored, fetching } = addInbound(op, before.id, now, message, customerId);
     rememberInbound(op, message.channel, customerId, message.id, stored);
     if (!(await op.commit()).ok) return undefined;
-    return passiveResult(customerId, before);
+    return { ...passiveResult(customerId, before), fetching };
   }
   // A conversation past its deadline that no sweep has settled yet is settled first (rules 5, 8, 9).
   if (before && before.state !== "ended" && !isCurrent(before, now)) {
@@ -293,7 +308,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     }
   }
   writeConversation(op, before, conversation);
-  const stored = addMessage(op, conversation.id, now, inboundFields(message, customerId));
+  const { stored, fetching } = addInbound(op, conversation.id, now, message, customerId);
   rememberInbound(op, message.channel, customerId, message.id, stored);
   // Rule 24: API customers are answered in the HTTP answer unless the API channel has a webhook.
   const api = apiEntry.value;
@@ -313,17 +328,49 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     conversation: { state: conversation.state },
     ticketId: conversation.ticketId ?? openEntry.value ?? null,
     replies: sent,
+    fetching,
   };
 }
 
-function inboundFields(message: InboundMessage, customerId: string) {
-  return {
+/**
+ * The customer's message in the caller's commit, with its attachments (rule 49): each points to
+ * the message, and each announced file gets a fetch job due now. Answers the ids to fetch.
+ */
+function addInbound(
+  op: Deno.AtomicOperation,
+  conversationId: string,
+  now: number,
+  message: InboundMessage,
+  customerId: string,
+): { stored: Message; fetching: string[] } {
+  const announced = (message.media ?? []).map((m) => ({
+    media: m,
+    attachment: {
+      id: newId(now),
+      kind: m.kind,
+      mime: m.mime,
+      size: m.size ?? 0,
+      ...(m.filename ? { filename: m.filename } : {}),
+      status: "fetching",
+    } satisfies Attachment,
+  }));
+  const attachments = [...(message.attachments ?? []), ...announced.map((a) => a.attachment)];
+  const stored = addMessage(op, conversationId, now, {
     direction: "in" as const,
     author: "customer",
     text: message.text,
     customerId,
     ...(message.providerAt !== undefined ? { providerAt: message.providerAt } : {}),
-  };
+    ...(attachments.length ? { attachments } : {}),
+    ...(message.location ? { location: message.location } : {}),
+  });
+  for (const a of attachments) {
+    pointAttachment(op, a.id, { conversationId, messageId: stored.id, customerId });
+  }
+  for (const { media, attachment } of announced) {
+    queueMediaFetch(op, attachment.id, media.source, now);
+  }
+  return { stored, fetching: announced.map((a) => a.attachment.id) };
 }
 
 /**

@@ -155,6 +155,26 @@ export const keys = {
    * watches it and re-arms its timers from the next due entries (rule 37).
    */
   dueChanged: () => ["due_changed"] as const,
+  /**
+   * Rule 49: a stored file's record (size, type, sha256, chunk count), written after its last
+   * chunk: a file is readable only once it is whole.
+   */
+  file: (id: string) => ["files", id] as const,
+  /** Rule 49: the bytes of a file in pieces of at most 60 KiB (a KV value holds 64 KiB). */
+  fileChunk: (id: string, index: number) => ["file_chunks", id, index] as const,
+  fileChunks: (id: string) => ["file_chunks", id] as const,
+  /** Rule 49: the message an attachment belongs to (access and status changes find it). */
+  attachment: (id: string) => ["attachments", id] as const,
+  /** Rule 49: a file still to fetch from its provider: where from, attempts, when next. */
+  mediaJob: (id: string) => ["media_jobs", id] as const,
+  /** Rule 49: when a media job is next due (rule 37: a due entry, never a KV queue). */
+  mediaDue: (at?: number, id?: string) =>
+    at === undefined ? ["media_due"] as const : ["media_due", at, id ?? ""] as const,
+  /** Rule 51: the secret that signs media links (made on first use, never shown). */
+  mediaLinkSecret: () => ["secrets", "media_links"] as const,
+  /** Rule 52: a web chat visitor's uploads in the current hour. */
+  visitorUploads: (customerId: string, hour: number) =>
+    ["visitor_uploads", customerId, hour] as const,
   /** The data migrations this store has had (migrations.ts, rule 38). */
   schemaVersion: () => ["schema", "version"] as const,
   /** Which instance is migrating the store, until when (real time). */

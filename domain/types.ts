@@ -203,6 +203,42 @@ export interface Message {
   edits?: { text: string; at: number }[];
   /** Rule 46: when the customer deleted it on WhatsApp (staff still read its text). */
   deletedAt?: number;
+  /** Rule 49: files that came or went with it (one per message sent by an agent). */
+  attachments?: Attachment[];
+  /** Rules 49 and 51: a place shared (WhatsApp `location`). */
+  location?: Place;
+}
+
+/** Rule 49: what a file is, for how it is shown (rule 50). */
+export type AttachmentKind = "image" | "audio" | "video" | "document" | "sticker";
+export const ATTACHMENT_KINDS: readonly AttachmentKind[] = [
+  "image",
+  "audio",
+  "video",
+  "document",
+  "sticker",
+];
+/** Rule 49: `fetching` until its bytes are in the desk's store; `too_large` past the cap. */
+export type AttachmentStatus = "fetching" | "stored" | "failed" | "too_large";
+
+/** Rule 49: one file of a message; its bytes live in the file store under the same id. */
+export interface Attachment {
+  id: string;
+  kind: AttachmentKind;
+  /** The media type without parameters' noise (`audio/ogg; codecs=opus` is kept whole). */
+  mime: string;
+  /** Bytes; 0 while unknown (a provider that says nothing before the download). */
+  size: number;
+  filename?: string;
+  status: AttachmentStatus;
+}
+
+/** Rules 49–51: a shared place. */
+export interface Place {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
 }
 
 /** Rule 46: a customer's edit or deletion (WhatsApp `revoke`) of its message `of` (provider id). */

@@ -275,7 +275,9 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
       const swept = await runDueSweeps(desk);
       // Rule 25: every retry due at the new time runs before the answer.
       const deliveries = await deps.courier.runDue();
-      return c.json({ now: iso(manual.now()), swept, deliveries });
+      // Rule 49: files whose fetch is due (a retry) are fetched before the answer too.
+      const media = await deps.media?.runDue() ?? 0;
+      return c.json({ now: iso(manual.now()), swept, deliveries, media });
     });
   }
 

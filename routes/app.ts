@@ -20,9 +20,17 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_SEGMENT = 128;
 
 export function createApp(deps: AppDeps): Hono<DeskEnv> {
+  deps.media ??= new MediaFetcher(
+    deps.desk,
+    new KvFileStore(deps.desk.kv),
+    providerConfig(deps.config),
+  );
   const app = new Hono<DeskEnv>();
   // Before the desk's headers: the widget and its API run inside other sites (their own headers).
   app.route("/webchat", webchatRoutes(deps));
+  // Rule 50: files carry their own headers (a sandbox CSP, private caching).
+  app.route("/api/attachments", attachmentRoutes(deps));
+  app.route("/media", mediaLinkRoutes(deps));
   app.use(secureHeaders({
     // Rule 48: our own form posts carry our Origin (with `no-referrer`, browsers send
     // `Origin: null`); other sites still get no Referer from the desk.
@@ -77,6 +85,10 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
 }
 
 import type { Context } from "hono";
+import { MediaFetcher } from "../domain/media_fetch.ts";
+import { attachmentRoutes, mediaLinkRoutes } from "./attachments.ts";
+import { KvFileStore } from "../domain/file_store.ts";
+import { providerConfig } from "../domain/config.ts";
 import { renderErrorPage } from "./pages.ts";
 import { wantsHtml } from "./errors.ts";
 

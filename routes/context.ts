@@ -5,6 +5,8 @@ import type { Desk } from "../domain/desk.ts";
 import type { Courier } from "../domain/delivery.ts";
 import type { Agent } from "../domain/types.ts";
 
+import type { MediaFetcher } from "../domain/media_fetch.ts";
+
 export interface AppDeps {
   desk: Desk;
   config: Config;
@@ -14,6 +16,8 @@ export interface AppDeps {
   inboundToken: string;
   /** Hands queued messages to providers (rules 25–27). */
   courier: Courier;
+  /** Rule 49: fetches customers' files and holds the file store (a default one when not given). */
+  media?: MediaFetcher;
   /** Body deadline and per-address cap (routes/limits.ts); tests shorten them. */
   limits?: RequestLimits;
 }

@@ -4,6 +4,7 @@ import type { Chat } from "../domain/chats.ts";
 import { iso } from "../domain/clock.ts";
 import type { Agent, Message, Ticket } from "../domain/types.ts";
 import { deliveryJson } from "../domain/messages.ts";
+import { attachmentJson } from "../domain/attachments.ts";
 
 const isoOrNull = (ms: number | null) => ms === null ? null : iso(ms);
 
@@ -36,6 +37,9 @@ export function messageJson(m: Message) {
       }
       : {}),
     ...(m.deletedAt !== undefined ? { deletedAt: iso(m.deletedAt) } : {}),
+    // Rule 49: files and places.
+    ...(m.attachments?.length ? { attachments: m.attachments.map(attachmentJson) } : {}),
+    ...(m.location ? { location: m.location } : {}),
   };
 }
 

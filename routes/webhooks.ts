@@ -155,6 +155,8 @@ function inboundOf(route: Route, m: ProviderInbound) {
     ...(m.passive ? { passive: true } : {}),
     ...(m.optOut ? { optOut: m.optOut } : {}),
     ...(m.change ? { change: m.change } : {}),
+    ...(m.media ? { media: m.media } : {}),
+    ...(m.location ? { location: m.location } : {}),
   };
 }
 

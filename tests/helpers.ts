@@ -16,6 +16,8 @@ import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import { createApp } from "../routes/app.ts";
 import { Courier } from "../domain/delivery.ts";
+import { MediaFetcher } from "../domain/media_fetch.ts";
+import { KvFileStore } from "../domain/file_store.ts";
 import type { ProviderConfig } from "../domain/providers/provider.ts";
 
 export const INBOUND_TOKEN = "test-inbound-token-0123456789";
@@ -37,6 +39,8 @@ export interface TestDesk {
   desk: Desk;
   app: ReturnType<typeof createApp>;
   courier: Courier;
+  /** Rule 49: the fetcher of customers' files (its store: `media.files`). */
+  media: MediaFetcher;
   /** Calls the app like a client; `token` goes in Authorization: Bearer. */
   call(method: string, path: string, opts?: CallOptions): Promise<Response>;
   /** Calls and parses JSON; asserts nothing. */
@@ -135,8 +139,11 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     ...opts.providers,
   };
   const courier = new Courier(desk, providers);
+  const media = new MediaFetcher(desk, new KvFileStore(kv), providers);
   // Like main.ts: deliveries start right after the commit (the due entry is the durable way).
   if (opts.listen) desk.kick = (id, likely) => void courier.deliver(id, likely).catch(() => {});
+  // Like main.ts: customers' files are fetched right after the webhook's commit.
+  desk.fetchMedia = (id) => media.kick(id);
   const config: Config = {
     port: 0,
     hostname: "127.0.0.1",
@@ -151,7 +158,14 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
     twilioApiBase: DEFAULT_TWILIO_API_BASE,
     providerTimeoutMs: 10_000,
   };
-  const app = createApp({ desk, config, manualClock: clock, inboundToken: INBOUND_TOKEN, courier });
+  const app = createApp({
+    desk,
+    config,
+    manualClock: clock,
+    inboundToken: INBOUND_TOKEN,
+    courier,
+    media,
+  });
   const call: TestDesk["call"] = (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -204,8 +218,9 @@ export async function testDesk(opts: TestDeskOptions = {}): Promise<TestDesk> {
       return (await createDepartment(kv, clock, { name })).id;
     },
     courier,
+    media,
     async close() {
-      await courier.stop(0);
+      await Promise.all([courier.stop(0), media.stop(2_000)]);
       await store.close();
     },
   };

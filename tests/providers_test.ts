@@ -469,7 +469,7 @@ Deno.test("[domain] providers: WhatsApp webhooks in our words (SPEC wire formats
 
   await t.step("an image names its type and keeps its caption", () => {
     const [m] = parse("meta_image_caption.json").messages;
-    assert.equal(m.text, "[image] The crack is on the left side");
+    assert.equal(m.text, "The crack is on the left side");
     assert.equal(m.passive, undefined);
   });
 
@@ -516,7 +516,7 @@ Deno.test("[domain] providers: WhatsApp webhooks in our words (SPEC wire formats
         },
       },
     }).messages[0];
-    assert.deepEqual([caption.text, caption.change?.kind], ["[image] caption", "edit"]);
+    assert.deepEqual([caption.text, caption.change?.kind], ["caption", "edit"]);
   });
 
   await t.step("rule 46: a revoke names the message deleted; malformed ones stay passive", () => {
@@ -1139,9 +1139,9 @@ Deno.test("[domain] providers: Twilio webhooks in our words (SPEC wire formats)"
     },
   );
 
-  await t.step("a media-only message becomes [media]", () => {
+  await t.step("a media-only message becomes [image] (rule 49: the first file's kind)", () => {
     const [m] = parseTwilioInbound(formFixture("twilio_media_only.txt")).messages;
-    assert.equal(m.text, "[media]");
+    assert.equal(m.text, "[image]");
     assert.equal(m.from, "+447700900123");
     assert.equal(m.providerId, "MM8dc0a3b1e2f4c5d6e7f8091a2b3c4d5e");
   });

@@ -574,7 +574,7 @@ Deno.test("[routes] Meta wire format: numbers, types and order", async (t) => {
       assert.equal((await postMeta(d, metaBody({ messages: [bare] }))).status, 200);
       const s = await customerOf(d, "whatsapp", SHEENA);
       assert.deepEqual(s.inbound.map((m) => m.text), [
-        "[image] The crack is on the left side",
+        "The crack is on the left side",
         "[image]",
       ]);
     });
@@ -1027,13 +1027,16 @@ Deno.test("[routes] rule 28: the Twilio inbound webhook", async (t) => {
     },
   );
 
-  await t.step("a media-only message becomes [media]", async () => {
-    await using(() => twilioDesk(), async (d) => {
-      await assertEmptyTwiml(await postTwilio(d, path, formFixture("twilio_media_only.txt")));
-      const s = await customerOf(d, "sms", "+447700900123");
-      assert.deepEqual(s.inbound.map((m) => m.text), ["[media]"]);
-    });
-  });
+  await t.step(
+    "a media-only message becomes [image] (rule 49: the first file's kind)",
+    async () => {
+      await using(() => twilioDesk(), async (d) => {
+        await assertEmptyTwiml(await postTwilio(d, path, formFixture("twilio_media_only.txt")));
+        const s = await customerOf(d, "sms", "+447700900123");
+        assert.deepEqual(s.inbound.map((m) => m.text), ["[image]"]);
+      });
+    },
+  );
 
   await t.step("a repeated MessageSid is stored once, with one set of replies", async () => {
     await using(() => twilioDesk(), async (d) => {

@@ -10,6 +10,7 @@ import {
   errorCode,
   failedOutcome,
   hmac,
+  type InboundMedia,
   jsonObject,
   type Provider,
   type ProviderInbound,
@@ -17,7 +18,8 @@ import {
   type ProviderWebhook,
   timingSafeEqual,
 } from "./provider.ts";
-import type { MessageChange } from "../types.ts";
+import type { AttachmentKind, MessageChange, Place } from "../types.ts";
+import { cleanFilename, cleanMime } from "../attachments.ts";
 import { oneLineName } from "../validate.ts";
 
 /**
@@ -291,6 +293,8 @@ function parseMessage(
     : "unknown";
   const errors = list(item.errors);
   const changed = messageChange(item, type);
+  const media = changed ? null : mediaOf(item, type);
+  const place = changed ? null : placeOf(item, type);
   const text = cutText(changed?.text ?? (messageText(item, type).trim() || `[${type}]`), MAX_TEXT);
   const contact = contacts.find((c) => c.wa_id === digits) ?? contacts[0];
   const name = isRecord(contact?.profile) ? str(contact.profile.name)?.trim() : undefined;
@@ -310,6 +314,58 @@ function parseMessage(
     ...(seconds !== undefined ? { providerAt: seconds * 1000 } : {}),
     ...(PASSIVE_TYPES.has(type) || errors.length > 0 ? { passive: true } : {}),
     ...(changed ? { change: changed.change } : {}),
+    ...(media ? { media: [media] } : {}),
+    ...(place ? { location: place } : {}),
+  };
+}
+
+const MEDIA_TYPES: ReadonlySet<string> = new Set([
+  "image",
+  "audio",
+  "video",
+  "document",
+  "sticker",
+]);
+
+/**
+ * Rule 49: the file of an `image`, `audio` (voice notes have `voice: true`), `video`, `document`
+ * or `sticker` message: its media id, type, Meta's SHA-256 and a document's file name (WhatsApp
+ * Cloud API "Messages webhook reference", developers.facebook.com/docs/whatsapp/cloud-api/
+ * webhooks/components). The bytes are fetched later by the id (media_fetch.ts).
+ */
+function mediaOf(item: Rec, type: string): InboundMedia | null {
+  if (!MEDIA_TYPES.has(type) || !isRecord(item[type])) return null;
+  const part = item[type] as Rec;
+  const mediaId = str(part.id);
+  if (!mediaId || !/^[A-Za-z0-9_.:-]{1,128}$/.test(mediaId)) return null;
+  const sha256 = str(part.sha256);
+  const filename = cleanFilename(str(part.filename));
+  return {
+    kind: type as AttachmentKind,
+    mime: cleanMime(str(part.mime_type), type === "sticker" ? "image/webp" : undefined),
+    ...(filename ? { filename } : {}),
+    source: {
+      route: "meta",
+      mediaId,
+      ...(sha256 && sha256.length <= 128 ? { sha256 } : {}),
+    },
+  };
+}
+
+/** Rule 49: a `location` message's place, when its coordinates are numbers in range. */
+function placeOf(item: Rec, type: string): Place | null {
+  if (type !== "location" || !isRecord(item.location)) return null;
+  const part = item.location;
+  const { latitude, longitude } = part;
+  if (typeof latitude !== "number" || typeof longitude !== "number") return null;
+  if (Math.abs(latitude) > 90 || Math.abs(longitude) > 180) return null;
+  const name = str(part.name)?.trim();
+  const address = str(part.address)?.trim();
+  return {
+    latitude,
+    longitude,
+    ...(name ? { name: cutText(name, 256) } : {}),
+    ...(address ? { address: cutText(address, 512) } : {}),
   };
 }
 
@@ -356,13 +412,14 @@ function messageText(item: Rec, type: string): string {
       return str(part.emoji) ? `[reaction ${part.emoji}]` : "[reaction removed]";
     case "system":
       return withDetail("[system]", str(part.body));
+    // Rule 49: the caption is the message's text; without one, `[image]` (and a document's name).
     case "image":
     case "video":
     case "audio":
     case "sticker":
-      return withDetail(`[${type}]`, str(part.caption));
+      return str(part.caption) ?? `[${type}]`;
     case "document":
-      return withDetail("[document]", str(part.caption) ?? str(part.filename));
+      return str(part.caption) ?? withDetail("[document]", str(part.filename));
     case "location": {
       const place = [str(part.name), str(part.address)].filter(Boolean).join(", ");
       const where = typeof part.latitude === "number" && typeof part.longitude === "number"

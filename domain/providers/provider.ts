@@ -4,13 +4,30 @@
  * webhooks become our inbound messages and delivery statuses.
  */
 import type {
+  AttachmentKind,
   Channel,
   DeliveryStatus,
   Message,
   MessageChange,
   OptOutKind,
+  Place,
   Route,
 } from "../types.ts";
+
+/** Where a customer's file is fetched from: Meta by media id (bearer), Twilio by URL (Basic). */
+export type MediaSource =
+  | { route: "meta"; mediaId: string; sha256?: string }
+  | { route: "twilio"; url: string };
+
+/** Rule 49: a file a webhook announced, before its bytes are fetched. */
+export interface InboundMedia {
+  kind: AttachmentKind;
+  mime: string;
+  filename?: string;
+  /** The size the provider gave, if any. */
+  size?: number;
+  source: MediaSource;
+}
 
 /** Start-up settings the senders need (from the environment; tests point them at 127.0.0.1). */
 export interface ProviderConfig {
@@ -20,6 +37,8 @@ export interface ProviderConfig {
   twilioApiBase: string;
   /** `CHATDESK_PROVIDER_TIMEOUT_MS`: no answer by then is a retryable failure. */
   timeoutMs: number;
+  /** Rule 49: `CHATDESK_MEDIA_MAX_BYTES` (16 MiB when not given). */
+  mediaMaxBytes?: number;
 }
 
 /** One HTTP request to a provider, built as a pure value (tests compare it with fixtures). */
@@ -74,6 +93,10 @@ export interface ProviderInbound {
   optOut?: OptOutKind;
   /** Rule 46: an edit (`text` is the new text) or deletion of the customer's earlier message. */
   change?: MessageChange;
+  /** Rule 49: files that came with it, to fetch after the webhook is answered. */
+  media?: InboundMedia[];
+  /** Rule 49: a shared place (WhatsApp `location`). */
+  location?: Place;
 }
 
 /** A status a provider reported for a message we sent. */

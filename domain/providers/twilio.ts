@@ -5,12 +5,14 @@
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "../channels.ts";
 import type { TwilioSettings } from "../channel_settings.ts";
 import type { OptOutKind } from "../types.ts";
+import { cleanMime, kindOfMime } from "../attachments.ts";
 import {
   classifyHttpStatus,
   cutText,
   errorCode,
   failedOutcome,
   hmac,
+  type InboundMedia,
   jsonObject,
   type Provider,
   type ProviderStatus,
@@ -209,7 +211,9 @@ const empty = (): ProviderWebhook => ({ messages: [], statuses: [], unroutable: 
 /**
  * `POST /webhooks/twilio`: one SMS. A sender that is not `+digits` (short code, alphanumeric
  * sender, another channel such as `whatsapp:`) is ignored, and so is a message with neither text
- * nor media; media alone becomes `[media]`. With text and media the text alone routes.
+ * nor media. Rule 49: each `MediaUrl{i}` (with `MediaContentType{i}`, i < `NumMedia`, at most 10)
+ * is a file to fetch; media without text is `[image]` (the first file's kind). Twilio's
+ * "Messaging webhook request" parameters: twilio.com/docs/messaging/guides/webhook-request.
  */
 export function parseTwilioInbound(params: [string, string][]): ProviderWebhook {
   const f = fields(params);
@@ -221,8 +225,8 @@ export function parseTwilioInbound(params: [string, string][]): ProviderWebhook 
     return out;
   }
   const body = f.get("Body") ?? "";
-  const media = Number(f.get("NumMedia") ?? "0");
-  const text = body.trim() ? body : Number.isInteger(media) && media > 0 ? "[media]" : "";
+  const media = twilioMedia(f);
+  const text = body.trim() ? body : media.length ? `[${media[0].kind}]` : "";
   if (!text) {
     out.ignored++;
     return out;
@@ -238,8 +242,23 @@ export function parseTwilioInbound(params: [string, string][]): ProviderWebhook 
     to: to ? cutText(to, 64) : null,
     ...(profileName ? { profileName: cutText(profileName, 256) } : {}),
     ...(optOut ? { optOut } : {}),
+    ...(media.length ? { media } : {}),
   });
   return out;
+}
+
+/** Rule 49: the files of an MMS, each an `https://` URL Twilio serves behind Basic auth. */
+function twilioMedia(f: Map<string, string>): InboundMedia[] {
+  const count = Number(f.get("NumMedia") ?? "0");
+  if (!Number.isInteger(count) || count <= 0) return [];
+  const media: InboundMedia[] = [];
+  for (let i = 0; i < Math.min(count, 10); i++) {
+    const url = f.get(`MediaUrl${i}`)?.trim();
+    if (!url || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url)) continue;
+    const mime = cleanMime(f.get(`MediaContentType${i}`));
+    media.push({ kind: kindOfMime(mime), mime, source: { route: "twilio", url } });
+  }
+  return media;
 }
 
 const STATUS_MAP: Record<string, ProviderStatus["status"]> = {
