@@ -17,50 +17,30 @@ import {
   customerOf,
   type TestDesk,
   testDesk,
-  type TestDeskOptions,
 } from "./helpers.ts";
 
+import {
+  ACCOUNT_SID,
+  APP_SECRET,
+  AUTH_TOKEN,
+  fixture,
+  formFixture,
+  metaBody,
+  metaMessage,
+  metaSignature,
+  PHONE_NUMBER_ID,
+  postMeta,
+  postTwilio,
+  PUBLIC_URL,
+  SHEENA,
+  twilioDesk,
+  twilioSign,
+  VERIFY_TOKEN,
+  whatsappDesk,
+} from "./provider_webhooks.ts";
+
 // ---------------------------------------------------------------------------------------------
-// Fixtures (tests/fixtures/SOURCES.md names where each was written from) and constants.
-
-const fixture = (name: string) =>
-  Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-
-const PUBLIC_URL = "http://127.0.0.1:8000";
-const PHONE_NUMBER_ID = "106540352242922";
-const APP_SECRET = "meta-app-secret-1";
-const VERIFY_TOKEN = "verify-token-1";
-const ACCOUNT_SID = "AC" + "a".repeat(32);
-const AUTH_TOKEN = "twilio-auth-token-1";
-/** The customer of the Meta fixtures (meta_text.json, meta_reaction.json, …). */
-const SHEENA = "+16505551234";
-
-// ---------------------------------------------------------------------------------------------
-// Desks with channels set up.
-
-async function whatsappDesk(opts: TestDeskOptions = {}, over: Record<string, unknown> = {}) {
-  const t = await testDesk(opts);
-  await updateChannel(t.kv, "whatsapp", {
-    phoneNumberId: PHONE_NUMBER_ID,
-    accessToken: "EAAG-test-token",
-    appSecret: APP_SECRET,
-    verifyToken: VERIFY_TOKEN,
-    enabled: true,
-    ...over,
-  }, { clock: t.clock, publicUrl: PUBLIC_URL });
-  return t;
-}
-
-async function twilioDesk(opts: TestDeskOptions = {}) {
-  const t = await testDesk(opts);
-  await updateChannel(t.kv, "twilio", {
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
-    fromNumber: "+14155550000",
-    enabled: true,
-  }, { clock: t.clock, publicUrl: PUBLIC_URL });
-  return t;
-}
+// Helpers of these tests.
 
 /** Runs `fn` on a fresh desk and always closes it (and the fakes it was given). */
 async function using(
@@ -77,106 +57,10 @@ async function using(
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Meta requests.
-
-const metaSignature = (secret: string, raw: string | Uint8Array) =>
-  "sha256=" + createHmac("sha256", secret).update(raw).digest("hex");
-
-/** POSTs `raw` to the Meta webhook, signed with the app secret unless told otherwise. */
-function postMeta(
-  t: TestDesk,
-  raw: string | Uint8Array<ArrayBuffer>,
-  signature: string | null = metaSignature(APP_SECRET, raw),
-): Promise<Response> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (signature !== null) headers["x-hub-signature-256"] = signature;
-  return Promise.resolve(
-    t.app.request("/webhooks/whatsapp", { method: "POST", headers, body: raw }),
-  );
-}
-
-/** A Meta webhook body with one change carrying `messages` and/or `statuses`. */
-function metaBody(
-  value: { messages?: unknown[]; statuses?: unknown[]; contacts?: unknown[] },
-  phoneNumberId = PHONE_NUMBER_ID,
-): string {
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{
-      id: "102290129340398",
-      changes: [{
-        field: "messages",
-        value: {
-          messaging_product: "whatsapp",
-          metadata: { display_phone_number: "15550783881", phone_number_id: phoneNumberId },
-          ...value,
-        },
-      }],
-    }],
-  });
-}
-
-let wamids = 0;
-/** One incoming text message (or another type, given its part) from `from` (digits, no +). */
-function metaMessage(from: string, text: string, over: Record<string, unknown> = {}) {
-  return {
-    from,
-    id: `wamid.test.${++wamids}`,
-    timestamp: "1749416383",
-    type: "text",
-    text: { body: text },
-    ...over,
-  };
-}
-
 const metaStatus = (id: string, status: string, extra: Record<string, unknown> = {}) =>
   metaBody({
     statuses: [{ id, status, timestamp: "1750263773", recipient_id: "16505551234", ...extra }],
   });
-
-// ---------------------------------------------------------------------------------------------
-// Twilio requests.
-
-/** Signs like Twilio does, with the official library (the oracle). */
-const twilioSign = (token: string, url: string, params: [string, string][]) =>
-  twilio.getExpectedTwilioSignature(token, url, Object.fromEntries(params));
-
-interface TwilioPost {
-  /** The URL to sign (default: the public URL + the path). */
-  signedUrl?: string;
-  token?: string;
-  /** Overrides the signature header (null: none). */
-  signature?: string | null;
-  headers?: Record<string, string>;
-}
-
-function postTwilio(
-  t: TestDesk,
-  path: string,
-  params: [string, string][],
-  o: TwilioPost = {},
-): Promise<Response> {
-  const signature = o.signature !== undefined
-    ? o.signature
-    : twilioSign(o.token ?? AUTH_TOKEN, o.signedUrl ?? PUBLIC_URL + path, params);
-  const headers: Record<string, string> = {
-    "content-type": "application/x-www-form-urlencoded",
-    ...o.headers,
-  };
-  if (signature !== null) headers["x-twilio-signature"] = signature;
-  return Promise.resolve(
-    t.app.request(path, {
-      method: "POST",
-      headers,
-      body: new URLSearchParams(params).toString(),
-    }),
-  );
-}
-
-const formFixture = (name: string): [string, string][] => [
-  ...new URLSearchParams(fixture(name).trim()),
-];
 
 function sms(from: string, body: string, sid: string, over: [string, string][] = []) {
   const params: [string, string][] = [
