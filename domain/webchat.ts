@@ -7,13 +7,28 @@
  * A visitor's message goes through `receiveInbound` like any channel's (rules 1–4): the visitor id
  * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
  */
+import {
+  type AttachmentPointer,
+  baseMime,
+  checkSendable,
+  placeholderText,
+  storeUpload,
+} from "./attachments.ts";
 import { getChannelSettings } from "./channel_settings.ts";
 import { CHANNEL_FACTS, VISITOR_PREFIX } from "./channels.ts";
 import { DAY, HOUR, MINUTE } from "./clock.ts";
 import { isCurrent } from "./conversations.ts";
 import { visitorLabel } from "./customer_names.ts";
 import type { Desk } from "./desk.ts";
-import { DeskError, Invalid, NotFound, TooManyRequests, Unauthorized } from "./errors.ts";
+import {
+  DeskError,
+  Invalid,
+  NotFound,
+  TooManyRequests,
+  Unauthorized,
+  UnsupportedType,
+} from "./errors.ts";
+import type { FileStore } from "./file_store.ts";
 import { customerIdFor, newId } from "./ids.ts";
 import { receiveInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
@@ -26,6 +41,8 @@ import { asBody, oneOf } from "./validate.ts";
 
 export const NEW_VISITORS_PER_HOUR = 10;
 export const MESSAGES_PER_MINUTE = 30;
+/** Rule 52: files one visitor may send per clock hour. */
+export const FILES_PER_HOUR = 10;
 /** Stream tickets per visitor per minute: reconnects are a few, a loop minting them is not. */
 export const STREAM_TICKETS_PER_MINUTE = 20;
 export const TOKEN_UNUSED_LIMIT = 30 * DAY;
@@ -227,21 +244,13 @@ export async function sendVisitorMessage(
       text: `At most ${max} characters.`,
     });
   }
-  if (typeof body.clientId !== "string" || !CLIENT_ID.test(body.clientId)) {
-    throw new Invalid("invalid_field", '"clientId" must be 1–64 letters, digits, _ or -.', {
-      clientId: "1–64 letters, digits, _ or -.",
-    });
-  }
+  const clientId = checkClientId(body.clientId);
   const text = body.text;
-  const clientId = body.clientId;
   const { kv, clock } = desk;
   return await oneAtATime(visitor.id, async () => {
     const clientKey = keys.webchatClientMessage(visitor.id, clientId);
-    const known = await kv.get<string>(clientKey);
-    if (known.value) {
-      const stored = await findMessage(kv, known.value);
-      if (stored?.value) return { message: stored.value, duplicate: true };
-    }
+    const known = await storedByClientId(kv, visitor, clientId);
+    if (known) return { message: known, duplicate: true };
     await requireEnabled(kv);
     await takeQuota(
       kv,
@@ -260,11 +269,223 @@ export async function sendVisitorMessage(
       // Agents see "Visitor 4QKJW", not a 29-character id; an agent-given name still wins.
       profileName: visitorLabel(visitor.id),
     });
-    const message = await latestInbound(kv, visitor.customerId, text);
+    const message = (result.duplicate ? await storedByClientId(kv, visitor, clientId) : null) ??
+      await latestInbound(kv, visitor.customerId, text);
     if (!message) throw new Error(`web chat message of ${visitor.id} not found after storing`);
     await kv.set(clientKey, message.id, { expireIn: CLIENT_IDS_KEPT });
     return { message, duplicate: result.duplicate === true };
   });
+}
+
+/** A visitor's upload as the route read it from `multipart/form-data`. */
+export interface VisitorUpload {
+  file: unknown;
+  clientId: unknown;
+  text?: unknown;
+}
+
+/**
+ * `POST /webchat/api/messages` with a file (rule 52): an image or a PDF of at most 10 MB, its
+ * type checked against its first bytes, refused with 415/413 before anything is stored; at most
+ * 10 files per visitor per clock hour (429). The file is stored, then goes in through rules 1–4 as
+ * the message's attachment, its caption the text (`[image]` without one). A `clientId` already
+ * stored answers its message again and stores nothing; a file whose message could not be written
+ * is removed, and its place in the hour's count given back.
+ */
+export async function sendVisitorFile(
+  desk: Desk,
+  files: FileStore,
+  visitor: Visitor,
+  input: VisitorUpload,
+): Promise<{ message: Message; duplicate: boolean }> {
+  const clientId = checkClientId(input.clientId);
+  const file = input.file;
+  if (!(file instanceof Blob)) {
+    throw new Invalid("missing_file", '"file" must be a file.', { file: "Choose a file." });
+  }
+  const caption = typeof input.text === "string" ? input.text.trim() : "";
+  const max = CHANNEL_FACTS.webchat.maxLength;
+  if (caption.length > max) {
+    throw new Invalid("text_too_long", `"text" must have at most ${max} characters.`, {
+      text: `At most ${max} characters.`,
+    });
+  }
+  const { kv, clock } = desk;
+  return await oneAtATime(visitor.id, async () => {
+    const known = await storedByClientId(kv, visitor, clientId);
+    if (known) return { message: known, duplicate: true };
+    const { mime, kind, maxBytes } = await uploadType(file);
+    await requireEnabled(kv);
+    await takeQuota(
+      kv,
+      keys.webchatQuota("messages", visitor.id),
+      MESSAGES_PER_MINUTE,
+      MINUTE,
+      clock.now(),
+      "You are sending messages too quickly",
+    );
+    const giveBack = await takeUploadPlace(kv, visitor.customerId, clock.now());
+    const now = clock.now();
+    const attachment = await storeUpload(files, file, {
+      id: newId(now),
+      kind,
+      mime,
+      maxBytes,
+      at: now,
+    })
+      .catch(async (error) => {
+        await giveBack();
+        throw error;
+      });
+    let result;
+    try {
+      result = await receiveInbound(desk, {
+        channel: "webchat",
+        from: visitor.id,
+        text: caption || placeholderText(kind),
+        id: clientId,
+        route: "webchat",
+        profileName: visitorLabel(visitor.id),
+        attachments: [attachment],
+      });
+    } catch (error) {
+      await Promise.all([discardUpload(kv, attachment.id), giveBack()]);
+      throw error;
+    }
+    if (result.duplicate) {
+      // Another request with this clientId (another instance) stored its message first.
+      await Promise.all([discardUpload(kv, attachment.id), giveBack()]);
+      const first = await storedByClientId(kv, visitor, clientId);
+      if (!first) throw new Error(`web chat message ${clientId} of ${visitor.id} not found`);
+      return { message: first, duplicate: true };
+    }
+    const message = await messageOfAttachment(kv, attachment.id);
+    if (!message) throw new Error(`web chat file ${attachment.id} has no message after storing`);
+    await kv.set(keys.webchatClientMessage(visitor.id, clientId), message.id, {
+      expireIn: CLIENT_IDS_KEPT,
+    });
+    return { message, duplicate: false };
+  });
+}
+
+const countOf = (value: unknown) => value instanceof Deno.KvU64 ? Number(value.value) : 0;
+
+function tooManyFiles(now: number, hour: number): TooManyRequests {
+  const seconds = Math.max(1, Math.ceil(((hour + 1) * HOUR - now) / 1000));
+  return new TooManyRequests(
+    `You can send ${FILES_PER_HOUR} files an hour; try again in ${Math.ceil(seconds / 60)} min.`,
+    seconds,
+  );
+}
+
+/**
+ * Takes one of the hour's file places (rule 52): a u64 count per visitor and clock hour, raised
+ * under a check of what was read, so parallel uploads (on any instance) cannot all slip under it
+ * (a bare `sum` never conflicts, and KV types give `sum` no `expireIn`: a checked `set` does
+ * both). It expires after its hour. Answers how to give the place back.
+ */
+async function takeUploadPlace(kv: Deno.Kv, customerId: string, now: number) {
+  const hour = Math.floor(now / HOUR);
+  const key = keys.visitorUploads(customerId, hour);
+  const expireIn = (hour + 2) * HOUR - now;
+  const change = (by: 1 | -1) =>
+    retryCommit(async () => {
+      const entry = await kv.get(key);
+      const used = countOf(entry.value);
+      if (by > 0 && used >= FILES_PER_HOUR) throw tooManyFiles(now, hour);
+      if (by < 0 && used === 0) return true;
+      const op = kv.atomic().check(entry)
+        .set(key, new Deno.KvU64(BigInt(used + by)), { expireIn });
+      return (await op.commit()).ok ? true : undefined;
+    });
+  await change(1);
+  return async () => void await change(-1);
+}
+
+/** File signatures of what web chat takes (rule 52): the bytes decide, not the name or the claim. */
+const SIGNATURES: readonly [string, (b: Uint8Array) => boolean][] = [
+  ["image/png", (b) => ascii(b, 1, 4) === "PNG" && b[0] === 0x89],
+  ["image/jpeg", (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ["image/gif", (b) => ascii(b, 0, 4) === "GIF8"],
+  ["image/webp", (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP"],
+  ["application/pdf", (b) => ascii(b, 0, 5) === "%PDF-"],
+];
+const ascii = (b: Uint8Array, from: number, to: number) =>
+  String.fromCharCode(...b.subarray(from, to));
+
+/**
+ * Rule 52: the type a visitor's file goes as, or 415/413 (rule 51's reasons) before anything is
+ * stored. The claimed type (none: what the bytes say) must be one web chat takes and must be
+ * what the first bytes are: an HTML page called `image/png` is refused too.
+ */
+async function uploadType(file: Blob) {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  const sniffed = SIGNATURES.find(([, test]) => test(head))?.[0] ?? null;
+  const declared = baseMime(file.type);
+  const claimed = declared && declared !== "application/octet-stream"
+    ? declared
+    : sniffed ?? (declared || "application/octet-stream");
+  const rule = checkSendable("webchat", claimed, file.size);
+  if (sniffed !== claimed) {
+    throw new UnsupportedType(
+      "unsupported_media_type",
+      `The file's contents are not ${claimed}; web chat takes images and PDF files.`,
+    );
+  }
+  return { mime: claimed, kind: rule.kind, maxBytes: rule.maxBytes };
+}
+
+/** A stored file whose message was never written: its pieces and record go. */
+async function discardUpload(kv: Deno.Kv, id: string) {
+  const doomed: Deno.KvKey[] = [keys.file(id)];
+  for await (const e of kv.list({ prefix: keys.fileChunks(id) })) doomed.push(e.key);
+  for (let i = 0; i < doomed.length; i += 500) {
+    const op = kv.atomic();
+    for (const key of doomed.slice(i, i + 500)) op.delete(key);
+    await op.commit();
+  }
+}
+
+/** The message an attachment belongs to (its pointer is written in the message's commit). */
+async function messageOfAttachment(kv: Deno.Kv, id: string): Promise<Message | null> {
+  const pointer = (await kv.get<AttachmentPointer>(keys.attachment(id))).value;
+  if (!pointer) return null;
+  return (await kv.get<Message>(keys.message(pointer.conversationId, pointer.messageId))).value;
+}
+
+/**
+ * The visitor's message already stored under this `clientId`: by the route's own record, else by
+ * the pointer rules 1–4 write in the message's commit (a resend that reached another instance).
+ */
+async function storedByClientId(
+  kv: Deno.Kv,
+  visitor: Visitor,
+  clientId: string,
+): Promise<Message | null> {
+  const [mine, provider] = await kv.getMany<
+    [string, { conversationId: string; messageId: string }]
+  >(
+    [
+      keys.webchatClientMessage(visitor.id, clientId),
+      keys.inboundMessage("webchat", visitor.customerId, clientId),
+    ],
+  );
+  if (mine.value) {
+    const stored = await findMessage(kv, mine.value);
+    if (stored?.value) return stored.value;
+  }
+  const at = provider.value;
+  if (!at) return null;
+  return (await kv.get<Message>(keys.message(at.conversationId, at.messageId))).value;
+}
+
+function checkClientId(value: unknown): string {
+  if (typeof value !== "string" || !CLIENT_ID.test(value)) {
+    throw new Invalid("invalid_field", '"clientId" must be 1–64 letters, digits, _ or -.', {
+      clientId: "1–64 letters, digits, _ or -.",
+    });
+  }
+  return value;
 }
 
 /**

@@ -15,7 +15,8 @@ import {
   previewWebchatLook,
   type WebchatSettings,
 } from "../domain/channel_settings.ts";
-import { DeskError, TooLarge, Unauthorized } from "../domain/errors.ts";
+import { DeskError, Invalid, NotFound, TooLarge, Unauthorized } from "../domain/errors.ts";
+import { keys } from "../domain/keys.ts";
 import {
   applyVisitorReceipt,
   authenticateVisitor,
@@ -23,11 +24,13 @@ import {
   issueStreamTicket,
   redeemStreamTicket,
   revokeVisitor,
+  sendVisitorFile,
   sendVisitorMessage,
   THREAD_PAGE,
   threadCursor,
   type Visitor,
   visitorThread,
+  type VisitorUpload,
   visitorView,
 } from "../domain/webchat.ts";
 import type { Desk } from "../domain/desk.ts";
@@ -42,10 +45,18 @@ import { clientAddress, readJson } from "./request.ts";
 import { addressGroup } from "../domain/sessions.ts";
 import { assetUrl, fnv1a } from "../views/assets.ts";
 import { answerCompressed } from "./compressed_asset.ts";
+import { attachmentOf, serveFile } from "./attachments.ts";
+import { requestLimits } from "./limits.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };
 
 const MAX_BODY = 32 * 1024;
+/** Rule 52: a file of up to 10 MB, its caption and the form around them. */
+const MAX_UPLOAD_BODY = 10_000_000 + 64 * 1024;
+/** 10 MB in 2 minutes is 0.7 Mbit/s: a slow phone gets through, a trickle does not stay. */
+const UPLOAD_DEADLINE_MS = 120_000;
+/** Uploads one client address may have in flight at once (each is held in memory whole). */
+const UPLOADS_PER_ADDRESS = 4;
 const SETTINGS_MARKER = '"__CHATDESK_SETTINGS__"';
 
 /** Headers of every API answer: JSON for a script on another site, never cached or framed. */
@@ -63,7 +74,8 @@ const PAGE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  // The widget shows a thread's images from blob: URLs of bytes it fetched with its token.
+  "img-src 'self' data: blob:",
   "connect-src 'self'",
   "base-uri 'none'",
   "form-action 'self'",
@@ -169,6 +181,24 @@ async function visitorPage(desk: Desk, who: Visitor, messages: Message[]) {
   };
 }
 
+/** Rule 52: a `multipart/form-data` post of a message, which carries a file. */
+function isUpload(c: Context): boolean {
+  return c.req.method === "POST" && c.req.path.endsWith("/api/messages") &&
+    (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+}
+
+/** The upload's form fields (the route's body limit has bounded it). */
+async function readUpload(c: Context): Promise<VisitorUpload> {
+  let form: FormData;
+  try {
+    form = await c.req.raw.formData();
+  } catch (error) {
+    if (error instanceof DeskError) throw error;
+    throw new Invalid("invalid_body", "The body is not a valid multipart form.");
+  }
+  return { file: form.get("file"), clientId: form.get("clientId"), text: form.get("text") };
+}
+
 class OriginRefused extends DeskError {
   constructor() {
     super(403, "origin_not_allowed", "This site is not allowed to use the desk's web chat.");
@@ -228,16 +258,28 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     await next();
   };
 
-  app.use(
-    "/api/*",
-    cors,
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY,
+      maxSize,
       onError: () => {
-        throw new TooLarge("body_too_large", `Request bodies are limited to ${MAX_BODY} bytes.`);
+        throw new TooLarge("body_too_large", `Request bodies are limited to ${maxSize} bytes.`);
       },
-    }),
-  );
+    });
+  const smallBody = limit(MAX_BODY);
+  const uploadBody = limit(MAX_UPLOAD_BODY);
+  // Mounted before the desk's own request limits: an upload gets its own deadline and cap.
+  const uploadLimits = requestLimits(deps, {
+    bodyDeadlineMs: UPLOAD_DEADLINE_MS,
+    perAddress: UPLOADS_PER_ADDRESS,
+  });
+  /** Rule 52: a file upload may carry 10 MB and its form; every other body stays small. */
+  const bodies: MiddlewareHandler<WebchatEnv> = async (c, next) => {
+    if (!isUpload(c)) return await smallBody(c, next);
+    // The limits read only the request and its address, never the desk's variables.
+    const request: Context = c;
+    await uploadLimits(request, async () => void await uploadBody(c, next));
+  };
+  app.use("/api/*", cors, bodies);
 
   app.get("/widget.js", async (c) => {
     const script = widgetScript((await getChannelSettings(kv)).webchat);
@@ -327,7 +369,9 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
   });
   app.post("/api/messages", visitor, async (c) => {
     const who = c.get("visitor");
-    const { message, duplicate } = await sendVisitorMessage(desk, who, await readJson(c));
+    const { message, duplicate } = isUpload(c)
+      ? await sendVisitorFile(desk, deps.media!.files, who, await readUpload(c))
+      : await sendVisitorMessage(desk, who, await readJson(c));
     // Its streams in this process wake now, not at the watch's turn.
     if (!duplicate) threadHub(desk).nudge(who.customerId);
     return c.json(
@@ -340,6 +384,18 @@ export function webchatRoutes(deps: AppDeps): Hono<WebchatEnv> {
     const who = c.get("visitor");
     const { messages, cursor } = await visitorThread(kv, who, c.req.query("after") || null, limit);
     return c.json({ ...await visitorPage(desk, who, messages), cursor });
+  });
+  /**
+   * Rule 52: a file of the visitor's own thread (its uploads and what agents sent it), with rule
+   * 50's headers; any other file, or one of another visitor, is 404.
+   */
+  app.get("/api/attachments/:id", visitor, async (c) => {
+    const who = c.get("visitor");
+    const found = await attachmentOf(kv, c.req.param("id"));
+    if (!found || found.pointer.customerId !== who.customerId) throw new NotFound("Attachment");
+    const inThread = await kv.get(keys.thread(who.customerId, found.pointer.messageId));
+    if (!inThread.value) throw new NotFound("Attachment");
+    return await serveFile(c, deps.media!.files, found.attachment);
   });
   app.post("/api/receipts", visitor, async (c) => {
     return c.json(await applyVisitorReceipt(desk, c.get("visitor"), await readJson(c)));
