@@ -31,6 +31,22 @@ export interface ByteRange {
   end: number;
 }
 
+/** Thrown by `save` when the bytes do not hash to the `sha256` expected: nothing is kept. */
+export class FileHashMismatch extends Error {
+  constructor() {
+    super("The file's SHA-256 does not match what was announced.");
+  }
+}
+
+/** What `save` is told: the type, the cap, the time, and the hash the bytes must have. */
+export interface SaveOptions {
+  mime: string;
+  maxBytes: number;
+  at: number;
+  /** Hex SHA-256 the bytes must have (Meta's announced hash), checked before the record. */
+  sha256?: string;
+}
+
 /** Thrown by `save` when the bytes pass `maxBytes`: what was written is removed. */
 export class FileTooLarge extends Error {
   constructor(readonly size: number, readonly maxBytes: number) {
@@ -39,17 +55,18 @@ export class FileTooLarge extends Error {
 }
 
 export interface FileStore {
-  /** Streams `body` into the store under `id`; throws `FileTooLarge` past `maxBytes`. */
-  save(
-    id: string,
-    body: ReadableStream<Uint8Array>,
-    options: { mime: string; maxBytes: number; at: number },
-  ): Promise<StoredFile>;
+  /**
+   * Streams `body` into the store under `id`; throws `FileTooLarge` past `maxBytes` and
+   * `FileHashMismatch` when `sha256` is given and the bytes differ (nothing is kept either way).
+   */
+  save(id: string, body: ReadableStream<Uint8Array>, options: SaveOptions): Promise<StoredFile>;
   /** The file's record and its bytes (all, or `range`), or null when it is not whole. */
   open(
     id: string,
     range?: ByteRange,
   ): Promise<{ file: StoredFile; body: ReadableStream<Uint8Array> } | null>;
+  /** Removes the file's bytes and record (an agent's upload whose message was refused). */
+  remove(id: string): Promise<void>;
 }
 
 /** A piece of a file: under a KV value's 64 KiB with room for the encoding. */
@@ -63,7 +80,7 @@ export class KvFileStore implements FileStore {
   async save(
     id: string,
     body: ReadableStream<Uint8Array>,
-    options: { mime: string; maxBytes: number; at: number },
+    options: SaveOptions,
   ): Promise<StoredFile> {
     const hash = createHash("sha256");
     const pending: Uint8Array[] = [];
@@ -108,11 +125,16 @@ export class KvFileStore implements FileStore {
       if (error instanceof FileTooLarge) await this.#drop(id, 0);
       throw error;
     }
+    const sha256 = hash.digest("hex");
+    if (options.sha256 !== undefined && options.sha256 !== sha256) {
+      await this.#drop(id, 0);
+      throw new FileHashMismatch();
+    }
     const file: StoredFile = {
       id,
       mime: options.mime,
       size,
-      sha256: hash.digest("hex"),
+      sha256,
       chunks: index,
       storedAt: options.at,
     };
@@ -153,6 +175,12 @@ export class KvFileStore implements FileStore {
       },
     }, { highWaterMark: 0 });
     return { file, body };
+  }
+
+  async remove(id: string): Promise<void> {
+    // The record first: a file is readable only while it is whole.
+    await this.kv.delete(keys.file(id));
+    await this.#drop(id, 0);
   }
 
   /** Removes pieces from `from` on (a file that grew too large, or a shorter rewrite). */

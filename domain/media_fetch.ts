@@ -282,15 +282,17 @@ export class MediaFetcher {
         mime: type,
         maxBytes,
         at: this.desk.clock.now(),
+        ...(sha256 ? { sha256: hexOf(sha256) } : {}),
       });
     } catch (error) {
       if (error instanceof FileTooLarge) {
         return { kind: "too_large", size: declaredSize ?? error.size };
       }
+      if (error instanceof FileHashMismatch) {
+        // A transfer gone wrong, or a file other than announced: never shown; tried again.
+        return { kind: "retry", error: "The file's SHA-256 does not match what Meta announced." };
+      }
       throw error;
-    }
-    if (sha256 && !sameHash(sha256, stored.sha256)) {
-      return { kind: "retry", error: "The file's SHA-256 does not match what Meta announced." };
     }
     return { kind: "stored", size: stored.size, mime: type };
   }
@@ -318,11 +320,15 @@ function failure(status: number, body: string): Outcome {
     : { kind: "failed", error };
 }
 
-/** Meta's `sha256` as hex or base64 against ours (hex). */
-function sameHash(given: string, hex: string): boolean {
+/** Meta's `sha256` (hex, or base64 as its webhooks send it) as lower-case hex. */
+export function hexOf(given: string): string {
   const text = given.trim();
-  if (/^[0-9a-f]{64}$/i.test(text)) return text.toLowerCase() === hex;
-  const bytes = new Uint8Array(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-  const b64 = toBase64(bytes);
-  return text === b64 || text === b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  if (/^[0-9a-f]{64}$/i.test(text)) return text.toLowerCase();
+  try {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    if (binary.length !== 32) return text;
+    return Array.from(binary, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+  } catch {
+    return text;
+  }
 }
