@@ -81,7 +81,7 @@ export class FakeMedia {
     await this.#server.shutdown();
   }
 
-  async #handle(request: Request): Promise<Response> {
+  #handle(request: Request): Response {
     const url = new URL(request.url);
     const authorization = request.headers.get("authorization");
     this.requests.push({ path: url.pathname, authorization, at: Date.now() });
