@@ -90,11 +90,12 @@ export class MediaFetcher {
   async runDue(): Promise<number> {
     let runs = 0;
     for (let pass = 0; pass < 20; pass++) {
+      // Fetches this instance started meanwhile (a timer, a kick) are waited for too.
+      const underway = [...this.#running.values()];
       const due = await this.#due();
-      if (!due.length) break;
-      await Promise.all(due.map((id) => this.#once(id)));
-      runs += due.length;
-      if (due.length < DUE_BATCH) break;
+      if (!due.length && !underway.length) break;
+      await Promise.all([...underway, ...due.map((id) => this.#once(id))]);
+      runs += due.length + underway.length;
     }
     return runs;
   }
