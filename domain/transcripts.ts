@@ -2,6 +2,8 @@
  * Transcript downloads (SPEC `GET /api/transcripts`, rules 10 and 35): one row per message and per
  * internal note of every ticket, archived ones included, for a time range (last column `kind`). Rows are produced by walking the tickets index and
  * each ticket's conversations page by page, so a range of any size streams in constant memory.
+ * Rule 53: a message's files are listed by kind, name and size with a desk link (never their
+ * bytes), and a shared place by its coordinates.
  */
 import { displayName } from "./customer_names.ts";
 import { listAgents } from "./agents.ts";
@@ -11,7 +13,7 @@ import { idTimePrefix } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { Temporal } from "./temporal.ts";
 import { ticketConversationIds } from "./tickets.ts";
-import type { Channel, Message, Note, Ticket } from "./types.ts";
+import type { Attachment, AttachmentKind, Channel, Message, Note, Place, Ticket } from "./types.ts";
 
 export type TranscriptFormat = "csv" | "json";
 export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = ["csv", "json"];
@@ -37,9 +39,32 @@ export interface TranscriptRow {
   at: string;
   /** Rule 35: a message, or a staff-only internal note. */
   kind: "message" | "note";
+  /** Rule 53: the message's files (JSON only; the CSV lists them in the text cell). */
+  attachments?: TranscriptFile[];
+  /** Rule 53: a shared place (JSON only; the CSV gives its coordinates in the text cell). */
+  location?: Place;
 }
 
-export const TRANSCRIPT_COLUMNS: readonly (keyof TranscriptRow)[] = [
+/** Rule 53: a file as a transcript lists it: what it is and where the desk serves it, no bytes. */
+export interface TranscriptFile {
+  kind: AttachmentKind;
+  filename: string | null;
+  mime: string;
+  size: number;
+  status: Attachment["status"];
+  /** The desk's own link (`/api/attachments/<id>`), absolute when the desk's address is known. */
+  link: string;
+}
+
+/** Where transcripts point for files: the desk's public address, when known. */
+export interface TranscriptOptions {
+  deskUrl?: string | null;
+}
+
+/** The CSV's columns: every field of a row but the JSON-only lists of rule 53. */
+export type TranscriptColumn = Exclude<keyof TranscriptRow, "attachments" | "location">;
+
+export const TRANSCRIPT_COLUMNS: readonly TranscriptColumn[] = [
   "ticketId",
   "customer",
   "from",
@@ -127,9 +152,10 @@ const PRE_TICKET_MS = 2 * 24 * 3600_000;
 export async function* transcriptRows(
   kv: Deno.Kv,
   range: TranscriptRange,
-  opts: { batchSize?: number } = {},
+  opts: { batchSize?: number } & TranscriptOptions = {},
 ): AsyncGenerator<TranscriptRow> {
   const batchSize = opts.batchSize ?? 100;
+  const base = (opts.deskUrl ?? "").replace(/\/+$/, "");
   const names = new Map((await listAgents(kv)).map((a) => [a.id, a.name]));
   const fromKey = idTimePrefix(range.from);
   const toKey = idTimePrefix(range.to + 1);
@@ -159,6 +185,7 @@ export async function* transcriptRows(
         text: item.text,
         at: iso(item.at),
         kind: note ? "note" : "message",
+        ...filesAndPlace(item, base),
       };
     };
     // The ticket's own notes are interleaved by time: each waits for the first later row.
@@ -179,6 +206,56 @@ export async function* transcriptRows(
     }
     for (; !nextOwn.done; nextOwn = await own.next()) yield row(nextOwn.value);
   }
+}
+
+/** Rule 53: a message's files and place as rows carry them (nothing for a message without). */
+function filesAndPlace(item: Message | Note, base: string): Partial<TranscriptRow> {
+  if (!("direction" in item)) return {};
+  const files = item.attachments ?? [];
+  return {
+    ...(files.length
+      ? {
+        attachments: files.map((a) => ({
+          kind: a.kind,
+          filename: a.filename ?? null,
+          mime: a.mime,
+          size: a.size,
+          status: a.status,
+          link: `${base}/api/attachments/${a.id}`,
+        })),
+      }
+      : {}),
+    ...(item.location ? { location: placeOf(item.location) } : {}),
+  };
+}
+
+/** Only the fields a place has: a stored record never brings others into a download. */
+function placeOf(p: Place): Place {
+  return {
+    latitude: p.latitude,
+    longitude: p.longitude,
+    ...(p.name ? { name: p.name } : {}),
+    ...(p.address ? { address: p.address } : {}),
+  };
+}
+
+/**
+ * Rule 53 in the CSV: the text cell is the message's text, then one line per file
+ * (`[image: name, 48213 bytes] link`) and one for a place (`[location: -33.9249, 18.4241] name,
+ * address`), so the columns stay those of rule 35 (`kind` last) and old readers keep working.
+ */
+export function csvText(row: TranscriptRow): string {
+  const lines = row.text ? [row.text] : [];
+  for (const f of row.attachments ?? []) {
+    const state = f.status === "stored" ? "" : `, ${f.status.replace("_", " ")}`;
+    lines.push(`[${f.kind}: ${f.filename ?? "no name"}, ${f.size} bytes${state}] ${f.link}`);
+  }
+  const p = row.location;
+  if (p) {
+    const label = [p.name, p.address].filter(Boolean).join(", ");
+    lines.push(`[location: ${p.latitude}, ${p.longitude}]${label ? ` ${label}` : ""}`);
+  }
+  return lines.join("\n");
 }
 
 /** The values of a KV listing whose `at` is within the range. */
@@ -230,8 +307,9 @@ export async function* transcriptChunks(
   let chunk = format === "csv" ? csvLine(TRANSCRIPT_COLUMNS) : "[";
   let count = 0;
   for await (const row of rows) {
-    if (format === "csv") chunk += csvLine(TRANSCRIPT_COLUMNS.map((c) => row[c]));
-    else chunk += (count === 0 ? "\n" : ",\n") + JSON.stringify(row);
+    if (format === "csv") {
+      chunk += csvLine(TRANSCRIPT_COLUMNS.map((c) => c === "text" ? csvText(row) : row[c]));
+    } else chunk += (count === 0 ? "\n" : ",\n") + JSON.stringify(row);
     if (++count % chunkRows === 0) {
       yield chunk;
       chunk = "";
@@ -246,9 +324,10 @@ export function transcriptStream(
   kv: Deno.Kv,
   range: TranscriptRange,
   format: TranscriptFormat,
+  opts: TranscriptOptions = {},
 ): ReadableStream<Uint8Array> {
   // `from` pulls the generator one chunk per read and returns it when the reader cancels.
-  return ReadableStream.from(transcriptChunks(transcriptRows(kv, range), format))
+  return ReadableStream.from(transcriptChunks(transcriptRows(kv, range, opts), format))
     .pipeThrough(new TextEncoderStream());
 }
 

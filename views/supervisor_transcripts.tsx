@@ -69,6 +69,11 @@ export function TranscriptsForm(
             ticket, archived ones included: ticket id, customer, address, channel, direction,
             author, text, time (ISO 8601, UTC) and kind (message or note).
           </p>
+          <p>
+            Files are listed by kind, name and size with a link to open them in the desk (never
+            their contents): in the CSV on their own lines of the text cell, in JSON as{" "}
+            <code>attachments</code>. Shared places are given as coordinates.
+          </p>
           <p class="muted small">
             Dates are whole days in the business time zone ({timeZone}). The file is written as it
             downloads, so large ranges start at once. In spreadsheets, cells starting with = + - @
