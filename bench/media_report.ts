@@ -1,0 +1,219 @@
+/**
+ * Media benchmark (rule 49), wired as main.ts wires it: the webhook route, the in-process kick
+ * after its commit, the fetcher streaming into the KV file store, against a media server on
+ * 127.0.0.1 that speaks Meta's wire format.
+ *
+ *   npx -y deno@2 run -A bench/media_report.ts [--only=latency|memory]
+ *
+ * 1. Latency from a WhatsApp webhook carrying a 1 MB photo to the file stored and readable (the
+ *    commit that marks it `stored` is what wakes the open ticket's stream), 50 photos one after
+ *    another, on a local KV file and behind a KV Connect server (as on Deno Deploy).
+ * 2. Memory while 20 files of 16 MiB are fetched at once: the media server makes its bytes as it
+ *    sends them (nothing held by it), so the process's growth is the desk's own.
+ */
+import { createHmac } from "node:crypto";
+import { updateChannel } from "../domain/channel_settings.ts";
+import { customerIdFor } from "../domain/ids.ts";
+import { keys } from "../domain/keys.ts";
+import type { Message } from "../domain/types.ts";
+import { testDesk } from "../tests/helpers.ts";
+import { openKvConnect, startKvConnectServer } from "../tests/kv_connect_server.ts";
+
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
+const APP_SECRET = "bench-app-secret";
+const BEARER = "bench-token";
+const PHONE = "106540352242922";
+const MIB = 1024 * 1024;
+
+/** A Meta-like media server whose files are `length` pseudo-random bytes, made as they are sent. */
+function mediaServer(length: number) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/download/")) {
+      let sent = 0;
+      let x = 12345;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= length) return controller.close();
+          const piece = new Uint8Array(Math.min(64 * 1024, length - sent));
+          for (let i = 0; i < piece.length; i++) {
+            x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+            piece[i] = x >>> 24;
+          }
+          sent += piece.length;
+          controller.enqueue(piece);
+        },
+      });
+      return new Response(body, {
+        headers: { "content-type": "image/jpeg", "content-length": String(length) },
+      });
+    }
+    const id = url.pathname.slice(1);
+    return Response.json({
+      messaging_product: "whatsapp",
+      url: `http://127.0.0.1:${server.addr.port}/download/${id}`,
+      mime_type: "image/jpeg",
+      file_size: String(length),
+      id,
+    });
+  });
+  return { origin: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+function webhook(from: string, mediaId: string) {
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{
+      id: "1",
+      changes: [{
+        field: "messages",
+        value: {
+          messaging_product: "whatsapp",
+          metadata: { display_phone_number: "15550783881", phone_number_id: PHONE },
+          messages: [{
+            from,
+            id: `wamid.bench.${mediaId}`,
+            timestamp: "1750090702",
+            type: "image",
+            image: { id: mediaId, mime_type: "image/jpeg" },
+          }],
+        },
+      }],
+    }],
+  });
+}
+
+async function benchDesk(origin: string, kv?: Deno.Kv) {
+  const dir = await Deno.makeTempDir();
+  const d = await testDesk({
+    ...(kv ? { kv } : { path: `${dir}/media.sqlite3` }),
+    providers: { whatsappApiBase: origin, timeoutMs: 60_000 },
+  });
+  await updateChannel(d.kv, "whatsapp", {
+    phoneNumberId: PHONE,
+    accessToken: BEARER,
+    appSecret: APP_SECRET,
+    verifyToken: "v",
+    enabled: true,
+  }, { clock: d.clock, publicUrl: "http://127.0.0.1:8000" });
+  return d;
+}
+
+async function post(d: Awaited<ReturnType<typeof benchDesk>>, raw: string) {
+  const res = await d.app.request("/webhooks/whatsapp", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-hub-signature-256": "sha256=" + createHmac("sha256", APP_SECRET).update(raw).digest("hex"),
+    },
+    body: raw,
+  });
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+  await res.body?.cancel();
+}
+
+/** Waits (watching the customer's thread marker) until every file of the customer is stored. */
+async function storedFor(kv: Deno.Kv, customerId: string) {
+  const stream = kv.watch([keys.threadChanged(customerId)]);
+  try {
+    for await (const _ of stream) {
+      const conversation = (await kv.get<{ id: string }>(keys.conversation(customerId))).value;
+      if (!conversation) continue;
+      const messages = await Array.fromAsync(
+        kv.list<Message>({ prefix: keys.messages(conversation.id) }),
+      );
+      const files = messages.flatMap((e) => e.value.attachments ?? []);
+      if (files.length && files.every((a) => a.status !== "fetching")) return files;
+    }
+  } finally {
+    await stream.cancel().catch(() => {});
+  }
+  throw new Error("watch ended");
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+
+async function latency(store: "file" | "kv-connect") {
+  const media = mediaServer(1_000_000);
+  const server = store === "kv-connect" ? await startKvConnectServer() : null;
+  const kv = server ? await openKvConnect(server) : undefined;
+  const d = await benchDesk(media.origin, kv);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      const from = `2782${String(1_000_000 + i)}`;
+      const customerId = await customerIdOf(`+${from}`);
+      const started = performance.now();
+      const done = storedFor(d.kv, customerId);
+      await post(d, webhook(from, `${store}${i}`));
+      const [file] = await done;
+      if (file.status !== "stored" || file.size !== 1_000_000) throw new Error(file.status);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    await d.close();
+    kv?.close();
+    await server?.close();
+    await media.close();
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `${store}: webhook → 1 MB photo stored, 50 in a row: p50 ${
+      percentile(times, 0.5).toFixed(1)
+    } ms, ` +
+      `p99 ${percentile(times, 0.99).toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`,
+  );
+}
+
+async function memory() {
+  const media = mediaServer(16 * MIB);
+  const d = await benchDesk(media.origin);
+  try {
+    // Warm up: one small round trip through every path, then a quiet baseline.
+    await post(d, webhook("27820000001", "warm"));
+    await storedFor(d.kv, await customerIdOf("+27820000001"));
+    (globalThis as { gc?: () => void }).gc?.();
+    const base = Deno.memoryUsage();
+    let peakRss = base.rss;
+    let peakHeap = base.heapUsed;
+    const sampler = setInterval(() => {
+      const m = Deno.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    }, 5);
+    const started = performance.now();
+    const customers: string[] = [];
+    const waits: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const from = `2783${String(1_000_000 + i)}`;
+      const id = await customerIdOf(`+${from}`);
+      customers.push(id);
+      waits.push(storedFor(d.kv, id));
+    }
+    await Promise.all(
+      customers.map((_, i) => post(d, webhook(`2783${String(1_000_000 + i)}`, `big${i}`))),
+    );
+    await Promise.all(waits);
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    console.log(
+      `20 × 16 MiB fetched at once (320 MiB) in ${seconds.toFixed(1)} s: ` +
+        `peak RSS +${((peakRss - base.rss) / MIB).toFixed(0)} MiB over ${
+          (base.rss / MIB).toFixed(0)
+        } MiB, ` +
+        `peak JS heap +${((peakHeap - base.heapUsed) / MIB).toFixed(0)} MiB`,
+    );
+  } finally {
+    await d.close();
+    await media.close();
+  }
+}
+
+const customerIdOf = (from: string) => customerIdFor("whatsapp", from);
+
+if (!only || only === "latency") {
+  await latency("file");
+  await latency("kv-connect");
+}
+if (!only || only === "memory") await memory();
