@@ -11,6 +11,7 @@ import {
   isOnDeploy,
   parseConfig,
   PLATFORM_KV,
+  providerConfig,
 } from "../domain/config.ts";
 import { kvWriteDirectory } from "../scripts/kv_write_path.ts";
 import { freePort, mainCommand, startMain } from "./main_process.ts";
@@ -228,4 +229,18 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("[domain] rule 49: CHATDESK_MEDIA_MAX_BYTES caps the files kept (16 MiB unless set)", async (t) => {
+  await t.step("16 MiB by default, reaching the fetcher's settings", () => {
+    const config = parseConfig({});
+    assert.equal(config.mediaMaxBytes, 16 * 1024 * 1024);
+    assert.equal(providerConfig(config).mediaMaxBytes, 16 * 1024 * 1024);
+  });
+  await t.step("a whole number of bytes from 1 KiB to 100 MiB", () => {
+    assert.equal(parseConfig({ CHATDESK_MEDIA_MAX_BYTES: "5000000" }).mediaMaxBytes, 5_000_000);
+    for (const bad of ["16MB", "-1", "1.5", "100", String(200 * 1024 * 1024)]) {
+      refused({ CHATDESK_MEDIA_MAX_BYTES: bad }, "CHATDESK_MEDIA_MAX_BYTES", bad);
+    }
+  });
 });
