@@ -24,8 +24,17 @@ import {
   writeTicket,
 } from "./tickets.ts";
 import { settleConversation } from "./sweeps.ts";
-import type { Agent, Conversation, Customer, Message, Ticket } from "./types.ts";
+import type { Agent, Attachment, Conversation, Customer, Message, Ticket } from "./types.ts";
 import { asBody } from "./validate.ts";
+import {
+  checkOutgoingMedia,
+  mediaFields,
+  type OutgoingMedia,
+  parseOutgoingMedia,
+  pointOutgoing,
+  sendWithMedia,
+} from "./agent_media.ts";
+import type { FileStore } from "./file_store.ts";
 
 export interface Chat {
   id: string;
@@ -125,20 +134,33 @@ export async function acceptChat(desk: Desk, agent: Agent, chatId: string): Prom
   });
 }
 
-/** What an agent sends: free text, or a filled template with its name, language and params. */
-export interface Outgoing {
+/**
+ * What an agent sends: free text, a filled template with its name, language and params, or
+ * (rule 51) a file with an optional caption, or a place.
+ */
+export interface Outgoing extends Partial<OutgoingMedia> {
   text: string;
   template?: string;
   language?: string;
   params?: string[];
 }
 
-/** Reads `{text}` or `{template, params}` into what the agent sends (rule 18 decides if it may). */
+/**
+ * Reads `{text}`, `{template, params}`, `{file, text?}` (a multipart body's parts) or
+ * `{location}` into what the agent sends (rules 18, 44 and 51 decide if it may).
+ */
 export async function parseOutgoing(
   kv: Deno.Kv,
   input: unknown,
 ): Promise<Outgoing> {
   const body = asBody(input);
+  const media = parseOutgoingMedia(body);
+  if (media) {
+    if (media.text.length > MAX_MESSAGE_LENGTH) {
+      throw new Invalid("text_too_long", `At most ${MAX_MESSAGE_LENGTH} characters.`);
+    }
+    return media;
+  }
   if (body.template !== undefined) {
     if (typeof body.template !== "string") {
       throw new Invalid("invalid_field", '"template" must be a template id or name.');
@@ -182,19 +204,28 @@ export function assertWindowOpen(
   }
 }
 
+/** The message fields of what the agent sends: text or template, file or place (rule 51). */
+function outgoingFields(outgoing: Outgoing, attachment: Attachment | null) {
+  if (!outgoing.file && !outgoing.location) return outgoing;
+  return mediaFields(outgoing as OutgoingMedia, attachment);
+}
+
 /**
  * Rule 17: the assignee replies on a ticket with Start Chat; the message goes to the customer
  * and a live chat starts, which never closes the ticket (rule 7). The ticket stays assigned.
+ * Rule 51: a file is stored only once every check passed (`files`: where it is kept).
  */
 export async function replyToTicket(
   desk: Desk,
   agent: Agent,
   ticketId: string,
   input: unknown,
+  files?: FileStore,
 ): Promise<Message> {
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  const message = await retryCommit(async () => {
+  const media = outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
+  const message = await sendWithMedia(desk, files, media, async (stage) => {
     const now = desk.clock.now();
     const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(ticketId));
     const ticket = ticketEntry.value;
@@ -220,6 +251,7 @@ export async function replyToTicket(
     assertFitsChannel(customer.channel, outgoing.text);
     assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
     const stored = convEntry.value;
+    const rule = media ? checkOutgoingMedia(customer, stored?.route, media) : null;
     // A timed-out conversation no sweep has settled yet (a pending chat due to become a ticket)
     // is settled first, so its messages land where the rules put them (rules 5, 6, 21).
     if (stored && stored.state !== "ended" && !isCurrent(stored, now)) {
@@ -230,6 +262,7 @@ export async function replyToTicket(
     if (before?.state === "live" && before.agentId !== agent.id) {
       throw new Conflict("customer_in_chat", "The customer is in a live chat with another agent.");
     }
+    if (stage.check) return { checked: rule };
     const op = desk.kv.atomic().check(ticketEntry, convEntry);
     const deadline = now + settings.timeouts.sessionMinutes * 60_000;
     let chat: Conversation;
@@ -271,8 +304,9 @@ export async function replyToTicket(
     const to = { conversationId: chat.id, customerId: ticket.customerId, route: chat.route };
     const message = addOutbound(op, to, now, dispatchFor(chat.route), {
       author: agent.id,
-      ...outgoing,
+      ...outgoingFields(outgoing, stage.attachment),
     });
+    pointOutgoing(op, message, ticket.customerId);
     return (await op.commit()).ok ? message : undefined;
   });
   kickDelivery(desk, message.customerId!, headOf(message));
@@ -285,11 +319,13 @@ export async function sendChatMessage(
   agent: Agent,
   chatId: string,
   input: unknown,
+  files?: FileStore,
 ): Promise<Message> {
   const customerId = await chatConversation(desk, chatId);
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  const sent = await retryCommit(async () => {
+  const media = outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
+  const sent = await sendWithMedia(desk, files, media, async (stage) => {
     const now = desk.clock.now();
     const [entry, customer] = await desk.kv.getMany<[Conversation, Customer]>([
       keys.conversation(customerId),
@@ -306,6 +342,8 @@ export async function sendChatMessage(
     refuseOptedOut(customer.value!);
     assertFitsChannel(customer.value!.channel, outgoing.text);
     assertWindowOpen(customer.value!, c, outgoing, settings, desk.clock);
+    const rule = media ? checkOutgoingMedia(customer.value!, c.route, media) : null;
+    if (stage.check) return { checked: rule };
     const op = desk.kv.atomic().check(entry);
     const after = {
       ...c,
@@ -316,8 +354,9 @@ export async function sendChatMessage(
     const to = { conversationId: chatId, customerId, route: c.route };
     const message = addOutbound(op, to, now, dispatchFor(c.route), {
       author: agent.id,
-      ...outgoing,
+      ...outgoingFields(outgoing, stage.attachment),
     });
+    pointOutgoing(op, message, customerId);
     return (await op.commit()).ok ? message : undefined;
   });
   kickDelivery(desk, customerId, headOf(sent));

@@ -175,6 +175,12 @@ export interface Delivery {
   queuedAt?: number;
   /** The route of the latest attempt (status callbacks must come from it). */
   route?: Route;
+  /**
+   * Rule 51: the media id Meta gave the message's file when it was uploaded, and when (desk
+   * clock): a retry sends by it instead of uploading again while it lives (Meta keeps 30 days).
+   */
+  mediaId?: string;
+  mediaIdAt?: number;
 }
 
 export interface Message {
@@ -207,6 +213,11 @@ export interface Message {
   attachments?: Attachment[];
   /** Rules 49 and 51: a place shared (WhatsApp `location`). */
   location?: Place;
+  /**
+   * Rule 51: an agent's file sent without a caption: `text` is its `[image]`-style placeholder
+   * (for search and transcripts), and the provider gets no caption.
+   */
+  noCaption?: boolean;
 }
 
 /** Rule 49: what a file is, for how it is shown (rule 50). */

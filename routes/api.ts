@@ -45,6 +45,7 @@ import { requireRole } from "./auth.ts";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { agentJson, chatJson, messageJson, ticketJson } from "./json.ts";
 import { clientAddress, readJson } from "./request.ts";
+import { readReply } from "./uploads.ts";
 
 export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
@@ -94,8 +95,15 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     agent,
     async (c) => c.json(ticketJson(await acceptTicket(desk, c.get("agent"), c.req.param("id")))),
   );
+  // Rule 51: JSON, or multipart with one `file` and its caption `text`.
   api.post("/tickets/:id/reply", agent, async (c) => {
-    const message = await replyToTicket(desk, c.get("agent"), c.req.param("id"), await readJson(c));
+    const message = await replyToTicket(
+      desk,
+      c.get("agent"),
+      c.req.param("id"),
+      await readReply(c),
+      deps.media?.files,
+    );
     return c.json(messageJson(message), 201);
   });
   api.post(
@@ -164,12 +172,14 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     async (c) => c.json(chatJson(await acceptChat(desk, c.get("agent"), c.req.param("id")))),
   );
   api.post("/chats/:id/messages", agent, async (c) => {
-    return c.json(
-      messageJson(
-        await sendChatMessage(desk, c.get("agent"), c.req.param("id"), await readJson(c)),
-      ),
-      201,
+    const message = await sendChatMessage(
+      desk,
+      c.get("agent"),
+      c.req.param("id"),
+      await readReply(c),
+      deps.media?.files,
     );
+    return c.json(messageJson(message), 201);
   });
   api.post(
     "/chats/:id/end",

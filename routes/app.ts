@@ -15,6 +15,7 @@ import { pageRoutes } from "./pages.ts";
 import { transcriptRoutes } from "./transcripts.ts";
 import { requestLimits } from "./limits.ts";
 import { readAhead, readAheadDeps } from "./read_ahead.ts";
+import { isUpload, MAX_UPLOAD_BODY_BYTES, MAX_UPLOAD_FILE_BYTES } from "./uploads.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_SEGMENT = 128;
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
   });
   // Before the body limit, which reads the whole body: a trickling one must time out there too.
   app.use(requestLimits(deps, deps.limits));
-  app.use(bodyLimit({
+  const bodies = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
       throw new TooLarge(
@@ -61,7 +62,19 @@ export function createApp(deps: AppDeps): Hono<DeskEnv> {
         `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
       );
     },
-  }));
+  });
+  // Rule 51: a reply's multipart body carries a file, up to the largest a route takes; refused
+  // by its Content-Length before it is read, or once it has read past that.
+  const uploads = bodyLimit({
+    maxSize: MAX_UPLOAD_BODY_BYTES,
+    onError: () => {
+      throw new TooLarge(
+        "file_too_large",
+        `Files are limited to ${MAX_UPLOAD_FILE_BYTES / (1024 * 1024)} MiB.`,
+      );
+    },
+  });
+  app.use((c, next) => isUpload(c) ? uploads(c, next) : bodies(c, next));
   app.onError((error, c) => pageErrorOrJson(c, error, deps));
   // Ids are 26 characters: a path segment far longer names nothing (and would exceed KV's key size).
   app.use(async (c, next) => {

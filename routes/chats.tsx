@@ -36,6 +36,7 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   conversationAside,
   draftAnswer,
+  formText,
   type PaneState,
   type PaneSubject,
   refusedAs,
@@ -47,6 +48,7 @@ import {
   threadPoll,
 } from "./conversation_pane.tsx";
 import { formOf, pageAuth, redirectWithFlash, takeFlash } from "./page_auth.ts";
+import { pageMedia } from "./uploads.ts";
 
 type ChatThreadPart = NonNullable<Awaited<ReturnType<typeof chatThread>>>;
 
@@ -297,7 +299,9 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     );
     if (refused) return refused;
     return await act(c, `/chats/${id}`, `/chats/${id}`, async () => {
-      await sendChatMessage(desk, agent, id, { text: form.text ?? "" });
+      // Rule 51: a file (`file`, `text` its caption) or a place, from a plain multipart form.
+      const media = await pageMedia(c, form, formText(form.text));
+      await sendChatMessage(desk, agent, id, media ?? { text: form.text ?? "" }, deps.media?.files);
       return null;
     });
   });

@@ -52,6 +52,7 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   conversationAside,
   draftAnswer,
+  formText,
   type PaneState,
   replyWindowOpen,
   retryForm,
@@ -69,6 +70,7 @@ import {
   safeNext,
   takeFlash,
 } from "./page_auth.ts";
+import { pageMedia } from "./uploads.ts";
 
 const asQueue = (value: string | undefined): ListQueue | null =>
   LIST_QUEUES.includes(value as ListQueue) ? value as ListQueue : null;
@@ -384,14 +386,16 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       },
     );
     if (refused) return refused;
-    const input = template
-      ? {
-        template,
-        params: Array.isArray(form.params) ? form.params : form.params ? [form.params] : [],
-      }
-      : { text: typeof form.text === "string" ? form.text : "" };
     try {
-      const message = await replyToTicket(desk, agent, id, input);
+      // Rule 51: a file (`file`, `text` its caption) or a place, from a plain multipart form.
+      const media = template ? null : await pageMedia(c, form, formText(typed));
+      const input = template
+        ? {
+          template,
+          params: Array.isArray(form.params) ? form.params : form.params ? [form.params] : [],
+        }
+        : media ?? { text: typed };
+      const message = await replyToTicket(desk, agent, id, input, deps.media?.files);
       // Rule 29: nothing was handed to the provider yet; the mark tells when it is.
       return redirectWithFlash(c, here, {
         kind: "ok",
