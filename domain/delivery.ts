@@ -42,12 +42,17 @@ import type {
   Outgoing,
   Provider,
   ProviderConfig,
+  ProviderRequest,
   ProviderRoute,
+  ProviderUploadRequest,
   SendOutcome,
 } from "./providers/provider.ts";
+import { type FileStore, KvFileStore } from "./file_store.ts";
+import { mediaLink } from "./media_links.ts";
 import { twilioProvider } from "./providers/twilio.ts";
 import { type Settings, withDefaults } from "./settings.ts";
 import type {
+  Attachment,
   Channel,
   Conversation,
   Customer,
@@ -105,6 +110,22 @@ const PROVIDERS: Record<ProviderRoute, { provider: Provider<any>; channel: Provi
   twilio: { provider: twilioProvider, channel: "twilio" },
   api: { provider: apiChannelProvider, channel: "api" },
 };
+
+/** Rule 51: a file to Twilio needs a desk link, which needs the desk's public address. */
+const NO_PUBLIC_URL: DeliveryError = {
+  code: "no_public_url",
+  message: "Twilio fetches files from the desk: set CHATDESK_PUBLIC_URL to send them.",
+};
+
+/** Rule 51: the file of a queued message is not in the store (nothing to upload). */
+const FILE_MISSING: SendOutcome = {
+  kind: "permanent",
+  code: "file_missing",
+  message: "The message's file is not in the desk's store.",
+};
+
+/** Rule 51: Meta keeps an uploaded file 30 days; a retry reuses its id a little less long. */
+const MEDIA_ID_FOR = 29 * DAY;
 
 const NO_CHANNEL: DeliveryError = {
   code: "no_channel",
@@ -209,6 +230,8 @@ type Step = "next" | "idle" | "wait";
 export interface CourierOptions {
   /** The HTTP client (tests may wrap it to count calls). */
   fetch?: typeof fetch;
+  /** Rule 51: where agents' files are read from (a KV file store on the desk's store if not given). */
+  files?: FileStore;
 }
 
 /** How many due entries one look at the delivery index takes at most (the rest: the next look). */
@@ -220,6 +243,7 @@ export class Courier {
   #running = new Map<string, { again: boolean; done: Promise<void> }>();
   #slots = new Map<ProviderRoute, Slots>();
   #fetch: typeof fetch;
+  #files: FileStore;
   #stopping = false;
 
   constructor(
@@ -228,6 +252,7 @@ export class Courier {
     options: CourierOptions = {},
   ) {
     this.#fetch = options.fetch ?? fetch;
+    this.#files = options.files ?? new KvFileStore(desk.kv);
   }
 
   /**
@@ -353,14 +378,14 @@ export class Courier {
       text,
       at: now,
     };
-    return await this.#call(provider, route, all[settingsKey], {
+    return (await this.#call(provider, route, all[settingsKey], {
       message,
       customerId: "test",
       channel,
       to,
       routeTo: null,
       ticketId: null,
-    });
+    })).outcome;
   }
 
   /** A due entry for a later look at the customer's queue, in a commit of its own. */
@@ -508,6 +533,18 @@ export class Courier {
       }
     }
 
+    // Rule 51: Twilio fetches a file from the desk's public address; without one it cannot go.
+    const attachment = message.attachments?.[0];
+    if (attachment && target.route === "twilio" && !this.config.publicUrl) {
+      return await finish(failed(d, NO_PUBLIC_URL, now));
+    }
+    // Rule 51: Meta takes a file by the id its upload gave; a retry reuses a live one.
+    const mediaId = target.route === "meta" && d.mediaId && d.mediaIdAt !== undefined &&
+        now - d.mediaIdAt < MEDIA_ID_FOR
+      ? d.mediaId
+      : undefined;
+    const uploads = !!attachment && target.route === "meta" && !mediaId;
+
     if (this.#stopping) {
       // Rule 39: no new head while stopping; whoever runs next takes it at once.
       await this.#lookAgainAt(customerId, now);
@@ -528,7 +565,8 @@ export class Courier {
     // An attempt underway shows no earlier error: its own outcome writes the next one.
     const { error: _cleared, ...underway } = attempt;
     attempt = underway;
-    const leaseMs = this.config.timeoutMs + 5_000;
+    // An attempt that uploads first makes two provider calls, each with its own timeout.
+    const leaseMs = this.config.timeoutMs * (uploads ? 2 : 1) + 5_000;
     const watchdog = keys.deliveryDue(now + leaseMs, customerId);
     const take = kv.atomic().check(head, messageEntry, leaseEntry)
       .set(keys.sendLease(customerId), { owner: this.owner, until: realNow + leaseMs })
@@ -541,15 +579,24 @@ export class Courier {
 
     const { provider } = PROVIDERS[target.route];
     const customer = customerEntry.value!;
-    const outcome = await this.#call(provider, target.route, all[target.channel], {
+    const called = await this.#call(provider, target.route, all[target.channel], {
       message,
       customerId,
       channel: customer.channel,
       to: customer.from,
       routeTo: conversationEntry.value?.routeTo ?? null,
       ticketId,
-    });
-    return await this.#settle(customerId, head, messageKey, watchdog, target, outcome);
+      ...(mediaId ? { mediaId } : {}),
+    }, attachment);
+    return await this.#settle(
+      customerId,
+      head,
+      messageKey,
+      watchdog,
+      target,
+      called.outcome,
+      called.mediaId !== mediaId ? called.mediaId : undefined,
+    );
   }
 
   /** Records what the provider answered, in one commit with the lease and watchdog dropped. */
@@ -560,6 +607,8 @@ export class Courier {
     watchdog: Deno.KvKey,
     target: Extract<Target, { kind: "send" }>,
     outcome: SendOutcome,
+    /** Rule 51: a media id this attempt's upload got (kept for the next attempt). */
+    uploaded?: string,
   ): Promise<Step> {
     const { kv, clock } = this.desk;
     if (outcome.kind === "auth") {
@@ -651,39 +700,64 @@ export class Courier {
           break;
         }
       }
+      if (uploaded) delivery = { ...delivery, mediaId: uploaded, mediaIdAt: now };
       op.set(messageKey, { ...message, delivery });
       return (await op.commit()).ok ? step : undefined;
     });
   }
 
-  /** One provider call, capped per route, timed out in real time; never throws. */
+  /**
+   * One attempt's provider calls, capped per route, each timed out in real time; never throws.
+   * Rule 51: with a file, Meta gets it uploaded first (unless `out.mediaId` is a live upload's)
+   * and Twilio a signed desk link to it; `mediaId` is a new upload's id, kept even when the send
+   * after it failed.
+   */
   async #call(
     // deno-lint-ignore no-explicit-any
     provider: Provider<any>,
     route: ProviderRoute,
     settings: unknown,
     out: Outgoing,
-  ): Promise<SendOutcome> {
+    attachment?: Attachment,
+  ): Promise<{ outcome: SendOutcome; mediaId?: string }> {
     let slots = this.#slots.get(route);
     if (!slots) this.#slots.set(route, slots = new Slots(CALLS_PER_ROUTE));
     return await slots.run(async () => {
       const now = this.desk.clock.now();
+      let mediaId = out.mediaId;
       try {
-        const request = await provider.request(out, settings, this.config, now);
-        const signal = AbortSignal.timeout(this.config.timeoutMs);
-        const response = await this.#fetch(request.url, {
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-          signal,
-          redirect: "manual",
-        });
-        const body = await readUpTo(response, PROVIDER_ANSWER_BYTES);
-        return provider.classify(response.status, response.headers, body, now);
+        let mediaUrl: string | undefined;
+        if (attachment && provider.upload && provider.uploaded && !mediaId) {
+          const opened = await this.#files.open(attachment.id);
+          if (!opened) return { outcome: FILE_MISSING };
+          const request = provider.upload(
+            { attachment, body: opened.body },
+            settings,
+            this.config,
+          );
+          const classify = provider.uploaded.bind(provider);
+          const up = await this.#exchange(request, (s, h, b) => classify(s, h, b, now));
+          if (up.kind !== "uploaded") return { outcome: up };
+          mediaId = up.mediaId;
+        }
+        if (attachment && route === "twilio" && this.config.publicUrl) {
+          mediaUrl = await mediaLink(this.desk.kv, this.config.publicUrl, attachment.id, now);
+        }
+        const request = await provider.request(
+          { ...out, ...(mediaId ? { mediaId } : {}), ...(mediaUrl ? { mediaUrl } : {}) },
+          settings,
+          this.config,
+          now,
+        );
+        const outcome = await this.#exchange(
+          request,
+          (s, h, b) => provider.classify(s, h, b, now),
+        );
+        return { outcome, mediaId };
       } catch (error) {
         const timedOut = error instanceof DOMException &&
           (error.name === "TimeoutError" || error.name === "AbortError");
-        return timedOut
+        const outcome: SendOutcome = timedOut
           ? {
             kind: "retry",
             code: "timeout",
@@ -694,8 +768,26 @@ export class Courier {
             code: "network_error",
             message: String((error as Error)?.message ?? error).slice(0, 200),
           };
+        return { outcome, mediaId };
       }
     });
+  }
+
+  /** One HTTP exchange with a provider, its answer read up to rule 47's bound and classed. */
+  async #exchange<T>(
+    request: ProviderRequest | ProviderUploadRequest,
+    classify: (status: number, headers: Headers, body: string) => T,
+  ): Promise<T> {
+    const signal = AbortSignal.timeout(this.config.timeoutMs);
+    const response = await this.#fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal,
+      redirect: "manual",
+    });
+    const body = await readUpTo(response, PROVIDER_ANSWER_BYTES);
+    return classify(response.status, response.headers, body);
   }
 }
 

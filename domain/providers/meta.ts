@@ -12,14 +12,16 @@ import {
   hmac,
   type InboundMedia,
   jsonObject,
+  multipartStream,
   type Provider,
   type ProviderInbound,
   type ProviderStatus,
   type ProviderWebhook,
   timingSafeEqual,
 } from "./provider.ts";
-import type { AttachmentKind, MessageChange, Place } from "../types.ts";
-import { cleanFilename, cleanMime } from "../attachments.ts";
+import type { Attachment, AttachmentKind, Message, MessageChange, Place } from "../types.ts";
+import { baseMime, cleanFilename, cleanMime } from "../attachments.ts";
+import { captionOf } from "../agent_media.ts";
 import { oneLineName } from "../validate.ts";
 
 /**
@@ -70,6 +72,10 @@ export const metaProvider: Provider<WhatsAppSettings> = {
       recipient_type: "individual",
       to: out.to.replace(/^\+/, ""),
     };
+    const attachment = message.attachments?.[0];
+    if (attachment && !out.mediaId) {
+      return Promise.reject(new Error("A file goes to Meta by its media id: upload it first."));
+    }
     const body = message.template
       ? {
         ...base,
@@ -87,6 +93,10 @@ export const metaProvider: Provider<WhatsAppSettings> = {
             : {}),
         },
       }
+      : attachment
+      ? { ...base, ...mediaMessage(message, attachment, out.mediaId!) }
+      : message.location
+      ? { ...base, type: "location", location: placeMessage(message.location) }
       : replyButtons(message, now)
       ? { ...base, type: "interactive", interactive: replyButtons(message, now) }
       : { ...base, type: "text", text: { body: message.text } };
@@ -101,6 +111,47 @@ export const metaProvider: Provider<WhatsAppSettings> = {
       },
       body: JSON.stringify(body),
     });
+  },
+  upload({ attachment, body }, settings, config) {
+    if (!settings.phoneNumberId || !settings.accessToken) {
+      throw new Error("The WhatsApp channel has no phone number id or token.");
+    }
+    // Meta's "Upload media": `POST /{phone-number-id}/media`, multipart with `messaging_product`,
+    // `type` and `file` (developers.facebook.com/docs/whatsapp/cloud-api/reference/media, and
+    // SPEC "Media" wire formats), answered `{id}`.
+    const form = multipartStream(
+      [["messaging_product", "whatsapp"], ["type", baseMime(attachment.mime)]],
+      {
+        field: "file",
+        filename: attachment.filename ?? `${attachment.kind}.${extensionOf(attachment.mime)}`,
+        mime: attachment.mime,
+        body,
+      },
+    );
+    return {
+      url: `${config.whatsappApiBase.replace(/\/+$/, "")}/${
+        encodeURIComponent(settings.phoneNumberId)
+      }/media`,
+      method: "POST",
+      headers: {
+        "authorization": `Bearer ${settings.accessToken}`,
+        "content-type": form.contentType,
+      },
+      body: form.body,
+    };
+  },
+  uploaded(status, headers, body, now) {
+    // Success is `200 {id}`; failures have a send's `{error: {message, code}}` and its classes.
+    const outcome = metaProvider.classify(status, headers, body, now);
+    if (outcome.kind !== "accepted") return outcome;
+    const id = jsonObject(body)?.id;
+    return typeof id === "string" && /^[A-Za-z0-9_.:-]{1,128}$/.test(id)
+      ? { kind: "uploaded", mediaId: id }
+      : {
+        kind: "permanent",
+        code: "upload_no_id",
+        message: "Meta accepted the file but gave no id.",
+      };
   },
   classify(status, headers, body, now) {
     const json = jsonObject(body);
@@ -154,6 +205,39 @@ function replyButtons(message: { text: string; at: number; quickReplies?: string
     },
   };
 }
+
+/**
+ * Rule 51: a file sent by the media id its upload gave, in Meta's media message shapes ("Image
+ * messages", "Document messages", … developers.facebook.com/docs/whatsapp/cloud-api/messages):
+ * `{type: "image", image: {id, caption?}}`; a document also takes `filename`; audio and stickers
+ * take no caption. The caption is only what the agent typed, never the `[image]` placeholder.
+ */
+function mediaMessage(message: Message, attachment: Attachment, mediaId: string) {
+  const kind = attachment.kind;
+  const caption = captionOf(message).trim() ? captionOf(message) : "";
+  return {
+    type: kind,
+    [kind]: {
+      id: mediaId,
+      ...(caption && kind !== "audio" && kind !== "sticker" ? { caption } : {}),
+      ...(kind === "document" && attachment.filename ? { filename: attachment.filename } : {}),
+    },
+  };
+}
+
+/** Rule 51: a place, Meta's "Location messages" object (`latitude`, `longitude`, `name?`, `address?`). */
+function placeMessage(place: Place) {
+  return {
+    latitude: place.latitude,
+    longitude: place.longitude,
+    ...(place.name ? { name: place.name } : {}),
+    ...(place.address ? { address: place.address } : {}),
+  };
+}
+
+/** A file name's extension for an upload without a name (`image/png` → `png`). */
+const extensionOf = (mime: string) =>
+  (baseMime(mime).split("/")[1] ?? "bin").replace(/[^a-z0-9]+/g, "").slice(0, 8) || "bin";
 
 /** Meta's customer service window: free-form messages (interactive ones too) within 24 hours. */
 const WINDOW_MS = 24 * 3600_000;

@@ -4,6 +4,7 @@
  * webhooks become our inbound messages and delivery statuses.
  */
 import type {
+  Attachment,
   AttachmentKind,
   Channel,
   DeliveryStatus,
@@ -59,7 +60,31 @@ export interface Outgoing {
   /** The desk's address the customer last wrote to (Twilio `To`), if known. */
   routeTo: string | null;
   ticketId: string | null;
+  /** Rule 51: the id Meta gave the message's file when it was uploaded (sent by id). */
+  mediaId?: string;
+  /** Rule 51: the desk's signed link to the message's file (Twilio `MediaUrl`, or in the text). */
+  mediaUrl?: string;
 }
+
+/** Rule 51: a file to hand to a provider before the message that names it (Meta's upload). */
+export interface UploadFile {
+  attachment: Attachment;
+  /** The bytes, streamed from the file store. */
+  body: ReadableStream<Uint8Array>;
+}
+
+/** An upload request: like a send, with the file's bytes as a stream. */
+export interface ProviderUploadRequest {
+  url: string;
+  method: "POST";
+  headers: Record<string, string>;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** How a provider answered an upload: its media id, or a failure classed like a send's. */
+export type UploadOutcome =
+  | { kind: "uploaded"; mediaId: string }
+  | Exclude<SendOutcome, { kind: "accepted" }>;
 
 /** How a provider answered one attempt (rule 25). */
 export type SendOutcome =
@@ -132,6 +157,10 @@ export interface Provider<S> {
   ): Promise<ProviderRequest>;
   /** Classes the provider's HTTP answer (rule 25). `now` for Retry-After dates. */
   classify(status: number, headers: Headers, body: string, now: number): SendOutcome;
+  /** Rule 51: the upload of a message's file, for providers that take files by id first. */
+  upload?(file: UploadFile, settings: S, config: ProviderConfig): ProviderUploadRequest;
+  /** Rule 51: classes the upload's answer (failures as a send's, rule 25). */
+  uploaded?(status: number, headers: Headers, body: string, now: number): UploadOutcome;
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms from `now`; undefined when absent or bad. */
@@ -225,4 +254,36 @@ export function errorCode(raw: unknown, status: number): string {
     ? Number(raw)
     : null;
   return numeric !== null ? String(numeric) : `http_${status}`;
+}
+
+const CRLF = "\r\n";
+
+/** A field or file name as a browser writes it in a part header (WHATWG "multipart/form-data"). */
+const partName = (name: string) =>
+  name.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+
+/**
+ * Rule 51: a multipart/form-data body (RFC 7578) of text fields and one file whose bytes are
+ * streamed through, never held whole: what a browser's `FormData` sends, built around a stream.
+ */
+export function multipartStream(
+  fields: [string, string][],
+  file: { field: string; filename: string; mime: string; body: ReadableStream<Uint8Array> },
+): { contentType: string; body: ReadableStream<Uint8Array> } {
+  const boundary = `----chatdesk${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+  const head =
+    fields.map(([name, value]) =>
+      `--${boundary}${CRLF}Content-Disposition: form-data; name="${partName(name)}"${CRLF}${CRLF}` +
+      `${value}${CRLF}`
+    ).join("") +
+    `--${boundary}${CRLF}Content-Disposition: form-data; name="${partName(file.field)}"; ` +
+    `filename="${partName(file.filename)}"${CRLF}Content-Type: ${file.mime}${CRLF}${CRLF}`;
+  const tail = `${CRLF}--${boundary}--${CRLF}`;
+  const bytes = file.body;
+  const body = ReadableStream.from((async function* () {
+    yield encoder.encode(head);
+    yield* bytes;
+    yield encoder.encode(tail);
+  })());
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body };
 }

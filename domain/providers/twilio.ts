@@ -4,8 +4,9 @@
  */
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "../channels.ts";
 import type { TwilioSettings } from "../channel_settings.ts";
-import type { OptOutKind } from "../types.ts";
+import type { Message, OptOutKind } from "../types.ts";
 import { cleanMime, kindOfMime } from "../attachments.ts";
+import { captionOf } from "../agent_media.ts";
 import {
   classifyHttpStatus,
   cutText,
@@ -47,8 +48,19 @@ export const twilioProvider: Provider<TwilioSettings> = {
       return Promise.reject(new Error("The Twilio channel has no account, token or sender."));
     }
     const form = new URLSearchParams([["To", out.to], sender]);
-    // Templates go out as their filled text on SMS.
-    form.set("Body", out.message.text);
+    if (out.mediaUrl && hasMms(out.to)) {
+      // Rule 51: MMS. `MediaUrl` is repeatable (twilio-node 5.13.1 sends `mediaUrl: string[]` as
+      // repeated `MediaUrl` fields: lib/rest/api/v2010/account/message.js, qs `arrayFormat:
+      // "repeat"`); `Body` is the caption, left out when there is none (media alone is allowed).
+      const caption = captionOf(out.message);
+      if (caption.trim()) form.set("Body", caption);
+      form.append("MediaUrl", out.mediaUrl);
+    } else if (out.mediaUrl) {
+      form.set("Body", withLink(out.message, out.mediaUrl));
+    } else {
+      // Templates go out as their filled text on SMS.
+      form.set("Body", out.message.text);
+    }
     if (config.publicUrl) {
       form.set("StatusCallback", `${config.publicUrl.replace(/\/+$/, "")}/webhooks/twilio/status`);
     }
@@ -85,6 +97,21 @@ export const twilioProvider: Provider<TwilioSettings> = {
     return failedOutcome("permanent", code, message, headers, now);
   },
 };
+
+/**
+ * Rule 51: whether a number gets MMS: US and Canadian numbers (`+1`, the countries Twilio's MMS
+ * serves; elsewhere the picture would not arrive as one), so every other number gets a link.
+ */
+export const hasMms = (to: string): boolean => /^\+1\d{10}$/.test(to.trim());
+
+/**
+ * Rule 51, SMS without MMS: the caption (or the `[document] name` placeholder) and the desk's
+ * signed link on its own line, within Twilio's 1,600 characters (the text is cut, never the link).
+ */
+export function withLink(message: Pick<Message, "text" | "noCaption">, link: string): string {
+  const text = captionOf(message).trim() ? captionOf(message) : message.text;
+  return `${cutText(text, Math.max(0, CHANNEL_FACTS.sms.maxLength - link.length - 1))}\n${link}`;
+}
 
 /** Code-unit order, as JavaScript's default sort and twilio-node use. */
 const compare = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
