@@ -9,6 +9,11 @@ import { keys } from "../domain/keys.ts";
 import { scheduleDelivery } from "../domain/messages.ts";
 import { type Lane, Wakeups } from "../domain/wakeups.ts";
 import { waitFor } from "./helpers.ts";
+import { pointAttachment } from "../domain/attachments.ts";
+import { updateChannel } from "../domain/channel_settings.ts";
+import { KvFileStore } from "../domain/file_store.ts";
+import { MediaFetcher, queueMediaFetch } from "../domain/media_fetch.ts";
+import { bytesOf, FakeMedia } from "./fake_media.ts";
 
 /** A lane that records when it ran and drops what is due, as the real lanes do. */
 function recordingLane(kv: Deno.Kv, clock: { now(): number }, name = "timers") {
@@ -186,4 +191,60 @@ Deno.test("[domain] rule 37: runNow joins a run under way instead of starting a 
   assert.ok(runs <= 2, `${runs} runs`);
   await wakeups.stop();
   kv.close();
+});
+
+Deno.test("[domain] rules 37, 49: a file fetch that failed is retried by the media lane's timer", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const fake = new FakeMedia("token-1", { user: "u", password: "p" });
+  const bytes = bytesOf(10_000, 2);
+  fake.add("5001", { bytes, mime: "image/png", failFirst: [503] });
+  const desk = { kv, clock: systemClock };
+  await updateChannel(kv, "whatsapp", { accessToken: "token-1", phoneNumberId: "1" }, {
+    clock: systemClock,
+    publicUrl: null,
+  });
+  const media = new MediaFetcher(desk, new KvFileStore(kv), {
+    publicUrl: null,
+    whatsappApiBase: fake.origin,
+    twilioApiBase: fake.origin,
+    timeoutMs: 2_000,
+  });
+  const wakeups = new Wakeups(kv, systemClock, [
+    { name: "media", prefix: keys.mediaDue(), run: () => media.startDue() },
+  ], { timers: true, pollMs: null });
+  try {
+    // A message with one file to fetch, as the inbound commit writes it; no kick: the lane runs it.
+    const id = "01M00000000000000000000001";
+    const message = {
+      id: "01M00000000000000000000002",
+      conversationId: "c1",
+      direction: "in",
+      author: "customer",
+      text: "[image]",
+      at: Date.now(),
+      attachments: [{ id, kind: "image", mime: "image/png", size: 0, status: "fetching" }],
+    };
+    const op = kv.atomic().set(keys.message("c1", message.id), message);
+    pointAttachment(op, id, { conversationId: "c1", messageId: message.id, customerId: "cu1" });
+    queueMediaFetch(op, id, { route: "meta", mediaId: "5001" }, Date.now());
+    assert.ok((await op.commit()).ok);
+    wakeups.start();
+    // The first try meets a 503; rule 25's first wait (5 s) later the timer tries again.
+    await waitFor(
+      async () => {
+        const stored = (await kv.get<typeof message>(keys.message("c1", message.id))).value;
+        return stored?.attachments[0].status === "stored";
+      },
+      20_000,
+      "the retried fetch",
+    );
+    assert.equal(fake.downloads("5001"), 2);
+    const gap = fake.requests.filter((r) => r.path === "/download/5001").map((r) => r.at);
+    assert.ok(gap[1] - gap[0] >= 4_900, `retried after ${gap[1] - gap[0]} ms`);
+  } finally {
+    await wakeups.stop();
+    await media.stop(1_000);
+    await fake.close();
+    kv.close();
+  }
 });
