@@ -9,6 +9,8 @@ export interface Recorded {
   path: string;
   headers: Headers;
   body: string;
+  /** The raw body (a multipart upload's bytes, which `body` as text would garble). */
+  bytes: Uint8Array<ArrayBuffer>;
   /** Real time it arrived (Date.now). */
   at: number;
 }
@@ -107,11 +109,13 @@ export class FakeProvider {
 
   async #handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
+    const bytes = new Uint8Array(await req.arrayBuffer());
     const recorded: Recorded = {
       method: req.method,
       path: url.pathname + url.search,
       headers: req.headers,
-      body: await req.text(),
+      body: new TextDecoder().decode(bytes),
+      bytes,
       // Sub-millisecond, on the epoch scale of Date.now(): benchmarks time provider arrivals.
       at: performance.timeOrigin + performance.now(),
     };
