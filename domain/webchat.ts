@@ -349,12 +349,12 @@ export async function sendVisitorFile(
         attachments: [attachment],
       });
     } catch (error) {
-      await Promise.all([discardUpload(kv, attachment.id), giveBack()]);
+      await Promise.all([files.remove(attachment.id), giveBack()]);
       throw error;
     }
     if (result.duplicate) {
       // Another request with this clientId (another instance) stored its message first.
-      await Promise.all([discardUpload(kv, attachment.id), giveBack()]);
+      await Promise.all([files.remove(attachment.id), giveBack()]);
       const first = await storedByClientId(kv, visitor, clientId);
       if (!first) throw new Error(`web chat message ${clientId} of ${visitor.id} not found`);
       return { message: first, duplicate: true };
@@ -433,17 +433,6 @@ async function uploadType(file: Blob) {
     );
   }
   return { mime: claimed, kind: rule.kind, maxBytes: rule.maxBytes };
-}
-
-/** A stored file whose message was never written: its pieces and record go. */
-async function discardUpload(kv: Deno.Kv, id: string) {
-  const doomed: Deno.KvKey[] = [keys.file(id)];
-  for await (const e of kv.list({ prefix: keys.fileChunks(id) })) doomed.push(e.key);
-  for (let i = 0; i < doomed.length; i += 500) {
-    const op = kv.atomic();
-    for (const key of doomed.slice(i, i + 500)) op.delete(key);
-    await op.commit();
-  }
 }
 
 /** The message an attachment belongs to (its pointer is written in the message's commit). */

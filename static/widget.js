@@ -42,7 +42,13 @@
     saved = {};
   }
   saved.outbox = Array.isArray(saved.outbox) ? saved.outbox : [];
-  const save = () => put("localStorage", KEY, JSON.stringify(saved));
+  // Files wait in memory only (storage takes text): a reload drops an unsent one.
+  const save = () =>
+    put(
+      "localStorage",
+      KEY,
+      JSON.stringify({ ...saved, outbox: saved.outbox.filter((i) => !i.file) }),
+    );
 
   // ---- drawing: text nodes and attributes only, never markup
   const h = (tag, attrs, ...kids) => {
@@ -92,6 +98,10 @@ h1,h2{margin:0;flex:1;font-size:17px;font-weight:700;overflow-wrap:anywhere}
 .st{margin:0;padding:0 12px;font-size:13px;color:#57606a}
 .st:not(:empty){padding:6px 12px}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d0d7de;align-items:flex-end}
+.m img{display:block;max-width:100%;max-height:240px;border-radius:8px;margin:4px 0}
+.m img:not([src]){width:160px;height:120px;background:#8883}
+.m a{color:inherit}
+.k{background:0;color:#57606a;padding:8px 4px}
 textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8px;padding:8px;max-height:120px;color:#1f2328;background:#fff}
 @media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0}}
 @media (prefers-reduced-motion:no-preference){.p{animation:up .18s ease-out}}
@@ -114,18 +124,21 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
   }
   const title = C.title || "Chat";
   const badge = h("span", { class: "n", hidden: true });
-  const icon = doc.createElementNS("http://www.w3.org/2000/svg", "svg");
-  icon.setAttribute("viewBox", "0 0 16 16");
-  icon.setAttribute("width", "18");
-  icon.setAttribute("height", "18");
-  icon.setAttribute("aria-hidden", "true");
-  const path = doc.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute(
-    "d",
+  // Icons: 16-unit paths drawn in the text colour.
+  const svg = (d, a) => {
+    const NS = "http://www.w3.org/2000/svg";
+    const el = doc.createElementNS(NS, "svg");
+    const path = doc.createElementNS(NS, "path");
+    const all = { viewBox: "0 0 16 16", width: 18, height: 18, "aria-hidden": "true", ...a };
+    for (const k in all) el.setAttribute(k, all[k]);
+    path.setAttribute("d", d);
+    el.append(path);
+    return el;
+  };
+  const icon = svg(
     "M2 2h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H7l-4 3v-3H2a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1z",
+    { fill: "currentColor" },
   );
-  icon.append(path);
   const go = page ? null : h(
     "button",
     { type: "button", class: "go", "aria-expanded": "false", "aria-controls": "p" },
@@ -155,10 +168,30 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     autocomplete: "off",
     placeholder: "Write a message…",
   });
+  // Rule 52: images and PDFs, picked, pasted or dropped; the typed text goes as the caption.
+  const pick = h("input", {
+    type: "file",
+    accept: "image/jpeg,image/png,image/gif,image/webp,application/pdf",
+    hidden: true,
+  });
+  const attach = h(
+    "button",
+    { type: "button", class: "k", "aria-label": "Send a file" },
+    svg("M11 5v5.5a3 3 0 0 1-6 0V4a2 2 0 0 1 4 0v6a1 1 0 0 1-2 0V5", {
+      fill: "none",
+      stroke: "currentColor",
+      "stroke-width": 1.5,
+      "stroke-linecap": "round",
+      width: 20,
+      height: 20,
+    }),
+  );
   const form = h(
     "form",
     {},
     h("label", { for: "in", class: "sr" }, "Message"),
+    pick,
+    attach,
     input,
     h("button", { type: "submit" }, "Send"),
   );
@@ -225,6 +258,71 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     }
     at ? at.after(el) : log.prepend(el);
   };
+  // Rule 52: a thread's files. An image element cannot send the bearer token, so the bytes come
+  // by fetch() and show from blob: URLs; images load when scrolled into view, others on a click.
+  const blob = async (url) => {
+    try {
+      const r = await fetch(url, { headers: { authorization: "Bearer " + saved.token } });
+      return r.ok ? URL.createObjectURL(await r.blob()) : null;
+    } catch {
+      return null;
+    }
+  };
+  const load = async (img) => {
+    const u = await blob(img.dataset.u);
+    u ? (img.src = u) : img.replaceWith("(image unavailable)");
+  };
+  const io = globalThis.IntersectionObserver &&
+    new IntersectionObserver(
+      (es) => es.forEach((e) => e.isIntersecting && (io.unobserve(e.target), load(e.target))),
+      { root: log },
+    );
+  const size = (n) => n >= 1e6 ? (n / 1e6).toFixed(1) + " MB" : Math.ceil(n / 1e3) + " kB";
+  const file = (a) => {
+    const url = api + "/attachments/" + a.id;
+    const name = a.filename || a.kind;
+    if (a.status != "stored") return h("span", {}, name + " (not available yet)");
+    if (/^image\/(jpeg|png|gif|webp)/.test(a.mime)) {
+      const img = h("img", { alt: name, "data-u": url });
+      io ? io.observe(img) : load(img);
+      return img;
+    }
+    const link = h("a", { href: "#" }, `${name} (${size(a.size)})`);
+    link.onclick = async (e) => {
+      if (link.download) return;
+      e.preventDefault();
+      const u = await blob(url);
+      if (!u) return say("The file could not be opened.");
+      link.href = u;
+      link.download = name;
+      link.click();
+    };
+    return link;
+  };
+  const drawFiles = (el, m) => {
+    const files = m.attachments || [];
+    const p = m.location;
+    if (!files.length && !p) return;
+    el.querySelector(".fs")?.remove();
+    const text = el.childNodes[1];
+    text.after(h(
+      "div",
+      { class: "fs" },
+      ...files.map(file),
+      p && h(
+        "a",
+        {
+          href: `https://www.openstreetmap.org/?mlat=${+p.latitude}&mlon=${+p.longitude}`,
+          target: "_blank",
+          rel: "noopener",
+        },
+        "Map: " +
+          [p.name, p.address, +p.latitude, +p.longitude].filter((x) => x != null).join(", "),
+      ),
+    ));
+    // `[image]` is the file's stand-in text for search and transcripts: the file shows instead.
+    text.textContent = /^\[\w+\]$/.test(m.text) ? "" : m.text;
+  };
   const receive = (messages) => {
     const stick = near();
     let fresh = 0;
@@ -247,6 +345,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
         );
         place(el, m.id);
       }
+      drawFiles(el, m);
       el.dataset.id = m.id;
       if (m.id > newest) newest = m.id;
       shown.set(m.id, el);
@@ -314,10 +413,10 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     fetch(api + path, {
       method,
       headers: Object.assign(
-        { "content-type": "application/json" },
+        body instanceof FormData ? {} : { "content-type": "application/json" },
         saved.token ? { authorization: "Bearer " + saved.token } : {},
       ),
-      body: body ? JSON.stringify(body) : undefined,
+      body: body instanceof FormData ? body : body ? JSON.stringify(body) : undefined,
     });
   const say = (text) => (status.textContent = text);
   const problem = async (r) => {
@@ -378,7 +477,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
     [...crypto.getRandomValues(new Uint8Array(12))].map((b) => (b + 256).toString(16).slice(1))
       .join("");
   const pending = (item) => {
-    const el = bubble(true, item.text, "Sending…", "You");
+    const el = bubble(true, item.file ? item.file.name : item.text, "Sending…", "You");
     el.classList.add("wait");
     el.dataset.text = item.text;
     el.dataset.client = item.clientId;
@@ -418,7 +517,14 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
           save();
           connect();
         }
-        const r = await call("POST", "/messages", { text: item.text, clientId: item.clientId });
+        let body = { text: item.text, clientId: item.clientId };
+        if (item.file) {
+          body = new FormData();
+          body.set("file", item.file);
+          body.set("clientId", item.clientId);
+          body.set("text", item.text);
+        }
+        const r = await call("POST", "/messages", body);
         if (r.status === 401) {
           forget();
           continue;
@@ -427,7 +533,8 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
           if (await check()) setTimeout(flush, again);
           return;
         }
-        if (r.status === 429 || r.status >= 500) {
+        // A file past the hour's count is not sent (waiting would hold back every text after it).
+        if ((r.status === 429 && !item.file) || r.status >= 500) {
           mark(item, "Waiting to send…");
           say(await problem(r));
           throw 0;
@@ -445,6 +552,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
           if (message.id > newest) newest = message.id;
           el.classList.remove("wait");
           el.lastChild.textContent = when(Date.parse(message.at));
+          drawFiles(el, message);
           shown.set(message.id, el);
         } else if (el && el.dataset.id !== message.id) el.remove();
         again = 1000;
@@ -598,9 +706,13 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
       form.requestSubmit();
     }
   });
-  const send = (text) => {
-    if (!text.trim() || input.disabled) return false;
-    const item = { clientId: rid(), text };
+  const send = (text, file) => {
+    if (!(file || text.trim()) || input.disabled) return false;
+    const item = {
+      clientId: rid(),
+      text: file ? text.trim() || (/^image\//.test(file.type) ? "[image]" : "[document]") : text,
+      file,
+    };
     saved.outbox.push(item);
     save();
     pending(item);
@@ -610,6 +722,24 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
   form.onsubmit = (e) => {
     e.preventDefault();
     if (send(input.value)) input.value = "";
+  };
+  const sendFile = (f) => f && !preview && send(input.value, f) && (input.value = "");
+  attach.onclick = () => pick.click();
+  pick.onchange = () => {
+    sendFile(pick.files[0]);
+    pick.value = "";
+  };
+  input.onpaste = (e) => {
+    const f = e.clipboardData.files[0];
+    if (f) {
+      e.preventDefault();
+      sendFile(f);
+    }
+  };
+  panel.ondragover = (e) => e.preventDefault();
+  panel.ondrop = (e) => {
+    e.preventDefault();
+    sendFile(e.dataTransfer.files[0]);
   };
   answer.onclick = (e) => {
     const b = e.target.closest("button");
@@ -629,6 +759,7 @@ textarea{flex:1;min-width:0;resize:none;border:1px solid #8c959f;border-radius:8
 
   // A preview has no visitor: it never gets a token, so nothing above ever calls the desk.
   if (preview) {
+    attach.hidden = true;
     form.onsubmit = (e) => {
       e.preventDefault();
       say("This is a preview: messages are not sent.");

@@ -8,7 +8,10 @@
  * the widget and the `/webchat` page at 360 and 1280 px into /tmp/shots/.
  */
 import assert from "node:assert/strict";
-import { customerIdFor } from "../domain/ids.ts";
+import { Buffer } from "node:buffer";
+import { pointAttachment, storeUpload } from "../domain/attachments.ts";
+import { customerIdFor, newId } from "../domain/ids.ts";
+import { addOutbound } from "../domain/messages.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import { CLOSED_TIME } from "./helpers.ts";
 import {
@@ -21,6 +24,13 @@ import {
 } from "./browser.ts";
 
 const SHOTS = "/tmp/shots";
+/** A real 1×1 PNG, so the browser decodes what the widget shows. */
+const PIXEL = Uint8Array.from(
+  atob(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  ),
+  (c) => c.charCodeAt(0),
+);
 const GREETING = "Hi! We usually answer within a day.";
 /** A desk message with markup in it: the widget must show it as text. */
 const AWAY = 'Still here while you were away. <img src=x onerror="window.pwned=1"></script>';
@@ -426,6 +436,53 @@ Deno.test({
             await new Promise((r) => setTimeout(r, 50));
           }
           assert.equal(await mark(), "read");
+          await visitor.click("chatdesk-chat >> .x");
+        },
+      );
+
+      await s.step(
+        "rule 52: the visitor sends an image and sees it, and a file the desk sent as a link",
+        async () => {
+          await visitor.click("chatdesk-chat >> .go");
+          await visitor.fill("chatdesk-chat >> textarea", "The box, as it came");
+          await visitor.setInputFiles("chatdesk-chat >> input[type=file]", {
+            name: "box.png",
+            mimeType: "image/png",
+            buffer: Buffer.from(PIXEL),
+          });
+          // Shown from the bytes fetched with the token (a blob: URL), decoded by the browser.
+          await visitor.waitForFunction(
+            `[...document.querySelector("chatdesk-chat").shadowRoot.querySelectorAll(".log .m[data-id] img")].some((i) => i.src.startsWith("blob:") && i.complete && i.naturalWidth === 1)`,
+          );
+          await waitForMessage(visitor, "The box, as it came");
+          // A file from the desk: written as an agent's reply path writes one (stored, pointed).
+          const customerId = await customerIdFor("webchat", visitorId);
+          const id = newId(t.clock.now());
+          const label = new TextEncoder().encode("%PDF-1.4\n% label\n");
+          const attachment = await storeUpload(
+            t.media.files,
+            new File([label], "return label.pdf", { type: "application/pdf" }),
+            { id, kind: "document", mime: "application/pdf", maxBytes: 1e6, at: t.clock.now() },
+          );
+          const op = t.kv.atomic();
+          const out = addOutbound(
+            op,
+            { conversationId: chatId, customerId, route: "webchat" },
+            t.clock.now(),
+            "in_answer",
+            { author: agent.agent.id, text: "[document]", attachments: [attachment] },
+          );
+          pointAttachment(op, id, { conversationId: chatId, messageId: out.id, customerId });
+          assert.ok((await op.commit()).ok);
+          await visitor.waitForSelector(
+            "chatdesk-chat >> .log .m[data-id] a >> text=return label.pdf",
+          );
+          const [download] = await Promise.all([
+            visitor.waitForEvent("download"),
+            visitor.click("chatdesk-chat >> .log a >> text=return label.pdf"),
+          ]);
+          assert.equal(download.suggestedFilename(), "return label.pdf");
+          await shot(visitor, "widget-files-1280");
           await visitor.click("chatdesk-chat >> .x");
         },
       );
