@@ -27,7 +27,11 @@ const MIB = 1024 * 1024;
 
 /** A Meta-like media server whose files are `length` pseudo-random bytes, made as they are sent. */
 function mediaServer(length: number) {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, (request: Request): Response => {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/download/")) {
       let sent = 0;

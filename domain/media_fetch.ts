@@ -14,7 +14,7 @@
 import { type AttachmentPointer, cleanMime } from "./attachments.ts";
 import { getChannelSettings } from "./channel_settings.ts";
 import type { Desk } from "./desk.ts";
-import { type FileStore, FileTooLarge } from "./file_store.ts";
+import { FileHashMismatch, type FileStore, FileTooLarge } from "./file_store.ts";
 import { keys } from "./keys.ts";
 import { bump, retryCommit } from "./kv_util.ts";
 import { readUpTo, RETRY_BUDGET_MS, retryDelay } from "./delivery.ts";

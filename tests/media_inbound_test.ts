@@ -287,6 +287,11 @@ Deno.test("[routes] rule 49: WhatsApp files are fetched after the answer, checke
         try {
           await postMeta(d, metaBody({ messages: [imageMessage("2003")] }));
           await waitFor(() => fake.downloads("2003") === 1, 10_000, "the first try");
+          await d.media.runDue();
+          const [attachment] = await attachmentsOf(d);
+          const job = await d.kv.get<{ lastError?: string }>(keys.mediaJob(attachment.id));
+          assert.match(job.value?.lastError ?? "", /SHA-256 does not match/);
+          assert.equal((await d.kv.get(keys.file(attachment.id))).value, null, "nothing kept");
           // An hour at a time (sessions expire on this clock: the fetcher is run directly).
           for (let hours = 0; hours <= 25; hours++) {
             d.clock.set(d.clock.now() + HOUR);
