@@ -9,6 +9,9 @@
    stays disabled until it is edited.
  - Rule 45: characters left of the channel's limit and, on SMS, segments, as the agent types
    (the rules of domain/channels.ts `smsSegments`; the server refuses a reply over the limit).
+ - Rule 51: a file dropped on the form or an image pasted into the box goes into the file input
+   (a DataTransfer), its name and size are shown with a Remove button, and the text is required
+   only when no file and no place go with it (without this script the server says so).
 */
 (() => {
   "use strict";
@@ -30,6 +33,8 @@
     select: form.querySelector("[data-canned]"),
     status: form.querySelector(".compose-status"),
     count: form.querySelector("[data-count]"),
+    file: form.querySelector("[data-compose-file]"),
+    place: form.querySelector("[data-place-form]"),
   });
 
   // GSM 03.38 (as domain/channels.ts): one septet each; its extension table two.
@@ -320,6 +325,119 @@
       }
     });
     refresh(form);
+    initAttach(form);
+  }
+
+  // ---- Rule 51: one file (picker, drop, paste) and a place --------------------------------------
+
+  const size = (n) =>
+    n < 1000
+      ? `${n} ${n === 1 ? "byte" : "bytes"}`
+      : n < 1e6
+      ? `${Math.round(n / 1000)} kB`
+      : `${(n / 1e6).toFixed(1)} MB`;
+
+  const placeGiven = (place) =>
+    !!place && [...place.querySelectorAll("input[name=latitude], input[name=longitude]")]
+      .some((i) => i.value.trim() !== "");
+
+  /** The chosen file's name, size and Remove button; the text is optional with a file or place. */
+  function refreshAttach(form) {
+    const { box, file, place } = parts(form);
+    if (!file) return;
+    const chosen = file.files && file.files[0];
+    box.required = !chosen && !placeGiven(place);
+    const wrap = file.closest("[data-attach]");
+    let chip = wrap.querySelector(".attach-chosen");
+    if (!chosen) {
+      if (chip) chip.remove();
+      wrap.classList.remove("has-file");
+      return;
+    }
+    if (!chip) {
+      chip = doc.createElement("p");
+      chip.className = "attach-chosen";
+      const name = doc.createElement("span");
+      name.className = "attach-name";
+      const bytes = doc.createElement("span");
+      bytes.className = "attach-size";
+      const remove = doc.createElement("button");
+      remove.type = "button";
+      remove.className = "btn btn-sm";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", () => {
+        file.value = "";
+        refreshAttach(form);
+        say(form, "File removed.");
+        box.focus();
+      });
+      chip.append(name, bytes, remove);
+      file.closest("[data-attach]").querySelector("label").after(chip);
+    }
+    chip.querySelector(".attach-name").textContent = chosen.name || "Pasted file";
+    chip.querySelector(".attach-size").textContent = size(chosen.size);
+    chip.querySelector("button").setAttribute("aria-label", `Remove ${chosen.name || "the file"}`);
+    wrap.classList.add("has-file");
+  }
+
+  /** Puts `files[0]` into the form's file input, as if picked (rule 51: one file a message). */
+  function attach(form, files) {
+    const { file } = parts(form);
+    if (!file || !files || !files.length) return false;
+    const dt = new DataTransfer();
+    dt.items.add(files[0]);
+    file.files = dt.files;
+    refreshAttach(form);
+    const f = files[0];
+    say(
+      form,
+      `Attached ${f.name || "a file"} (${size(f.size)})${
+        files.length > 1 ? "; only one file goes with a message" : ""
+      }.`,
+    );
+    return true;
+  }
+
+  const hasFiles = (e) => !!e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+
+  function initAttach(form) {
+    const { box, file, place } = parts(form);
+    if (!file) return;
+    file.closest("[data-attach]").classList.add("enhanced");
+    file.addEventListener("change", () => refreshAttach(form));
+    if (place) place.addEventListener("input", () => refreshAttach(form));
+    let depth = 0;
+    form.addEventListener("dragenter", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth += 1;
+      form.classList.add("dropping");
+    });
+    form.addEventListener("dragover", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    });
+    form.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) form.classList.remove("dropping");
+    });
+    form.addEventListener("drop", (e) => {
+      depth = 0;
+      form.classList.remove("dropping");
+      if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+      e.preventDefault();
+      attach(form, e.dataTransfer.files);
+      box.focus();
+    });
+    box.addEventListener("paste", (e) => {
+      const files = e.clipboardData ? [...e.clipboardData.files] : [];
+      if (!files.length) return;
+      // A copied picture comes with its name as text too: the file is what was meant.
+      e.preventDefault();
+      attach(form, files);
+    });
+    refreshAttach(form);
   }
 
   /** Ctrl+Enter (⌘+Enter): Send, unless a placeholder is left (the caret goes to it). */

@@ -5,6 +5,7 @@
  * highlighting of unfilled placeholders and keeps Send disabled while one is left. The server
  * refuses a reply with an unfilled placeholder either way.
  */
+import { SEND_RULES } from "../domain/attachments.ts";
 import { unfilledPlaceholders } from "../domain/canned_replies.ts";
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, smsSegments } from "../domain/channels.ts";
 import { parameterCount } from "../domain/templates.ts";
@@ -29,6 +30,55 @@ export interface ReplyState {
   timeZone: string;
   /** Rule 44: when the customer texted STOP; replies are refused until it texts START. */
   optedOutAt?: number | null;
+  /** Rule 51: the route a file goes by (its types and sizes); by default the channel's. */
+  sendRoute?: SendRoute;
+}
+
+/** Rule 51: the routes that carry files, each with its own types and sizes. */
+export type SendRoute = keyof typeof SEND_RULES;
+
+/** The route a channel's files go by when the page does not say (WhatsApp: Meta; SMS: Twilio). */
+export function channelSendRoute(channel: Channel | undefined): SendRoute {
+  return channel === "whatsapp" ? "meta" : channel === "sms" ? "twilio" : "webchat";
+}
+
+/** The file picker's `accept`: the route's types; none when it takes any document (WhatsApp). */
+export function acceptOf(route: SendRoute): string | undefined {
+  const rules = SEND_RULES[route];
+  if (rules.some((r) => r.types.includes("*"))) return undefined;
+  return rules.flatMap((r) => r.types).join(",");
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  "image/jpeg": "JPEG",
+  "image/png": "PNG",
+  "image/gif": "GIF",
+  "image/webp": "WebP",
+  "application/pdf": "PDF",
+};
+const KIND_WORDS = { image: "images", audio: "audio", video: "video", document: "documents" };
+const megabytes = (bytes: number) =>
+  bytes % (1000 * 1000) === 0
+    ? `${bytes / 1000 / 1000} MB`
+    : `${Math.round(bytes / 1024 / 1024)} MiB`;
+
+/**
+ * What the route takes, in a sentence, kinds of the same size together: "Files (the text is then
+ * an optional caption): images (JPEG, PNG) up to 5 MB, audio and video up to 16 MB, …".
+ */
+export function sendableText(route: SendRoute): string {
+  const groups: { what: string[]; max: number }[] = [];
+  for (const r of SEND_RULES[route]) {
+    const named = r.types.every((t) => TYPE_WORDS[t]);
+    const kind = KIND_WORDS[r.kind as keyof typeof KIND_WORDS] ?? r.kind;
+    const types = r.types.map((t) => TYPE_WORDS[t]).join(", ");
+    const what = r.kind === "document" && named ? types : named ? `${kind} (${types})` : kind;
+    const last = groups.at(-1);
+    if (last && last.max === r.maxBytes && !named) last.what.push(what);
+    else groups.push({ what: [what], max: r.maxBytes });
+  }
+  const parts = groups.map((g) => `${g.what.join(" and ")} up to ${megabytes(g.max)}`);
+  return `One file, the text its optional caption: ${parts.join(", ")}.`;
 }
 
 /** Rule 44: in place of the box while the customer has opted out (the server refuses anyway). */
@@ -75,6 +125,8 @@ export interface ComposeProps {
   id: string;
   /** The customer's channel: its length limit and, on SMS, segments (rule 45). */
   channel?: Channel;
+  /** Rule 51: the route files go by (by default the channel's). */
+  sendRoute?: SendRoute;
   label: string;
   action: string;
   button: string;
@@ -91,10 +143,17 @@ export function Compose(props: ComposeProps) {
   const unfilled = unfilledPlaceholders(props.draft);
   const { id, channel } = props;
   const limit = channel ? CHANNEL_FACTS[channel].maxLength : MAX_MESSAGE_LENGTH;
+  const route = props.sendRoute ?? channelSendRoute(channel);
   // deno-lint-ignore jsx-key
   const options = props.canned.map((r) => <option value={r.id}>{r.title}</option>);
   return (
-    <form method="post" action={props.action} class="compose-form stack" data-compose>
+    <form
+      method="post"
+      action={props.action}
+      enctype="multipart/form-data"
+      class="compose-form stack"
+      data-compose
+    >
       {props.error ? <div class="flash flash-error" role="alert">{props.error}</div> : null}
       <div class="field">
         <label for={id}>{props.label}</label>
@@ -102,7 +161,6 @@ export function Compose(props: ComposeProps) {
           <textarea
             id={id}
             name="text"
-            required
             maxlength={limit}
             placeholder="Type your reply…"
             aria-describedby={`${id}-unfilled ${channel ? `${id}-count ` : ""}${id}-hint`}
@@ -139,8 +197,12 @@ export function Compose(props: ComposeProps) {
           </span>
         </p>
       </div>
+
       <div class="form-actions compose-actions">
-        <button type="submit" class="btn btn-primary" data-send>{props.button}</button>
+        <div class="compose-send">
+          <Attach id={id} route={route} />
+          <button type="submit" class="btn btn-primary" data-send>{props.button}</button>
+        </div>
         {props.canned.length
           ? (
             <div class="canned-pick">
@@ -163,7 +225,65 @@ export function Compose(props: ComposeProps) {
           )
           : null}
       </div>
+      <p class="hint attach-hint" id={`${id}-file-hint`}>{sendableText(route)}</p>
+      {route === "meta" ? <SharePlace id={id} /> : null}
     </form>
+  );
+}
+
+/**
+ * Rule 51: one file to send, the text as its caption (optional with a file). Without JavaScript
+ * it is the browser's file input in a multipart form; static/compose.js adds drag and drop onto
+ * the box, paste of an image, and the chosen file's name and size with a Remove button.
+ */
+function Attach({ id, route }: { id: string; route: SendRoute }) {
+  return (
+    <div class="compose-attach" data-attach>
+      <input
+        type="file"
+        id={`${id}-file`}
+        name="file"
+        accept={acceptOf(route)}
+        aria-describedby={`${id}-file-hint`}
+        data-compose-file
+      />
+      <label for={`${id}-file`} class="attach-label">Attach a file</label>
+    </div>
+  );
+}
+
+/** Rule 51, WhatsApp only: a place to share (the text, if any, goes as a message of its own). */
+function SharePlace({ id }: { id: string }) {
+  const field = (name: string, label: string, extra: Record<string, string | number>) => (
+    <div class="field">
+      <label for={`${id}-${name}`}>{label}</label>
+      <input id={`${id}-${name}`} name={name} {...extra} />
+    </div>
+  );
+  return (
+    <details class="compose-place" data-place-form>
+      <summary>Share a place</summary>
+      <div class="place-fields">
+        {field("latitude", "Latitude", {
+          type: "number",
+          step: "any",
+          min: -90,
+          max: 90,
+          inputmode: "decimal",
+          placeholder: "-33.9249",
+        })}
+        {field("longitude", "Longitude", {
+          type: "number",
+          step: "any",
+          min: -180,
+          max: 180,
+          inputmode: "decimal",
+          placeholder: "18.4241",
+        })}
+        {field("place_name", "Name (optional)", { maxlength: 200, autocomplete: "off" })}
+        {field("place_address", "Address (optional)", { maxlength: 500, autocomplete: "off" })}
+      </div>
+    </details>
   );
 }
 
@@ -197,6 +317,7 @@ export function ReplyBox(
           <Compose
             id="reply-text"
             channel={ticket.channel}
+            sendRoute={state.sendRoute}
             label={`Reply to ${name}`}
             action={`/tickets/${ticket.id}/reply`}
             button={label}
@@ -302,6 +423,8 @@ export function ChatReplyBox(
     timeZone?: string;
     /** Rule 45: the customer's channel (its limit, SMS segments). */
     channel?: Channel;
+    /** Rule 51: the route files go by (by default the channel's). */
+    sendRoute?: SendRoute;
   },
 ) {
   return (
@@ -313,6 +436,7 @@ export function ChatReplyBox(
           <Compose
             id="chat-text"
             channel={props.channel}
+            sendRoute={props.sendRoute}
             label="Message"
             action={`/chats/${props.chatId}/messages`}
             button="Send"

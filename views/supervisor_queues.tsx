@@ -17,6 +17,7 @@ import {
 } from "./components.tsx";
 import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
+import { captionOf, MessageMedia } from "./media.tsx";
 
 export const QUEUE_NAMES: Record<Queue, string> = {
   unassigned: "Unassigned",
@@ -334,7 +335,8 @@ export function TicketView(props: {
                       system ? " msg-system" : ""
                     }`}
                   >
-                    {m.text}
+                    {captionOf(m)}
+                    <MessageMedia message={m} />
                     <span class="msg-meta">
                       {m.author === "customer"
                         ? customerName(t)

@@ -23,6 +23,7 @@ import {
 import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { DeliveryMark, type QueuePlace, queuePlaces, RetryForm } from "./delivery.tsx";
 import { LocalTime } from "./local_time.tsx";
+import { captionOf, MessageMedia } from "./media.tsx";
 import { CustomerChanges } from "./message_changes.tsx";
 import { ReplyBox, type ReplyState } from "./reply_box.tsx";
 import { TicketHistory } from "./supervisor_queues.tsx";
@@ -502,7 +503,8 @@ export function MessageBubble(
       <span class="msg-author">
         {who} · <LocalTime at={message.at} timeZone={timeZone} />
       </span>
-      {message.text}
+      {captionOf(message)}
+      <MessageMedia message={message} />
       <CustomerChanges message={message} timeZone={timeZone} />
       {message.template || delivery
         ? (
