@@ -20,6 +20,9 @@ import { closeBusiness, CLOSED_TIME, leaveMessage, type TestDesk, testDesk } fro
 import { HOUR } from "../domain/clock.ts";
 import { startSession } from "../domain/sessions.ts";
 import { SOAK } from "./soak.ts";
+import { pointAttachment, storeUpload } from "../domain/attachments.ts";
+import { newId } from "../domain/ids.ts";
+import { signMediaToken } from "../domain/media_links.ts";
 
 const CALLERS = ["anonymous", "owner", "other", "outsider", "supervisor", "admin"] as const;
 type Who = (typeof CALLERS)[number];
@@ -51,6 +54,9 @@ interface World {
   owned: string;
   ownedCustomer: string;
   reply: string;
+  /** A file on the owner's reply (rule 50), and a signed link to it (rule 51). */
+  file: string;
+  fileToken: string;
   pendingChat: string;
   liveChat: string;
   /** A chat the owner took and ended (read-only on `GET /chats/:id`). */
@@ -82,6 +88,7 @@ const MARK = {
   owned: "mark-owned-ticket-91c2",
   customer: "Mark Customer 55d0",
   reply: "mark-owner-reply-0b7e",
+  file: "mark-owner-file-3c9e",
   pending: "mark-pending-chat-c41d",
   live: "mark-live-chat-e8a9",
   ended: "mark-ended-chat-4d17",
@@ -230,6 +237,27 @@ const ROUTES: Record<string, Case[]> = {
     allowed: OWNER_AND_STAFF,
     request: (w) => ({ path: `/api/customers/${w.ownedCustomer}/messages` }),
   }),
+  // Rule 50: a file is served to whoever may read its message.
+  "GET /api/attachments/:id": one({
+    on: "the file on the owner's reply",
+    allowed: OWNER_AND_STAFF,
+    request: (w) => ({ path: `/api/attachments/${w.file}` }),
+    marker: MARK.file,
+  }),
+  // Rule 51: the signed link opens the file for anyone holding it, and nothing without it.
+  "GET /media/:id": [
+    {
+      on: "the file by its signed link",
+      allowed: ANYONE,
+      request: (w) => ({ path: `/media/${w.file}?token=${w.fileToken}` }),
+      marker: MARK.file,
+    },
+    {
+      on: "the file by its id alone",
+      allowed: NOBODY,
+      request: (w) => ({ path: `/media/${w.file}` }),
+    },
+  ],
   "GET /api/messages/:id": one({
     on: "the owner's reply",
     allowed: OWNER_AND_STAFF,
@@ -698,6 +726,12 @@ const ROUTES: Record<string, Case[]> = {
     clientId: "c1",
   }),
   "GET /webchat/api/messages": simple(NOBODY, "/webchat/api/messages"),
+  // Rule 52: a visitor's own thread's files only; staff use /api/attachments/:id.
+  "GET /webchat/api/attachments/:id": one({
+    on: "a staff file by the web chat API",
+    allowed: NOBODY,
+    request: (w) => ({ path: `/webchat/api/attachments/${w.file}` }),
+  }),
   "POST /webchat/api/receipts": simple(NOBODY, "/webchat/api/receipts", {
     upTo: "x",
     state: "read",
@@ -895,6 +929,7 @@ async function buildWorld(): Promise<World> {
     body: { title: "Greeting", body: "Hi {{customer.name}}", department: null },
   });
   const stale: World["stale"] = SOAK ? await staleCallers(d, sales, people.admin.token) : {};
+  const file = await fileOnMessage(d, sent.body.id, MARK.file);
   const agents = Object.fromEntries(
     Object.entries(people).map(([who, p]) => [who, {
       id: p.agent.id,
@@ -912,12 +947,37 @@ async function buildWorld(): Promise<World> {
     owned,
     ownedCustomer,
     reply: sent.body.id,
+    file,
+    fileToken: await signMediaToken(d.kv, file, d.clock.now()),
     pendingChat,
     liveChat,
     endedChat,
     template: template.body.id,
     cannedReply: cannedReply.body.id,
   };
+}
+
+/** A stored text file on a message (as an agent's upload leaves it); answers its id. */
+async function fileOnMessage(d: TestDesk, messageId: string, text: string): Promise<string> {
+  const entry = await findMessage(d.kv, messageId);
+  const message = entry!.value!;
+  const id = newId(d.clock.now());
+  const attachment = await storeUpload(
+    d.media.files,
+    new File([text], "note.txt", { type: "text/plain" }),
+    { id, kind: "document", mime: "text/plain", maxBytes: 1024, at: d.clock.now() },
+  );
+  const op = d.kv.atomic().check(entry!).set(entry!.key, {
+    ...message,
+    attachments: [attachment],
+  });
+  pointAttachment(op, id, {
+    conversationId: message.conversationId,
+    messageId,
+    customerId: message.customerId!,
+  });
+  assert.ok((await op.commit()).ok);
+  return id;
 }
 
 /**

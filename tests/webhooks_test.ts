@@ -12,12 +12,7 @@ import { keys } from "../domain/keys.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import type { Message } from "../domain/types.ts";
 import { FakeProvider, metaAccepted, twilioAccepted } from "./fake_provider.ts";
-import {
-  closeBusiness,
-  customerOf,
-  type TestDesk,
-  testDesk,
-} from "./helpers.ts";
+import { closeBusiness, customerOf, type TestDesk, testDesk } from "./helpers.ts";
 
 import {
   ACCOUNT_SID,
