@@ -7,7 +7,7 @@ import { TooLarge, UnsupportedType } from "./errors.ts";
 import type { FileStore } from "./file_store.ts";
 import { FileTooLarge } from "./file_store.ts";
 import { keys } from "./keys.ts";
-import type { Attachment, AttachmentKind, Route } from "./types.ts";
+import type { Attachment, AttachmentKind, Message, Route } from "./types.ts";
 
 /** Where an attachment's message is: access checks and status changes start from its id. */
 export interface AttachmentPointer {
@@ -199,4 +199,16 @@ export async function storeUpload(
 /** The text a message with a file and no caption routes and searches as (`[image]`). */
 export function placeholderText(kind: AttachmentKind | "location", detail?: string): string {
   return detail?.trim() ? `[${kind}] ${detail.trim()}` : `[${kind}]`;
+}
+
+/** An attachment with its message, by attachment id; null when there is none. */
+export async function attachmentOf(kv: Deno.Kv, id: string) {
+  if (!/^[0-9A-Z]{26}$/.test(id)) return null;
+  const pointer = (await kv.get<AttachmentPointer>(keys.attachment(id))).value;
+  if (!pointer) return null;
+  const message =
+    (await kv.get<Message>(keys.message(pointer.conversationId, pointer.messageId))).value;
+  const attachment = message?.attachments?.find((a) => a.id === id);
+  if (!message || !attachment) return null;
+  return { pointer, message, attachment };
 }

@@ -34,7 +34,7 @@ import { customerName } from "../views/customer_panel.tsx";
 import { areaApp, formErrors } from "./admin.tsx";
 import type { AppDeps, DeskEnv } from "./context.ts";
 import { formData, redirectWithFlash, safeNext } from "./page_auth.ts";
-import { transcriptResponse } from "./transcripts.ts";
+import { deskUrl, transcriptResponse } from "./downloads.ts";
 
 export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
   const { desk } = deps;
@@ -244,7 +244,7 @@ export function supervisorPages(deps: AppDeps): Hono<DeskEnv> {
     const { hours } = await getSettings(kv);
     try {
       const { range, format } = parseTranscriptQuery(draft, hours.timeZone);
-      return transcriptResponse(kv, range, format);
+      return transcriptResponse(kv, range, format, { deskUrl: deskUrl(deps) });
     } catch (error) {
       return transcriptsPage(c, draft, formErrors(error), 400);
     }

@@ -45,7 +45,8 @@ import { clientAddress, readJson } from "./request.ts";
 import { addressGroup } from "../domain/sessions.ts";
 import { assetUrl, fnv1a } from "../views/assets.ts";
 import { answerCompressed } from "./compressed_asset.ts";
-import { attachmentOf, serveFile } from "./attachments.ts";
+import { attachmentOf } from "../domain/attachments.ts";
+import { serveFile } from "./downloads.ts";
 import { requestLimits } from "./limits.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };
