@@ -12,6 +12,7 @@ import {
   cleanMime,
   placeholderText,
   pointAttachment,
+  refuseDisguised,
   sendRoute,
   type SendRule,
   storeUpload,
@@ -231,6 +232,7 @@ export async function sendWithMedia(
   if (!files) throw new Error("No file store to keep the agent's file in.");
   const { checked: rule } = await retryCommit(() => write({ check: true })) as Checked;
   if (!rule) throw new Error("The checks gave no send rule for the file.");
+  await refuseDisguised(media.file.blob, media.file.mime);
   const now = desk.clock.now();
   const attachment = await storeUpload(
     files,

@@ -212,3 +212,35 @@ export async function attachmentOf(kv: Deno.Kv, id: string) {
   if (!message || !attachment) return null;
   return { pointer, message, attachment };
 }
+
+/** File signatures of the types whose first bytes are certain: the bytes decide, not the claim. */
+const SIGNATURES: readonly [string, (b: Uint8Array) => boolean][] = [
+  ["image/png", (b) => ascii(b, 1, 4) === "PNG" && b[0] === 0x89],
+  ["image/jpeg", (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ["image/gif", (b) => ascii(b, 0, 4) === "GIF8"],
+  ["image/webp", (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP"],
+  ["application/pdf", (b) => ascii(b, 0, 5) === "%PDF-"],
+];
+const ascii = (b: Uint8Array, from: number, to: number) =>
+  String.fromCharCode(...b.subarray(from, to));
+
+/** What a file's first bytes say it is, among the types with a certain signature; else null. */
+export async function sniffedType(file: Blob): Promise<string | null> {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  return SIGNATURES.find(([, test]) => test(head))?.[0] ?? null;
+}
+
+/**
+ * Rules 51 and 52: a file claimed as an image or PDF must start like one, so an HTML page named
+ * `photo.png` never goes out or in as a picture (415). Other types are taken as claimed.
+ */
+export async function refuseDisguised(file: Blob, mime: string) {
+  const base = baseMime(mime);
+  if (!SIGNATURES.some(([type]) => type === base)) return;
+  if ((await sniffedType(file)) !== base) {
+    throw new UnsupportedType(
+      "unsupported_media_type",
+      `The file's contents are not ${base}, as its type claims.`,
+    );
+  }
+}

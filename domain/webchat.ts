@@ -8,10 +8,11 @@
  * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
  */
 import {
-  type AttachmentPointer,
+  attachmentOf,
   baseMime,
   checkSendable,
   placeholderText,
+  sniffedType,
   storeUpload,
 } from "./attachments.ts";
 import { getChannelSettings } from "./channel_settings.ts";
@@ -359,7 +360,7 @@ export async function sendVisitorFile(
       if (!first) throw new Error(`web chat message ${clientId} of ${visitor.id} not found`);
       return { message: first, duplicate: true };
     }
-    const message = await messageOfAttachment(kv, attachment.id);
+    const message = (await attachmentOf(kv, attachment.id))?.message;
     if (!message) throw new Error(`web chat file ${attachment.id} has no message after storing`);
     await kv.set(keys.webchatClientMessage(visitor.id, clientId), message.id, {
       expireIn: CLIENT_IDS_KEPT,
@@ -402,25 +403,13 @@ async function takeUploadPlace(kv: Deno.Kv, customerId: string, now: number) {
   return async () => void await change(-1);
 }
 
-/** File signatures of what web chat takes (rule 52): the bytes decide, not the name or the claim. */
-const SIGNATURES: readonly [string, (b: Uint8Array) => boolean][] = [
-  ["image/png", (b) => ascii(b, 1, 4) === "PNG" && b[0] === 0x89],
-  ["image/jpeg", (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
-  ["image/gif", (b) => ascii(b, 0, 4) === "GIF8"],
-  ["image/webp", (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP"],
-  ["application/pdf", (b) => ascii(b, 0, 5) === "%PDF-"],
-];
-const ascii = (b: Uint8Array, from: number, to: number) =>
-  String.fromCharCode(...b.subarray(from, to));
-
 /**
  * Rule 52: the type a visitor's file goes as, or 415/413 (rule 51's reasons) before anything is
  * stored. The claimed type (none: what the bytes say) must be one web chat takes and must be
  * what the first bytes are: an HTML page called `image/png` is refused too.
  */
 async function uploadType(file: Blob) {
-  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
-  const sniffed = SIGNATURES.find(([, test]) => test(head))?.[0] ?? null;
+  const sniffed = await sniffedType(file);
   const declared = baseMime(file.type);
   const claimed = declared && declared !== "application/octet-stream"
     ? declared
@@ -433,13 +422,6 @@ async function uploadType(file: Blob) {
     );
   }
   return { mime: claimed, kind: rule.kind, maxBytes: rule.maxBytes };
-}
-
-/** The message an attachment belongs to (its pointer is written in the message's commit). */
-async function messageOfAttachment(kv: Deno.Kv, id: string): Promise<Message | null> {
-  const pointer = (await kv.get<AttachmentPointer>(keys.attachment(id))).value;
-  if (!pointer) return null;
-  return (await kv.get<Message>(keys.message(pointer.conversationId, pointer.messageId))).value;
 }
 
 /**

@@ -302,7 +302,7 @@ Deno.test("[routes] rule 51: WhatsApp files are uploaded to Meta, then sent by m
       "a document without a caption: its name as text, filename and no caption sent",
       async () => {
         const n = meta.requests.length;
-        const pdf = bytesOf(20_000, [0x25, 0x50, 0x44, 0x46]);
+        const pdf = bytesOf(20_000, [0x25, 0x50, 0x44, 0x46, 0x2d]);
         const res = await postFile(
           d,
           token,
@@ -542,6 +542,29 @@ Deno.test("[routes] rule 51: refusals come before anything is stored", async (t)
       return res.body;
     };
 
+    await t.step("415 for an HTML page or a program named as a photo or a PDF", async () => {
+      const html = new TextEncoder().encode("<html><script>alert(1)</script></html>");
+      for (
+        const [name, type] of [["photo.png", "image/png"], ["photo.jpg", "image/jpeg"]]
+      ) {
+        const body = await refused(
+          wa,
+          `/api/tickets/${wa.ticketId}/reply`,
+          new File([html], name, { type }),
+          415,
+          "unsupported_media_type",
+        );
+        assert.match(body.error.message, /contents are not/);
+      }
+      await refused(
+        sms,
+        `/api/tickets/${sms.ticketId}/reply`,
+        new File([bytesOf(500, [0x4d, 0x5a])], "terms.pdf", { type: "application/pdf" }),
+        415,
+        "unsupported_media_type",
+      );
+    });
+
     await t.step(
       "415 for SVG, HTML and zip over Twilio MMS, and an exe to a web chat",
       async () => {
@@ -769,7 +792,7 @@ Deno.test("[routes] rule 51: Twilio gets a signed desk link; numbers without MMS
         d,
         us.token,
         `/api/tickets/${us.ticketId}/reply`,
-        new File([bytesOf(5_000, [0x25, 0x50, 0x44, 0x46])], "terms.pdf", {
+        new File([bytesOf(5_000, [0x25, 0x50, 0x44, 0x46, 0x2d])], "terms.pdf", {
           type: "application/pdf",
         }),
       );
@@ -851,7 +874,7 @@ Deno.test("[routes] rule 51: web chat files go through the visitor's thread; cha
       d,
       token,
       `/api/chats/${chatId}/messages`,
-      new File([bytesOf(2_000, [0x25, 0x50, 0x44, 0x46])], "terms.pdf", {
+      new File([bytesOf(2_000, [0x25, 0x50, 0x44, 0x46, 0x2d])], "terms.pdf", {
         type: "application/pdf",
       }),
     );
