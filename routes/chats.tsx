@@ -22,7 +22,8 @@ import { customerState } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { addChatNote, chatNotes, readChat } from "../domain/notes.ts";
 import { getSettings } from "../domain/settings.ts";
-import type { Agent, Ticket } from "../domain/types.ts";
+import type { Agent, Conversation, Ticket } from "../domain/types.ts";
+import { sendRoute } from "../domain/attachments.ts";
 import { chatLists } from "../live/chats.tsx";
 import { asideBasics, chatThread } from "../live/conversation.tsx";
 import { navCounts } from "../live/desk_counts.ts";
@@ -147,13 +148,14 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       return await endedChatPage(c, { ...part, found: part.found }, pane, status);
     }
     const { chat } = part.found;
-    const [state, live, settings, canned, aside] = await Promise.all([
+    const [state, live, settings, canned, aside, conversation] = await Promise.all([
       customerState(desk, chat.customerId),
       listChats(desk, agent, "live"),
       getSettings(desk.kv),
       // An ended chat offers none (its box is gone).
       listCannedReplies(desk, agent, { chatId: id }).catch(refusedAs([])),
       conversationAside(desk, agent, { kind: "chat", chat }, part.thread, pane),
+      desk.kv.get<Conversation>(keys.conversation(chat.customerId)),
     ]);
     const customer = state?.customer;
     const item: ChatItem = {
@@ -180,6 +182,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         draft={pane.draft ?? ""}
         error={pane.replyError}
         optedOutAt={customer?.optedOutAt ?? null}
+        sendRoute={sendRoute(conversation.value?.route)}
         aside={aside.element}
       />
     );

@@ -24,7 +24,8 @@ import {
   quickAccept,
   readTicket,
 } from "../domain/tickets.ts";
-import type { Agent, Message, Ticket } from "../domain/types.ts";
+import type { Agent, Conversation, Message, Ticket } from "../domain/types.ts";
+import { sendRoute } from "../domain/attachments.ts";
 import { asideBasics, openTicketThread, ticketThread } from "../live/conversation.tsx";
 import { navCounts } from "../live/desk_counts.ts";
 import { eventsUrl } from "../live/parts.ts";
@@ -276,12 +277,13 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     templateId: string | undefined,
     pane: PaneState,
   ): Promise<ReplyState> {
-    const [state, settings, templates, live, canned] = await Promise.all([
+    const [state, settings, templates, live, canned, conversation] = await Promise.all([
       customerState(desk, ticket.customerId),
       getSettings(kv),
       listTemplates(kv),
       listChats(desk, agent, "live"),
       listCannedReplies(desk, agent, { ticketId: ticket.id }),
+      kv.get<Conversation>(keys.conversation(ticket.customerId)),
     ]);
     const hours = settings.timeouts.whatsappWindowHours;
     const lastInbound = state?.customer.lastInboundAt;
@@ -301,6 +303,8 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       error: pane.replyError,
       timeZone: settings.hours.timeZone,
       optedOutAt: state?.customer.optedOutAt ?? null,
+      // Rule 51: the picker offers what the route the reply takes carries (the server checks it).
+      sendRoute: sendRoute(conversation.value?.route),
     };
   }
 

@@ -5,7 +5,7 @@ import type { CannedReply, Channel } from "../domain/types.ts";
 import { ChannelBadge, Empty, TimeAgo } from "./components.tsx";
 import { addressOf, customerName, hasName } from "./customer_panel.tsx";
 import { LocalTime } from "./local_time.tsx";
-import { ChatReplyBox } from "./reply_box.tsx";
+import { ChatReplyBox, type SendRoute } from "./reply_box.tsx";
 import { cut, MessageThread, ROW_NAME_MAX, ROW_PREVIEW_MAX, type ThreadProps } from "./tickets.tsx";
 
 export interface ChatItem {
@@ -169,6 +169,8 @@ export function ChatThread(
     error?: string | null;
     /** Rule 44: when the customer texted STOP (the box is replaced by a notice). */
     optedOutAt?: number | null;
+    /** Rule 51: the route the chat's messages take (which files the picker offers). */
+    sendRoute?: SendRoute;
     /** Beside the messages (below them on narrow screens): notes and the customer panel. */
     aside?: Child;
   },
@@ -210,6 +212,7 @@ export function ChatThread(
                 optedOutAt={props.optedOutAt}
                 timeZone={props.thread.timeZone}
                 channel={item.channel}
+                sendRoute={props.sendRoute}
               />
             )
             : <p class="reply muted small">This chat has ended.</p>}
