@@ -239,7 +239,8 @@ async function ticketPage(start: Start) {
       keys.chatsByState("live"),
     ]
   ) ra.list({ prefix });
-  const queued = queuePage(start);
+  // Quieted now: should the reads below fail (a store closing), nothing is left unhandled.
+  const queued = quiet(queuePage(start));
   const [seen, [entry]] = await Promise.all([seeing(start), ra.get<[Ticket]>([keys.ticket(id)])]);
   const ticket = entry.value;
   // Nothing more for a ticket the page will answer 404 (rule 23).
