@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { updateChannel } from "../domain/channel_settings.ts";
 import { HOUR, MINUTE } from "../domain/clock.ts";
 import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
@@ -14,6 +13,7 @@ import { advanceDelivery } from "../domain/messages.ts";
 import type { Agent, Route } from "../domain/types.ts";
 import { FakeProvider, metaAccepted, type Recorded, twilioAccepted } from "./fake_provider.ts";
 import { CLOSED_TIME, INBOUND_TOKEN, type TestDesk, testDesk } from "./helpers.ts";
+import { type ProviderDesk, providerDesk, WHATSAPP, writeIn } from "./provider_desk.ts";
 
 interface Msg {
   id: string;
@@ -28,64 +28,16 @@ interface Msg {
   };
 }
 
-const WHATSAPP = {
-  phoneNumberId: "106540352242922",
-  accessToken: "EAAG-test-token",
-  appSecret: "app-secret-1",
-  verifyToken: "verify-1",
-  enabled: true,
-};
-const TWILIO = {
-  accountSid: "AC" + "0".repeat(32),
-  authToken: "twilio-token-1",
-  fromNumber: "+15550001111",
-  enabled: true,
-};
-
-interface Setup {
-  d: TestDesk;
-  meta: FakeProvider;
-  twilio: FakeProvider;
+interface Setup extends Omit<ProviderDesk, "admin"> {
+  /** An admin's token (renewed by `asAdmin` when the manual clock ran its session out). */
   admin: string;
-  close(): Promise<void>;
 }
 
 /** A desk closed for business (every first message asks YES/NO) with WhatsApp and Twilio set up. */
 async function setup(opts: { timeoutMs?: number } = {}): Promise<Setup> {
-  const meta = FakeProvider.start(metaAccepted);
-  const twilio = FakeProvider.start(twilioAccepted);
-  const d = await testDesk({
-    at: CLOSED_TIME,
-    listen: true,
-    providers: {
-      whatsappApiBase: meta.url,
-      twilioApiBase: twilio.url,
-      timeoutMs: opts.timeoutMs ?? 2_000,
-    },
-  });
-  const ctx = { clock: d.clock, publicUrl: "http://127.0.0.1:8000" };
-  await updateChannel(d.kv, "whatsapp", WHATSAPP, ctx);
-  await updateChannel(d.kv, "twilio", TWILIO, ctx);
-  const { token: admin, agent } = await d.person("admin");
-  admins.set(admin, { agent, token: admin });
-  return {
-    d,
-    meta,
-    twilio,
-    admin,
-    async close() {
-      await d.close();
-      await meta.close();
-      await twilio.close();
-    },
-  };
-}
-
-let provided = 0;
-/** A customer's message as a provider webhook would store it. */
-function writeIn(d: TestDesk, from: string, text: string, route: Route = "meta") {
-  const channel = route === "twilio" ? "sms" as const : "whatsapp" as const;
-  return receiveInbound(d.desk, { channel, from, text, route, id: `in-${++provided}` });
+  const s = await providerDesk({ timeoutMs: opts.timeoutMs });
+  admins.set(s.admin.token, s.admin);
+  return { ...s, admin: s.admin.token };
 }
 
 /** The text of each request to Meta: a text's body, or an interactive message's (rule 55). */

@@ -9,33 +9,18 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { replyToTicket } from "../domain/chats.ts";
-import { updateChannel } from "../domain/channel_settings.ts";
 import { DAY, HOUR } from "../domain/clock.ts";
 import { Conflict } from "../domain/errors.ts";
 import type { FileStore } from "../domain/file_store.ts";
-import { receiveInbound } from "../domain/inbound.ts";
 import { keys } from "../domain/keys.ts";
 import { MEDIA_LINK_MS } from "../domain/media_links.ts";
 import { closeTicket } from "../domain/tickets.ts";
-import type { Agent, Customer, Message, Route } from "../domain/types.ts";
+import type { Customer, Message, Route } from "../domain/types.ts";
 import { customerIdFor } from "../domain/ids.ts";
-import { FakeProvider, metaAccepted, type Recorded, twilioAccepted } from "./fake_provider.ts";
-import { CLOSED_TIME, type TestDesk, testDesk, waitFor } from "./helpers.ts";
+import { metaAccepted, type Recorded } from "./fake_provider.ts";
+import { type TestDesk, waitFor } from "./helpers.ts";
+import { type ProviderDesk, providerDesk, PUBLIC_URL, WHATSAPP, writeIn } from "./provider_desk.ts";
 
-const WHATSAPP = {
-  phoneNumberId: "106540352242922",
-  accessToken: "EAAG-test-token",
-  appSecret: "app-secret-1",
-  verifyToken: "verify-1",
-  enabled: true,
-};
-const TWILIO = {
-  accountSid: "AC" + "0".repeat(32),
-  authToken: "twilio-token-1",
-  fromNumber: "+15550001111",
-  enabled: true,
-};
-const PUBLIC_URL = "http://127.0.0.1:8000";
 const ORIGIN = "http://localhost";
 
 const fixture = (name: string) =>
@@ -52,60 +37,10 @@ const metaResponder = (r: Recorded, i: number) =>
     ? { status: 200, body: { id: uploads++ === 0 ? UPLOADED.id : `${UPLOADED.id}${uploads}` } }
     : metaAccepted(r, i);
 
-interface Setup {
-  d: TestDesk;
-  meta: FakeProvider;
-  twilio: FakeProvider;
-  admin: { agent: Agent; token: string };
-  close(): Promise<void>;
-}
+type Setup = ProviderDesk;
 
-async function setup(opts: { publicUrl?: string | null } = {}): Promise<Setup> {
-  const meta = FakeProvider.start(metaResponder);
-  const twilio = FakeProvider.start(twilioAccepted);
-  const d = await testDesk({
-    at: CLOSED_TIME,
-    listen: true,
-    providers: {
-      whatsappApiBase: meta.url,
-      twilioApiBase: twilio.url,
-      publicUrl: opts.publicUrl === undefined ? PUBLIC_URL : opts.publicUrl,
-      timeoutMs: 2_000,
-    },
-  });
-  const ctx = { clock: d.clock, publicUrl: PUBLIC_URL };
-  await updateChannel(d.kv, "whatsapp", WHATSAPP, ctx);
-  await updateChannel(d.kv, "twilio", TWILIO, ctx);
-  const admin = await d.person("admin");
-  return {
-    d,
-    meta,
-    twilio,
-    admin,
-    async close() {
-      await d.close();
-      await meta.close();
-      await twilio.close();
-    },
-  };
-}
-
-let provided = 0;
-/** A customer's message as a provider webhook would store it. */
-function writeIn(
-  d: TestDesk,
-  from: string,
-  text: string,
-  route: Route,
-  extra: { optOut?: "stop" } = {},
-) {
-  const channel = route === "twilio"
-    ? "sms" as const
-    : route === "webchat"
-    ? "webchat" as const
-    : "whatsapp" as const;
-  return receiveInbound(d.desk, { channel, from, text, route, id: `in-${++provided}`, ...extra });
-}
+const setup = (opts: { publicUrl?: string | null } = {}) =>
+  providerDesk({ meta: metaResponder, publicUrl: opts.publicUrl });
 
 /** A ticket (YES, //end) accepted by a new agent. */
 async function acceptedTicket(s: Setup, from: string, route: Route = "meta") {
