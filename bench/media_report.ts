@@ -14,19 +14,16 @@
  * 3. Memory while 20 files of 16 MiB are fetched at once: the media server makes its bytes as it
  *    sends them (nothing held by it), so the process's growth is the desk's own.
  */
-import { createHmac } from "node:crypto";
-import { updateChannel } from "../domain/channel_settings.ts";
 import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import type { Message } from "../domain/types.ts";
-import { closeBusiness, testDesk } from "../tests/helpers.ts";
+import { closeBusiness, type TestDesk } from "../tests/helpers.ts";
+import { metaBody, metaMessage, postMeta, whatsappDesk } from "../tests/provider_webhooks.ts";
 import { readEventStream } from "../tests/event_stream.ts";
 import { openKvConnect, startKvConnectServer } from "../tests/kv_connect_server.ts";
 
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
-const APP_SECRET = "bench-app-secret";
 const BEARER = "bench-token";
-const PHONE = "106540352242922";
 const MIB = 1024 * 1024;
 
 /** A Meta-like media server whose files are `length` pseudo-random bytes, made as they are sent. */
@@ -68,54 +65,26 @@ function mediaServer(length: number) {
   return { origin: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
 }
 
-function webhook(from: string, mediaId: string) {
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{
-      id: "1",
-      changes: [{
-        field: "messages",
-        value: {
-          messaging_product: "whatsapp",
-          metadata: { display_phone_number: "15550783881", phone_number_id: PHONE },
-          messages: [{
-            from,
-            id: `wamid.bench.${mediaId}`,
-            timestamp: "1750090702",
-            type: "image",
-            image: { id: mediaId, mime_type: "image/jpeg" },
-          }],
-        },
-      }],
-    }],
+/** A signed WhatsApp webhook with one 1 MB photo (its media id) from `from`. */
+const webhook = (from: string, mediaId: string) =>
+  metaBody({
+    messages: [metaMessage(from, "", {
+      id: `wamid.bench.${mediaId}`,
+      type: "image",
+      image: { id: mediaId, mime_type: "image/jpeg" },
+    })],
   });
-}
 
 async function benchDesk(origin: string, kv?: Deno.Kv) {
   const dir = await Deno.makeTempDir();
-  const d = await testDesk({
+  return await whatsappDesk({
     ...(kv ? { kv } : { path: `${dir}/media.sqlite3` }),
     providers: { whatsappApiBase: origin, timeoutMs: 60_000 },
-  });
-  await updateChannel(d.kv, "whatsapp", {
-    phoneNumberId: PHONE,
-    accessToken: BEARER,
-    appSecret: APP_SECRET,
-    verifyToken: "v",
-    enabled: true,
-  }, { clock: d.clock, publicUrl: "http://127.0.0.1:8000" });
-  return d;
+  }, { accessToken: BEARER });
 }
 
-async function post(d: Awaited<ReturnType<typeof benchDesk>>, raw: string) {
-  const res = await d.app.request("/webhooks/whatsapp", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-hub-signature-256": "sha256=" + createHmac("sha256", APP_SECRET).update(raw).digest("hex"),
-    },
-    body: raw,
-  });
+async function post(d: TestDesk, raw: string) {
+  const res = await postMeta(d, raw);
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
   await res.body?.cancel();
 }
@@ -181,30 +150,7 @@ async function shown() {
   const times: number[] = [];
   const from = "27840000001";
   const customerId = await customerIdOf(`+${from}`);
-  let n = 0;
-  const text = (body: string) => {
-    n++;
-    return JSON.stringify({
-      object: "whatsapp_business_account",
-      entry: [{
-        id: "1",
-        changes: [{
-          field: "messages",
-          value: {
-            messaging_product: "whatsapp",
-            metadata: { display_phone_number: "15550783881", phone_number_id: PHONE },
-            messages: [{
-              from,
-              id: `wamid.shown.text.${n}`,
-              timestamp: "1750090702",
-              type: "text",
-              text: { body },
-            }],
-          },
-        }],
-      }],
-    });
-  };
+  const text = (body: string) => metaBody({ messages: [metaMessage(from, body)] });
   try {
     // The customer leaves a message out of hours; an agent accepts the ticket and opens it.
     await closeBusiness(d);
