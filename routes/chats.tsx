@@ -64,8 +64,6 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     selected: { id: string; versions: string[] } | null,
     thread: unknown,
     flash: Flash | null,
-    /** The open chat has a message box (its help, static/compose.js, is loaded). */
-    compose = false,
   ) {
     const agent = c.get("agent");
     const [lists, nav] = await Promise.all([
@@ -83,7 +81,6 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
         flash={flash}
         wide
         counts={nav.counts}
-        compose={compose}
       >
         <div class="page-head">
           <h1>Chats</h1>
@@ -188,7 +185,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     );
     c.status(status);
     const versions = [part.version, aside.notesVersion];
-    return await page(c, { id, versions }, thread, takeFlash(c), mine);
+    return await page(c, { id, versions }, thread, takeFlash(c));
   }
 
   /**

@@ -103,8 +103,6 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     flash: Flash | null,
     /** The open ticket and its live parts' versions (conversation, notes). */
     selected?: { id: string; versions: string[] },
-    /** The open ticket has a reply box (its help, static/compose.js, is loaded). */
-    compose = false,
   ) {
     const agent = c.get("agent");
     const params = new URL(c.req.url).searchParams;
@@ -128,7 +126,6 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         flash={flash}
         wide={!!split}
         counts={nav.counts}
-        compose={compose}
       >
         {/* One h1 per page: the list's name, or with a ticket open the customer's (DetailName). */}
         {detail ? null : <h1 class="page-title">{title}</h1>}
@@ -262,7 +259,6 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       detail,
       takeFlash(c),
       { id: ticket.id, versions },
-      reply !== null,
     );
   }
 

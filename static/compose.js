@@ -1,6 +1,6 @@
 /*
  chatdesk compose.js: the reply box's help (tickets and chats with a box to write in), loaded
- only on those pages. Progressive enhancement only: without it the canned-reply select with
+ by static/desk.js when a box is first used (focused, pressed, a file dragged over it). Progressive enhancement only: without it the canned-reply select with
  Insert works, and the server refuses a reply with an unfilled placeholder whatever happens here
  (rule 34).
 
@@ -326,6 +326,8 @@
     });
     refresh(form);
     initAttach(form);
+    // Loaded by the box's first use (static/desk.js): a `/` typed meanwhile opens the list now.
+    if (focused() === box) updatePicker(form);
   }
 
   // ---- Rule 51: one file (picker, drop, paste) and a place --------------------------------------

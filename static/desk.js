@@ -12,6 +12,10 @@
    newest ones and the reply box in the window, and keeps the reply box there as messages arrive;
    auto-reply groups and earlier messages the agent opened stay open.
  - ? lists the shortcuts.
+ - The reply box's own help (static/compose.js) loads when the box is first used: focused,
+   pressed, or a file dragged over it. Until then its Ctrl+Enter is the form's, its keyboard hint
+   shows, and a file dropped or an image pasted goes into its file input, which compose.js then
+   shows. So a ticket page weighs its HTML, htmx and this file until someone writes (rule 33).
 */
 (() => {
   "use strict";
@@ -203,6 +207,39 @@
     dialog.showModal();
   }
 
+  // ---- The reply box's help (compose.js), loaded at the box's first use ----------------------
+
+  let composing = null;
+  const loadCompose = (form) =>
+    composing = composing || new Promise((resolve) => {
+      const script = doc.createElement("script");
+      script.src = form.dataset.composeSrc;
+      script.onload = script.onerror = resolve;
+      doc.head.append(script);
+    });
+  for (const type of ["focusin", "pointerdown", "touchstart", "dragover", "drop", "paste"]) {
+    doc.addEventListener(type, (e) => {
+      const form = e.target.closest && e.target.closest("form[data-compose-src]");
+      if (!form) return;
+      const loaded = loadCompose(form);
+      const data = e.dataTransfer || e.clipboardData;
+      if (form.dataset.ready || !data) return;
+      // Before compose.js runs, a file over the box is taken into its input, never opened.
+      e.preventDefault();
+      const input = form.querySelector("[data-compose-file]");
+      if (!data.files.length || !input) return;
+      const picked = new DataTransfer();
+      picked.items.add(data.files[0]);
+      input.files = picked.files;
+      loaded.then(() => input.dispatchEvent(new Event("change", { bubbles: true })));
+    }, true);
+  }
+  /** Before compose.js: its keyboard hint (Ctrl+Enter is below) and the file picker's button. */
+  const readyCompose = () => {
+    doc.querySelectorAll("[data-kbd-hint]").forEach((hint) => hint.hidden = false);
+    doc.querySelectorAll("[data-attach]").forEach((attach) => attach.classList.add("enhanced"));
+  };
+
   doc.addEventListener("keydown", (e) => {
     if (e.defaultPrevented) return;
     const target = e.target;
@@ -233,6 +270,7 @@
   });
 
   scan();
+  readyCompose();
   // Once the page is whole (compose.js draws under the reply box when the document is ready).
   const settle = () => {
     if (scrollY === 0) bringThreadIntoView();
@@ -242,6 +280,9 @@
   else addEventListener("load", settle, { once: true });
   // Redraws (htmx swaps, live updates) rescan; the reply box's own drawing does not.
   new MutationObserver((records) => {
-    if (records.some((r) => !(r.target.closest && r.target.closest("form[data-compose]")))) scan();
+    if (records.some((r) => !(r.target.closest && r.target.closest("form[data-compose]")))) {
+      scan();
+      readyCompose();
+    }
   }).observe(doc.body, { childList: true, subtree: true });
 })();

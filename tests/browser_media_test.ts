@@ -457,6 +457,25 @@ Deno.test({
       meta.release();
     });
 
+    await s.step(
+      "the reply box's help loads at the box's first use, not with the page",
+      async () => {
+        await page.goto(ticketUrl);
+        await page.waitForLoadState("load");
+        const requested = () =>
+          page.evaluate(
+            `performance.getEntriesByType("resource").some((e) => e.name.includes("/static/compose.js"))`,
+          );
+        assert.equal(await requested(), false, "compose.js came with the page");
+        assert.equal(await page.getAttribute("form[data-compose]", "data-ready"), null);
+        // What works before it: the keyboard hint and the file button are there already.
+        assert.equal(await page.isVisible("[data-kbd-hint]"), true);
+        await page.focus("[data-compose-text]");
+        await until(page, `!!document.querySelector("form[data-compose][data-ready]")`);
+        assert.equal(await requested(), true);
+      },
+    );
+
     await s.step("an agent drops a photo on the reply box and sends it", async () => {
       await page.goto(ticketUrl);
       const name = "dropped-photo.png";

@@ -21,13 +21,15 @@ import alertsJs from "../static/alerts.js" with { type: "text" };
 import webchatPreviewJs from "../static/webchat_preview.js" with { type: "text" };
 
 /**
- * Our script without its comment lines: whole `//` lines and blocks that start a line and end
- * one. Nothing inside a line of code is touched (our scripts have no multi-line strings).
+ * Our script without its comment lines (whole `//` lines and blocks that start a line and end
+ * one) and without indentation. Nothing inside a line of code is touched, and every line break
+ * stays (our scripts have no multi-line strings).
  */
 export function withoutJsComments(text: string): string {
   return text
     .replace(/^[ \t]*\/\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*(?:\n|$)/gm, "")
-    .replace(/^[ \t]*\/\/.*(?:\n|$)/gm, "");
+    .replace(/^[ \t]*\/\/.*(?:\n|$)/gm, "")
+    .replace(/^[ \t]+/gm, "");
 }
 
 /** Our stylesheet without comments, indentation and blank lines. */

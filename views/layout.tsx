@@ -3,7 +3,7 @@
  * settings, status switch, sign out) and main. Scripts are htmx (from its npm package) and one
  * script of the page's area (views/assets.ts): the SSE extension with static/alerts.js (rule
  * 32: live title and counts, sound, desktop notifications, notices), on Tickets and Chats also
- * static/desk.js (keyboard), and static/compose.js where there is a reply box.
+ * static/desk.js (keyboard), which loads static/compose.js when a reply box is first used.
  */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
@@ -30,8 +30,6 @@ export interface LayoutProps {
   flash?: Flash | null;
   /** Full-width main column (list + detail pages). */
   wide?: boolean;
-  /** The page has a reply box: it loads its help (static/compose.js). */
-  compose?: boolean;
   /**
    * Rule 32's counts for the title and the navigation, drawn on the server (routes/nav_counts.ts)
    * and kept live by static/alerts.js. Only error pages go without (the stream brings them).
@@ -100,7 +98,6 @@ export function Layout(props: LayoutProps) {
                   defer
                 >
                 </script>
-                {props.compose ? <script src={assetUrl("compose.js")} defer></script> : null}
               </>
             )
             : null}

@@ -11,6 +11,7 @@ import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, smsSegments } from "../domain/channe
 import { parameterCount } from "../domain/templates.ts";
 import type { CannedReply, Channel, Template, Ticket } from "../domain/types.ts";
 import { LocalTime } from "./local_time.tsx";
+import { assetUrl } from "./assets.ts";
 
 export interface ReplyState {
   /** Rule 18: WhatsApp customer silent longer than the window: templates only. */
@@ -153,6 +154,7 @@ export function Compose(props: ComposeProps) {
       enctype="multipart/form-data"
       class="compose-form stack"
       data-compose
+      data-compose-src={assetUrl("compose.js")}
     >
       {props.error ? <div class="flash flash-error" role="alert">{props.error}</div> : null}
       <div class="field">
