@@ -239,12 +239,16 @@ async function memory() {
     await Promise.all(waits);
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
+    (globalThis as { gc?: () => void }).gc?.();
+    const after = Deno.memoryUsage();
     console.log(
       `20 × 16 MiB fetched at once (320 MiB) in ${seconds.toFixed(1)} s: ` +
         `peak RSS +${((peakRss - base.rss) / MIB).toFixed(0)} MiB over ${
           (base.rss / MIB).toFixed(0)
         } MiB, ` +
-        `peak JS heap +${((peakHeap - base.heapUsed) / MIB).toFixed(0)} MiB`,
+        `peak JS heap +${((peakHeap - base.heapUsed) / MIB).toFixed(0)} MiB; after a GC heap +${
+          ((after.heapUsed - base.heapUsed) / MIB).toFixed(0)
+        } MiB, RSS +${((after.rss - base.rss) / MIB).toFixed(0)} MiB`,
     );
   } finally {
     await d.close();
