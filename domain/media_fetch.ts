@@ -254,7 +254,10 @@ export class MediaFetcher {
         return { kind: "too_large", size: declaredSize };
       }
       mime = typeof json?.mime_type === "string" ? json.mime_type : null;
-      sha256 = typeof json?.sha256 === "string" ? json.sha256 : job.source.sha256;
+      // The hash of the answer describes the bytes at its URL; the webhook's is the fallback.
+      sha256 = [json?.sha256, job.source.sha256]
+        .map((h) => typeof h === "string" ? hexOf(h) : null)
+        .find((h) => h !== null) ?? undefined;
       response = await this.#fetch(url, { headers: auth, signal: timeout() });
     } else {
       const { accountSid, authToken } = settings.twilio;
@@ -283,7 +286,7 @@ export class MediaFetcher {
         mime: type,
         maxBytes,
         at: this.desk.clock.now(),
-        ...(sha256 ? { sha256: hexOf(sha256) } : {}),
+        ...(sha256 ? { sha256 } : {}),
       });
     } catch (error) {
       if (error instanceof FileTooLarge) {
@@ -321,15 +324,14 @@ function failure(status: number, body: string): Outcome {
     : { kind: "failed", error };
 }
 
-/** Meta's `sha256` (hex, or base64 as its webhooks send it) as lower-case hex. */
-export function hexOf(given: string): string {
+/**
+ * Meta's `sha256` (hex, or base64 as its webhooks send it) as lower-case hex; null when it is no
+ * SHA-256 at all (a placeholder such as `<HASH>`): then there is nothing to check against.
+ */
+export function hexOf(given: string): string | null {
   const text = given.trim();
   if (/^[0-9a-f]{64}$/i.test(text)) return text.toLowerCase();
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    if (binary.length !== 32) return text;
-    return Array.from(binary, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
-  } catch {
-    return text;
-  }
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return null;
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/").replace(/=?$/, "="));
+  return Array.from(binary, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 }

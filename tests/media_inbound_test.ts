@@ -63,6 +63,9 @@ Deno.test("[domain] rule 49: provider media in our words", async (t) => {
     const b64 = btoa(String.fromCharCode(...hex.match(/../g)!.map((h) => parseInt(h, 16))));
     assert.equal(hexOf(b64), hex);
     assert.equal(hexOf(hex.toUpperCase()), hex);
+    // Not a SHA-256 at all (a documentation placeholder): nothing to check the bytes against.
+    assert.equal(hexOf("<HASH>"), null);
+    assert.equal(hexOf("IMAGE_HASH"), null);
   });
 
   await t.step("a voice note is audio/ogg with the opus codec, text [audio]", () => {
