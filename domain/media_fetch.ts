@@ -13,6 +13,7 @@
  */
 import { type AttachmentPointer, cleanMime } from "./attachments.ts";
 import { getChannelSettings } from "./channel_settings.ts";
+import { secureUrl } from "./config.ts";
 import type { Desk } from "./desk.ts";
 import { FileHashMismatch, type FileStore, FileTooLarge } from "./file_store.ts";
 import { keys } from "./keys.ts";
@@ -242,7 +243,8 @@ export class MediaFetcher {
       if (info.status !== 200) return failure(info.status, text);
       const json = jsonObject(text);
       const url = typeof json?.url === "string" ? json.url : null;
-      if (!url || !/^https?:\/\//.test(url)) {
+      // The bearer token goes to the download too: only over TLS (or to this machine, in tests).
+      if (!url || !secureUrl(url)) {
         return { kind: "retry", error: "Meta's media answer has no download URL." };
       }
       declaredSize = typeof json?.file_size === "number"

@@ -145,22 +145,28 @@ Deno.test("[domain] rule 49: provider media in our words", async (t) => {
     );
   });
 
-  await t.step("Twilio: NumMedia past 10 reads 10; non-http URLs are dropped", () => {
-    const params: [string, string][] = [
-      ["MessageSid", "MM" + "1".repeat(32)],
-      ["From", "+14155550111"],
-      ["To", "+14155552671"],
-      ["Body", ""],
-      ["NumMedia", "999"],
-    ];
-    for (let i = 0; i < 12; i++) {
-      params.push([`MediaUrl${i}`, i === 3 ? "javascript:alert(1)" : `https://x.test/m/${i}`]);
-      params.push([`MediaContentType${i}`, "image/png"]);
-    }
-    const [m] = parseTwilioInbound(params).messages;
-    assert.equal(m.media?.length, 9);
-    assert.equal(m.text, "[image]");
-  });
+  await t.step(
+    "Twilio: NumMedia past 10 reads 10; URLs other than https (or loopback) are dropped",
+    () => {
+      const params: [string, string][] = [
+        ["MessageSid", "MM" + "1".repeat(32)],
+        ["From", "+14155550111"],
+        ["To", "+14155552671"],
+        ["Body", ""],
+        ["NumMedia", "999"],
+      ];
+      for (let i = 0; i < 12; i++) {
+        const url = i === 3 ? "javascript:alert(1)" : i === 5
+          ? `http://media.example.com/m/${i}` // cleartext: the credentials would travel in clear
+          : `https://x.test/m/${i}`;
+        params.push([`MediaUrl${i}`, url]);
+        params.push([`MediaContentType${i}`, "image/png"]);
+      }
+      const [m] = parseTwilioInbound(params).messages;
+      assert.equal(m.media?.length, 8);
+      assert.equal(m.text, "[image]");
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------

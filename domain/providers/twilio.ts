@@ -6,6 +6,7 @@ import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH } from "../channels.ts";
 import type { TwilioSettings } from "../channel_settings.ts";
 import type { Message, OptOutKind } from "../types.ts";
 import { cleanMime, kindOfMime } from "../attachments.ts";
+import { secureUrl } from "../config.ts";
 import { captionOf } from "../agent_media.ts";
 import {
   classifyHttpStatus,
@@ -281,7 +282,8 @@ function twilioMedia(f: Map<string, string>): InboundMedia[] {
   const media: InboundMedia[] = [];
   for (let i = 0; i < Math.min(count, 10); i++) {
     const url = f.get(`MediaUrl${i}`)?.trim();
-    if (!url || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url)) continue;
+    // The account's credentials go with the fetch: only over TLS (or to this machine, in tests).
+    if (!url || url.length > 2048 || /\s/.test(url) || !secureUrl(url)) continue;
     const mime = cleanMime(f.get(`MediaContentType${i}`));
     media.push({ kind: kindOfMime(mime), mime, source: { route: "twilio", url } });
   }
