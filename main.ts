@@ -25,6 +25,7 @@ import { runMigrations } from "./domain/migrations.ts";
 import { runArchive, runConversationTimers } from "./domain/sweeps.ts";
 import { Courier } from "./domain/delivery.ts";
 import { MediaFetcher } from "./domain/media_fetch.ts";
+import { sweepOrphanUploads } from "./domain/attachments.ts";
 import { KvFileStore } from "./domain/file_store.ts";
 import { keys } from "./domain/keys.ts";
 import { Wakeups } from "./domain/wakeups.ts";
@@ -60,6 +61,7 @@ interface Instance {
   desk: Desk;
   courier: Courier;
   wakeups: Wakeups;
+  media: MediaFetcher;
 }
 const { promise: started, resolve: ready } = Promise.withResolvers<Instance>();
 
@@ -71,9 +73,11 @@ Deno.cron("chatdesk delivery", "* * * * *", async () => {
   await wakeups.runNow("media");
 });
 Deno.cron("chatdesk sweeps", "* * * * *", async () => {
-  const { desk, wakeups } = await started;
+  const { desk, wakeups, media } = await started;
   await wakeups.runNow("timers");
   await runArchive(desk).catch((e) => console.error("archive failed", e));
+  await sweepOrphanUploads(desk.kv, media.files, desk.clock.now())
+    .catch((e) => console.error("upload sweep failed", e));
   await runMigrations(desk).catch((e) => console.error("migration failed", e));
 });
 
@@ -143,7 +147,7 @@ const server = Deno.serve({
 // After the first answer can be given: timers armed from the store, then what a stopped instance
 // left due, then migrations this store lacks.
 wakeups.start();
-ready({ desk, courier, wakeups });
+ready({ desk, courier, wakeups, media });
 if (manualClock) {
   void courier.startDue().catch((e) => console.error("delivery failed", e));
   void media.startDue().catch((e) => console.error("media failed", e));

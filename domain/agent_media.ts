@@ -237,7 +237,14 @@ export async function sendWithMedia(
   const attachment = await storeUpload(
     files,
     media.file.blob,
-    { id: newId(now), kind: rule.kind, mime: media.file.mime, maxBytes: rule.maxBytes, at: now },
+    {
+      id: newId(now),
+      kind: rule.kind,
+      mime: media.file.mime,
+      maxBytes: rule.maxBytes,
+      at: now,
+      kv: desk.kv,
+    },
   );
   try {
     return await commit(attachment);

@@ -22,7 +22,8 @@ export function pointAttachment(
   attachmentId: string,
   pointer: AttachmentPointer,
 ) {
-  op.set(keys.attachment(attachmentId), pointer);
+  // An upload stored ahead of this commit is no longer pending (storeUpload's mark).
+  op.set(keys.attachment(attachmentId), pointer).delete(keys.uploadPending(attachmentId));
 }
 
 /** The media type alone, lower case (`image/jpeg`), for comparisons; codecs dropped. */
@@ -166,13 +167,23 @@ export function checkSendable(
 
 /**
  * Stores an uploaded file (an agent's or a visitor's) under a new attachment id and answers the
- * attachment, `stored`. `maxBytes` bounds what is read whatever the file claims.
+ * attachment, `stored`. `maxBytes` bounds what is read whatever the file claims. With `kv`, the
+ * file is marked pending first: the message's commit (`pointAttachment`) clears the mark, and a
+ * mark left means the writer died between the two (`sweepOrphanUploads` removes the file).
  */
 export async function storeUpload(
   files: FileStore,
   file: Blob & { name?: string },
-  options: { id: string; kind: AttachmentKind; mime: string; maxBytes: number; at: number },
+  options: {
+    id: string;
+    kind: AttachmentKind;
+    mime: string;
+    maxBytes: number;
+    at: number;
+    kv?: Deno.Kv;
+  },
 ): Promise<Attachment> {
+  await options.kv?.set(keys.uploadPending(options.id), options.at);
   try {
     const stored = await files.save(options.id, file.stream(), {
       mime: options.mime,
@@ -194,6 +205,33 @@ export async function storeUpload(
     }
     throw error;
   }
+}
+
+/** How long an upload may wait for its message's commit before it counts as left behind. */
+export const UPLOAD_ORPHAN_MS = 3600_000;
+
+/**
+ * Removes uploads whose writer died between storing the file and committing its message: marks
+ * older than an hour (desk clock) whose file no message points to. A mark whose file is pointed
+ * to (a commit that cleared nothing, never expected) is only dropped. Answers the files removed.
+ */
+export async function sweepOrphanUploads(
+  kv: Deno.Kv,
+  files: FileStore,
+  now: number,
+): Promise<number> {
+  let removed = 0;
+  for await (const mark of kv.list<number>({ prefix: keys.uploadsPending() }, { limit: 500 })) {
+    if (now - mark.value < UPLOAD_ORPHAN_MS) continue;
+    const id = mark.key[1] as string;
+    const pointed = (await kv.get(keys.attachment(id))).value !== null;
+    if (!pointed) {
+      await files.remove(id);
+      removed++;
+    }
+    await kv.atomic().check(mark).delete(mark.key).commit();
+  }
+  return removed;
 }
 
 /** The text a message with a file and no caption routes and searches as (`[image]`). */

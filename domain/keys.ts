@@ -165,6 +165,12 @@ export const keys = {
   fileChunks: (id: string) => ["file_chunks", id] as const,
   /** Rule 49: the message an attachment belongs to (access and status changes find it). */
   attachment: (id: string) => ["attachments", id] as const,
+  /**
+   * An upload stored ahead of its message's commit (rules 51, 52): the commit that points to the
+   * file deletes this; one left an hour means the writer died in between (`sweepOrphanUploads`).
+   */
+  uploadPending: (id: string) => ["uploads_pending", id] as const,
+  uploadsPending: () => ["uploads_pending"] as const,
   /** Rule 49: a file still to fetch from its provider: where from, attempts, when next. */
   mediaJob: (id: string) => ["media_jobs", id] as const,
   /** Rule 49: when a media job is next due (rule 37: a due entry, never a KV queue). */

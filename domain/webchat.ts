@@ -333,6 +333,7 @@ export async function sendVisitorFile(
       mime,
       maxBytes,
       at: now,
+      kv,
     })
       .catch(async (error) => {
         await giveBack();

@@ -13,6 +13,7 @@ import { DAY, HOUR } from "../domain/clock.ts";
 import { Conflict } from "../domain/errors.ts";
 import type { FileStore } from "../domain/file_store.ts";
 import { keys } from "../domain/keys.ts";
+import { storeUpload, sweepOrphanUploads, UPLOAD_ORPHAN_MS } from "../domain/attachments.ts";
 import { MEDIA_LINK_MS } from "../domain/media_links.ts";
 import { closeTicket } from "../domain/tickets.ts";
 import type { Customer, Message, Route } from "../domain/types.ts";
@@ -669,6 +670,48 @@ Deno.test("[domain] rule 51: a file whose message commit is refused is removed a
       (e) => e instanceof Conflict && e.code === "ticket_closed",
     );
     assert.deepEqual(await stored(d.kv), was);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("[domain] rules 51, 52: an upload whose writer died before its commit is swept an hour on", async () => {
+  const s = await setup();
+  const { d } = s;
+  try {
+    const { agent, ticketId } = await acceptedTicket(s, "+27820000006");
+    const files = d.media.files as FileStore;
+    const pending = async () =>
+      (await Array.fromAsync(d.kv.list({ prefix: keys.uploadsPending() })))
+        .length;
+    // A reply that commits: its mark goes in the same commit as the file's pointer.
+    const sent = await replyToTicket(d.desk, agent, ticketId, {
+      file: new File([bytesOf(70_000)], "kept.png", { type: "image/png" }),
+    }, files);
+    assert.equal(sent.attachments?.length, 1);
+    assert.equal(await pending(), 0);
+    // A writer that dies after storing: the file and its mark stay behind.
+    const was = await stored(d.kv);
+    const orphan = await storeUpload(files, new File([bytesOf(130_000)], "lost.png"), {
+      id: "01M0RPHAN00000000000000000",
+      kind: "image",
+      mime: "image/png",
+      maxBytes: 1_000_000,
+      at: d.clock.now(),
+      kv: d.kv,
+    });
+    assert.equal(await pending(), 1);
+    assert.equal((await stored(d.kv)).files, was.files + 1);
+    // Not yet an hour: a commit may still come.
+    assert.equal(await sweepOrphanUploads(d.kv, files, d.clock.now() + UPLOAD_ORPHAN_MS - 1), 0);
+    assert.equal(await sweepOrphanUploads(d.kv, files, d.clock.now() + UPLOAD_ORPHAN_MS), 1);
+    assert.deepEqual(await stored(d.kv), was);
+    assert.equal(await pending(), 0);
+    assert.equal(await files.open(orphan.id), null);
+    // The reply's file is untouched.
+    const kept = await files.open(sent.attachments![0].id);
+    assert.ok(kept);
+    await kept.body.cancel();
   } finally {
     await s.close();
   }
