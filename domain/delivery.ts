@@ -730,8 +730,10 @@ export class Courier {
         if (attachment && provider.upload && provider.uploaded && !mediaId) {
           const opened = await this.#files.open(attachment.id);
           if (!opened) return { outcome: FILE_MISSING };
+          // Read whole (≤ 16 MiB) so the upload has a Content-Length: no chunked body.
+          const bytes = await new Response(opened.body).blob();
           const request = provider.upload(
-            { attachment, body: opened.body },
+            { attachment, body: bytes },
             settings,
             this.config,
           );

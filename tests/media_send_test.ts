@@ -212,6 +212,9 @@ Deno.test("[routes] rule 51: WhatsApp files are uploaded to Meta, then sent by m
         const upload = calls[0];
         assert.equal(upload.headers.get("authorization"), `Bearer ${WHATSAPP.accessToken}`);
         assert.match(upload.headers.get("content-type")!, /^multipart\/form-data; boundary=/);
+        // Its length is known ahead (not chunked), and it is what arrived.
+        assert.equal(upload.headers.get("content-length"), String(upload.bytes.length));
+        assert.equal(upload.headers.get("transfer-encoding"), null);
         const parts = await partsOf(upload);
         assert.equal(parts.get("messaging_product"), "whatsapp");
         assert.equal(parts.get("type"), "image/png");

@@ -12,7 +12,7 @@ import {
   hmac,
   type InboundMedia,
   jsonObject,
-  multipartStream,
+  multipartBody,
   type Provider,
   type ProviderInbound,
   type ProviderStatus,
@@ -119,7 +119,7 @@ export const metaProvider: Provider<WhatsAppSettings> = {
     // Meta's "Upload media": `POST /{phone-number-id}/media`, multipart with `messaging_product`,
     // `type` and `file` (developers.facebook.com/docs/whatsapp/cloud-api/reference/media, and
     // SPEC "Media" wire formats), answered `{id}`.
-    const form = multipartStream(
+    const form = multipartBody(
       [["messaging_product", "whatsapp"], ["type", baseMime(attachment.mime)]],
       {
         field: "file",

@@ -69,16 +69,19 @@ export interface Outgoing {
 /** Rule 51: a file to hand to a provider before the message that names it (Meta's upload). */
 export interface UploadFile {
   attachment: Attachment;
-  /** The bytes, streamed from the file store. */
-  body: ReadableStream<Uint8Array>;
+  /** The bytes, read from the file store (at most 16 MiB). */
+  body: Blob;
 }
 
-/** An upload request: like a send, with the file's bytes as a stream. */
+/**
+ * An upload request: like a send, with the file's bytes in a Blob, so it goes with a
+ * Content-Length (an upload endpoint may refuse a chunked body).
+ */
 export interface ProviderUploadRequest {
   url: string;
   method: "POST";
   headers: Record<string, string>;
-  body: ReadableStream<Uint8Array>;
+  body: Blob;
 }
 
 /** How a provider answered an upload: its media id, or a failure classed like a send's. */
@@ -263,13 +266,13 @@ const partName = (name: string) =>
   name.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 
 /**
- * Rule 51: a multipart/form-data body (RFC 7578) of text fields and one file whose bytes are
- * streamed through, never held whole: what a browser's `FormData` sends, built around a stream.
+ * Rule 51: a multipart/form-data body (RFC 7578) of text fields and one file, as a browser's
+ * `FormData` sends it. A Blob of Blobs: the file's bytes are not copied, and the length is known.
  */
-export function multipartStream(
+export function multipartBody(
   fields: [string, string][],
-  file: { field: string; filename: string; mime: string; body: ReadableStream<Uint8Array> },
-): { contentType: string; body: ReadableStream<Uint8Array> } {
+  file: { field: string; filename: string; mime: string; body: Blob },
+): { contentType: string; body: Blob } {
   const boundary = `----chatdesk${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
   const head =
     fields.map(([name, value]) =>
@@ -279,11 +282,8 @@ export function multipartStream(
     `--${boundary}${CRLF}Content-Disposition: form-data; name="${partName(file.field)}"; ` +
     `filename="${partName(file.filename)}"${CRLF}Content-Type: ${file.mime}${CRLF}${CRLF}`;
   const tail = `${CRLF}--${boundary}--${CRLF}`;
-  const bytes = file.body;
-  const body = ReadableStream.from((async function* () {
-    yield encoder.encode(head);
-    yield* bytes;
-    yield encoder.encode(tail);
-  })());
-  return { contentType: `multipart/form-data; boundary=${boundary}`, body };
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    body: new Blob([head, file.body, tail]),
+  };
 }
