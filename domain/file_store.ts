@@ -60,10 +60,14 @@ export interface FileStore {
    * `FileHashMismatch` when `sha256` is given and the bytes differ (nothing is kept either way).
    */
   save(id: string, body: ReadableStream<Uint8Array>, options: SaveOptions): Promise<StoredFile>;
-  /** The file's record and its bytes (all, or `range`), or null when it is not whole. */
+  /**
+   * The file's record and its bytes (all, or `range`), or null when it is not whole. `range` may
+   * be a function of the file's size (an HTTP `Range` read against it; null: the whole file), so
+   * one call reads the record once. The bytes are read only as the body is.
+   */
   open(
     id: string,
-    range?: ByteRange,
+    range?: ByteRange | ((size: number) => ByteRange | null),
   ): Promise<{ file: StoredFile; body: ReadableStream<Uint8Array> } | null>;
   /** Removes the file's bytes and record (an agent's upload whose message was refused). */
   remove(id: string): Promise<void>;
@@ -144,9 +148,10 @@ export class KvFileStore implements FileStore {
     return file;
   }
 
-  async open(id: string, range?: ByteRange) {
+  async open(id: string, wanted?: ByteRange | ((size: number) => ByteRange | null)) {
     const file = (await this.kv.get<StoredFile>(keys.file(id))).value;
     if (!file) return null;
+    const range = typeof wanted === "function" ? wanted(file.size) : wanted;
     const start = range?.start ?? 0;
     const end = Math.min(range?.end ?? file.size - 1, file.size - 1);
     const kv = this.kv;

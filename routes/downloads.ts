@@ -48,31 +48,35 @@ export async function serveFile(c: Context, files: FileStore, attachment: Attach
       { status: 409, headers },
     );
   }
-  const whole = await files.open(attachment.id);
-  if (!whole) throw new NotFound("File");
-  const { file } = whole;
-  await whole.body.cancel();
+  // One read of the record: the Range header is resolved against the size it holds.
+  let range: ByteRange | null | "unsatisfiable" = null;
+  const opened = await files.open(attachment.id, (size) => {
+    range = parseRange(c.req.header("range"), size);
+    return range === "unsatisfiable" ? null : range;
+  });
+  if (!opened) throw new NotFound("File");
+  const { file, body } = opened;
   const inline = isInlineType(file.mime);
   headers.set("content-type", file.mime);
   headers.set("etag", `"${file.sha256}"`);
   headers.set("content-disposition", disposition(inline, attachment));
-  if (c.req.header("if-none-match") === `"${file.sha256}"`) {
-    return new Response(null, { status: 304, headers });
-  }
-  const range = parseRange(c.req.header("range"), file.size);
-  if (range === "unsatisfiable") {
+  const part = range as ByteRange | null | "unsatisfiable";
+  const answer = (status: number, length: number | null) => {
+    if (length !== null) headers.set("content-length", String(length));
+    const sent = status === 304 || status === 416 || c.req.method === "HEAD" ? null : body;
+    if (!sent) void body.cancel();
+    return new Response(sent, { status, headers });
+  };
+  if (c.req.header("if-none-match") === `"${file.sha256}"`) return answer(304, null);
+  if (part === "unsatisfiable") {
     headers.set("content-range", `bytes */${file.size}`);
-    return new Response(null, { status: 416, headers });
+    return answer(416, null);
   }
-  const opened = await files.open(attachment.id, range ?? undefined);
-  if (!opened) throw new NotFound("File");
-  if (range) {
-    headers.set("content-range", `bytes ${range.start}-${range.end}/${file.size}`);
-    headers.set("content-length", String(range.end - range.start + 1));
-    return new Response(c.req.method === "HEAD" ? null : opened.body, { status: 206, headers });
+  if (part) {
+    headers.set("content-range", `bytes ${part.start}-${part.end}/${file.size}`);
+    return answer(206, part.end - part.start + 1);
   }
-  headers.set("content-length", String(file.size));
-  return new Response(c.req.method === "HEAD" ? null : opened.body, { status: 200, headers });
+  return answer(200, file.size);
 }
 
 /** `inline` for what a browser may show, else a download, with the file's name when known. */

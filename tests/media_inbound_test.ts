@@ -587,6 +587,14 @@ Deno.test("[routes] rule 50: files are served only to whoever may read their mes
         headers: { range: `bytes=${voice.length}-` },
       });
       assert.equal(beyond.status, 416);
+      assert.equal(beyond.headers.get("content-range"), `bytes */${voice.length}`);
+      // A browser's cached copy is still good: its ETag is the file's SHA-256.
+      const cached = await d.call("GET", `/api/attachments/${audio.id}`, {
+        token: salesAgent,
+        headers: { "if-none-match": `"${sha256Hex(voice)}"` },
+      });
+      assert.equal(cached.status, 304);
+      assert.equal(await cached.text(), "");
     });
 
     await t.step("an SVG is a sandboxed download, never inline", async () => {
