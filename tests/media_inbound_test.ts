@@ -5,6 +5,7 @@
  * whoever may read the message, with rule 50's headers; rule 51's signed links.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { DAY, HOUR } from "../domain/clock.ts";
 import { runArchive } from "../domain/sweeps.ts";
 import { KvFileStore } from "../domain/file_store.ts";
@@ -675,3 +676,61 @@ export async function messageOf(t: TestDesk, attachmentId: string): Promise<Mess
   ))
     .value;
 }
+
+Deno.test("[property] hostile media webhooks: always answered, every file kept consistent", async () => {
+  const fake = new FakeMedia(BEARER, { user: ACCOUNT_SID, password: AUTH_TOKEN });
+  fake.add("6001", { bytes: bytesOf(2_000, 61), mime: "image/jpeg" });
+  const d = await mediaDesk(fake);
+  try {
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom("", "<script>", "../../x", "a\r\nb", "💥".repeat(300), "x".repeat(5_000)),
+    );
+    const value = fc.oneof(text, fc.integer(), fc.constant(null), fc.boolean(), fc.double());
+    const part = fc.record({
+      id: fc.oneof(fc.constant("6001"), fc.constant("9999"), value),
+      mime_type: fc.oneof(fc.constantFrom("image/jpeg", "audio/ogg; codecs=opus"), value),
+      sha256: fc.oneof(fc.constant(sha256Hex(bytesOf(2_000, 61))), value),
+      caption: value,
+      filename: value,
+      latitude: fc.oneof(fc.double({ min: -200, max: 200 }), value),
+      longitude: fc.oneof(fc.double({ min: -200, max: 200 }), value),
+    }, { requiredKeys: [] });
+    const type = fc.constantFrom("image", "audio", "video", "document", "sticker", "location");
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(type, part), { minLength: 1, maxLength: 5 }),
+        async (items) => {
+          const messages = items.map(([t, p]) =>
+            metaMessage("16505551234", "", { id: `wamid.fuzz.${++n}`, type: t, [t]: p })
+          );
+          const res = await postMeta(d, metaBody({ messages }));
+          assert.equal(res.status, 200, await res.text());
+        },
+      ),
+      { seed: 20261207, numRuns: 60 },
+    );
+    await d.media.runDue();
+    // Every file the desk recorded is sane, points to its message, and is stored only if whole.
+    const { inbound } = await customerOf(d, "whatsapp", SHEENA);
+    const files = inbound.flatMap((m) => m.attachments ?? []);
+    assert.ok(files.length > 0, "some files were well formed");
+    for (const a of files) {
+      assert.ok(["image", "audio", "video", "document", "sticker"].includes(a.kind));
+      assert.ok(["fetching", "stored", "failed", "too_large"].includes(a.status));
+      assert.ok(a.mime.length <= 200 && !/[\r\n]/.test(a.mime));
+      assert.ok([...a.filename ?? ""].length <= 200 && !/[\r\n"\\/]/.test(a.filename ?? ""));
+      assert.ok((await d.kv.get(keys.attachment(a.id))).value, "a pointer");
+      const whole = await d.media.files.open(a.id);
+      assert.equal(whole !== null, a.status === "stored", `${a.id} is ${a.status}`);
+      await whole?.body.cancel();
+    }
+    for (const m of inbound.filter((m) => m.location)) {
+      assert.ok(Math.abs(m.location!.latitude) <= 90 && Math.abs(m.location!.longitude) <= 180);
+    }
+  } finally {
+    await d.close();
+    await fake.close();
+  }
+});
