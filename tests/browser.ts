@@ -41,6 +41,19 @@ export interface DeskServer {
 
 export async function startServer(opts: { at?: number } = {}): Promise<DeskServer> {
   const t = await testDesk({ at: opts.at });
+  const served = serveDesk(t);
+  return {
+    ...served,
+    t,
+    async close() {
+      await served.close();
+      await t.close();
+    },
+  };
+}
+
+/** Serves a desk made elsewhere (with its own channels or clock) on 127.0.0.1. */
+export function serveDesk(t: TestDesk): { url: string; close(): Promise<void> } {
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
@@ -49,12 +62,10 @@ export async function startServer(opts: { at?: number } = {}): Promise<DeskServe
   const { port } = server.addr as Deno.NetAddr;
   return {
     url: `http://127.0.0.1:${port}`,
-    t,
     async close() {
       ac.abort();
       // Open SSE streams keep `finished` pending until the browser lets go; do not wait forever.
       await Promise.race([server.finished, new Promise((r) => setTimeout(r, 2000))]);
-      await t.close();
     },
   };
 }

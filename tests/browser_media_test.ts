@@ -16,16 +16,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { deflateSync } from "node:zlib";
-import { closeBusiness, leaveMessage, type TestDesk } from "./helpers.ts";
+import { closeBusiness, leaveMessage } from "./helpers.ts";
 import {
   axeViolations,
   type Browser,
   launchBrowser,
   type Page,
   pageProblems,
-  PASSWORD,
   screenshot,
-  TIMEOUT,
+  serveDesk,
+  signInPage,
   until,
 } from "./browser.ts";
 import { metaBody, metaMessage, postMeta, SHEENA, whatsappDesk } from "./provider_webhooks.ts";
@@ -206,37 +206,13 @@ function fakeMeta(): FakeMeta {
 
 // ---- The desk ----------------------------------------------------------------------------------
 
-function serve(t: TestDesk) {
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    (request, info) => t.app.fetch(request, info),
-  );
-  const { port } = server.addr as Deno.NetAddr;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      ac.abort();
-      await Promise.race([server.finished, new Promise((r) => setTimeout(r, 2000))]);
-    },
-  };
-}
-
+/** A browser context signed in as `email` (JavaScript on, or off for the plain form). */
 async function signIn(browser: Browser, url: string, email: string, js = true): Promise<Page> {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     javaScriptEnabled: js,
   });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  await page.goto(`${url}/login`);
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", PASSWORD);
-  await Promise.all([
-    page.waitForURL((u) => !u.pathname.startsWith("/login")),
-    page.click("button[type=submit]"),
-  ]);
-  return page;
+  return await signInPage(context, url, email);
 }
 
 Deno.test({
@@ -247,7 +223,7 @@ Deno.test({
   const meta = fakeMeta();
   const t = await whatsappDesk({ providers: { whatsappApiBase: meta.url } });
   await closeBusiness(t);
-  const server = serve(t);
+  const server = serveDesk(t);
   const browser = await launchBrowser();
   const watch = pageProblems();
   const { agent, token } = await t.person("agent", { name: "Ana Media" });
