@@ -73,6 +73,8 @@ export interface InboundResult {
   /** The auto-replies this message caused, with their delivery (rule 24). */
   replies: Message[];
   duplicate?: boolean;
+  /** The customer's message as stored (none for a repeat, an edit or a deletion). */
+  message?: Message;
   /** Rule 49: attachments whose files this message queued for fetching. */
   fetching?: string[];
 }
@@ -204,7 +206,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     const { stored, fetching } = addInbound(op, before.id, now, message, customerId);
     rememberInbound(op, message.channel, customerId, message.id, stored);
     if (!(await op.commit()).ok) return undefined;
-    return { ...passiveResult(customerId, before), fetching };
+    return { ...passiveResult(customerId, before), message: stored, fetching };
   }
   // A conversation past its deadline that no sweep has settled yet is settled first (rules 5, 8, 9).
   if (before && before.state !== "ended" && !isCurrent(before, now)) {
@@ -328,6 +330,7 @@ async function attemptInbound(desk: Desk, message: InboundMessage, customerId: s
     conversation: { state: conversation.state },
     ticketId: conversation.ticketId ?? openEntry.value ?? null,
     replies: sent,
+    message: stored,
     fetching,
   };
 }

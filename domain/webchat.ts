@@ -8,7 +8,6 @@
  * is the address, its `clientId` the provider message id, so a resend stores nothing twice.
  */
 import {
-  attachmentOf,
   baseMime,
   checkSendable,
   placeholderText,
@@ -31,7 +30,7 @@ import {
 } from "./errors.ts";
 import type { FileStore } from "./file_store.ts";
 import { customerIdFor, newId } from "./ids.ts";
-import { receiveInbound } from "./inbound.ts";
+import { type InboundResult, receiveInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { getAll, retryCommit } from "./kv_util.ts";
 import { advanceDelivery, findMessage } from "./messages.ts";
@@ -236,45 +235,19 @@ export async function sendVisitorMessage(
   input: unknown,
 ): Promise<{ message: Message; duplicate: boolean }> {
   const body = asBody(input);
-  const max = CHANNEL_FACTS.webchat.maxLength;
   if (typeof body.text !== "string" || body.text.trim() === "") {
     throw new Invalid("empty_text", '"text" must not be empty.', { text: "Write a message." });
   }
-  if (body.text.length > max) {
-    throw new Invalid("text_too_long", `"text" must have at most ${max} characters.`, {
-      text: `At most ${max} characters.`,
-    });
-  }
+  const text = checkLength(body.text);
   const clientId = checkClientId(body.clientId);
-  const text = body.text;
-  const { kv, clock } = desk;
+  const { kv } = desk;
   return await oneAtATime(visitor.id, async () => {
-    const clientKey = keys.webchatClientMessage(visitor.id, clientId);
     const known = await storedByClientId(kv, visitor, clientId);
     if (known) return { message: known, duplicate: true };
     await requireEnabled(kv);
-    await takeQuota(
-      kv,
-      keys.webchatQuota("messages", visitor.id),
-      MESSAGES_PER_MINUTE,
-      MINUTE,
-      clock.now(),
-      "You are sending messages too quickly",
-    );
-    const result = await receiveInbound(desk, {
-      channel: "webchat",
-      from: visitor.id,
-      text,
-      id: clientId,
-      route: "webchat",
-      // Agents see "Visitor 4QKJW", not a 29-character id; an agent-given name still wins.
-      profileName: visitorLabel(visitor.id),
-    });
-    const message = (result.duplicate ? await storedByClientId(kv, visitor, clientId) : null) ??
-      await latestInbound(kv, visitor.customerId, text);
-    if (!message) throw new Error(`web chat message of ${visitor.id} not found after storing`);
-    await kv.set(clientKey, message.id, { expireIn: CLIENT_IDS_KEPT });
-    return { message, duplicate: result.duplicate === true };
+    await takeMessagePlace(desk, visitor);
+    const result = await receiveInbound(desk, visitorInbound(visitor, clientId, text));
+    return await answered(kv, visitor, clientId, result);
   });
 }
 
@@ -304,27 +277,14 @@ export async function sendVisitorFile(
   if (!(file instanceof Blob)) {
     throw new Invalid("missing_file", '"file" must be a file.', { file: "Choose a file." });
   }
-  const caption = typeof input.text === "string" ? input.text.trim() : "";
-  const max = CHANNEL_FACTS.webchat.maxLength;
-  if (caption.length > max) {
-    throw new Invalid("text_too_long", `"text" must have at most ${max} characters.`, {
-      text: `At most ${max} characters.`,
-    });
-  }
+  const caption = checkLength(typeof input.text === "string" ? input.text.trim() : "");
   const { kv, clock } = desk;
   return await oneAtATime(visitor.id, async () => {
     const known = await storedByClientId(kv, visitor, clientId);
     if (known) return { message: known, duplicate: true };
     const { mime, kind, maxBytes } = await uploadType(file);
     await requireEnabled(kv);
-    await takeQuota(
-      kv,
-      keys.webchatQuota("messages", visitor.id),
-      MESSAGES_PER_MINUTE,
-      MINUTE,
-      clock.now(),
-      "You are sending messages too quickly",
-    );
+    await takeMessagePlace(desk, visitor);
     const giveBack = await takeUploadPlace(kv, visitor.customerId, clock.now());
     const now = clock.now();
     const attachment = await storeUpload(files, file, {
@@ -339,35 +299,76 @@ export async function sendVisitorFile(
         await giveBack();
         throw error;
       });
+    const undo = () => Promise.all([files.remove(attachment.id), giveBack()]);
     let result;
     try {
       result = await receiveInbound(desk, {
-        channel: "webchat",
-        from: visitor.id,
-        text: caption || placeholderText(kind),
-        id: clientId,
-        route: "webchat",
-        profileName: visitorLabel(visitor.id),
+        ...visitorInbound(visitor, clientId, caption || placeholderText(kind)),
         attachments: [attachment],
       });
     } catch (error) {
-      await Promise.all([files.remove(attachment.id), giveBack()]);
+      await undo();
       throw error;
     }
-    if (result.duplicate) {
-      // Another request with this clientId (another instance) stored its message first.
-      await Promise.all([files.remove(attachment.id), giveBack()]);
-      const first = await storedByClientId(kv, visitor, clientId);
-      if (!first) throw new Error(`web chat message ${clientId} of ${visitor.id} not found`);
-      return { message: first, duplicate: true };
-    }
-    const message = (await attachmentOf(kv, attachment.id))?.message;
-    if (!message) throw new Error(`web chat file ${attachment.id} has no message after storing`);
-    await kv.set(keys.webchatClientMessage(visitor.id, clientId), message.id, {
-      expireIn: CLIENT_IDS_KEPT,
-    });
-    return { message, duplicate: false };
+    // Another request with this clientId (another instance) stored its message first.
+    if (result.duplicate) await undo();
+    return await answered(kv, visitor, clientId, result);
   });
+}
+
+/** A visitor's message text within web chat's length (rule 30). */
+function checkLength(text: string): string {
+  const max = CHANNEL_FACTS.webchat.maxLength;
+  if (text.length > max) {
+    throw new Invalid("text_too_long", `"text" must have at most ${max} characters.`, {
+      text: `At most ${max} characters.`,
+    });
+  }
+  return text;
+}
+
+/** Rule 30: at most 30 new messages per visitor per minute, files included. */
+function takeMessagePlace(desk: Desk, visitor: Visitor) {
+  return takeQuota(
+    desk.kv,
+    keys.webchatQuota("messages", visitor.id),
+    MESSAGES_PER_MINUTE,
+    MINUTE,
+    desk.clock.now(),
+    "You are sending messages too quickly",
+  );
+}
+
+/** A visitor's message in rules 1–4's words: its `clientId` is the provider id (stored once). */
+function visitorInbound(visitor: Visitor, clientId: string, text: string) {
+  return {
+    channel: "webchat" as const,
+    from: visitor.id,
+    text,
+    id: clientId,
+    route: "webchat" as const,
+    // Agents see "Visitor 4QKJW", not a 29-character id; an agent-given name still wins.
+    profileName: visitorLabel(visitor.id),
+  };
+}
+
+/**
+ * The message a send stored, or, when another request with the same `clientId` stored first,
+ * that one; remembered under the `clientId` either way.
+ */
+async function answered(
+  kv: Deno.Kv,
+  visitor: Visitor,
+  clientId: string,
+  result: InboundResult,
+): Promise<{ message: Message; duplicate: boolean }> {
+  const duplicate = result.duplicate === true;
+  const message = duplicate ? await storedByClientId(kv, visitor, clientId) : result.message;
+  if (!message) throw new Error(`web chat message ${clientId} of ${visitor.id} not found`);
+  await kv.set(keys.webchatClientMessage(visitor.id, clientId), message.id, {
+    expireIn: CLIENT_IDS_KEPT,
+  });
+  return { message, duplicate };
 }
 
 const countOf = (value: unknown) => value instanceof Deno.KvU64 ? Number(value.value) : 0;
@@ -458,28 +459,6 @@ function checkClientId(value: unknown): string {
     });
   }
   return value;
-}
-
-/**
- * The visitor's newest inbound message with this text: the one just stored (its auto-replies,
- * written after it in the same commit, are skipped; one visitor's sends run one at a time).
- */
-async function latestInbound(
-  kv: Deno.Kv,
-  customerId: string,
-  text: string,
-): Promise<Message | null> {
-  const pointers: Deno.KvKey[] = [];
-  for await (
-    const e of kv.list<string>({ prefix: keys.thread(customerId) }, { reverse: true, limit: 20 })
-  ) {
-    pointers.push(keys.message(e.value, e.key[e.key.length - 1] as string));
-  }
-  for (const entry of await getAll<Message>(kv, pointers)) {
-    const m = entry.value;
-    if (m && m.direction === "in" && m.text === text) return m;
-  }
-  return null;
 }
 
 /** Checks a message id names a message of this visitor's thread (else 404: not theirs). */
