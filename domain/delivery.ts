@@ -29,6 +29,7 @@ import { newId } from "./ids.ts";
 import { latestInbound } from "./inbound.ts";
 import { keys } from "./keys.ts";
 import { retryCommit } from "./kv_util.ts";
+import { Slots } from "./slots.ts";
 import { isOptedOut, OPTED_OUT } from "./opt_outs.ts";
 import {
   advanceDelivery,
@@ -203,26 +204,6 @@ export function checkBeforeAttempt(
     };
   }
   return null;
-}
-
-/** A tiny counting semaphore: at most `limit` holders at once, the rest wait in order. */
-class Slots {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  constructor(limit: number) {
-    this.#free = limit;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
 }
 
 type Step = "next" | "idle" | "wait";

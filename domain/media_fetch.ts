@@ -19,6 +19,7 @@ import { FileHashMismatch, type FileStore, FileTooLarge } from "./file_store.ts"
 import { keys } from "./keys.ts";
 import { bump, retryCommit } from "./kv_util.ts";
 import { readUpTo, RETRY_BUDGET_MS, retryDelay } from "./delivery.ts";
+import { Slots } from "./slots.ts";
 import {
   jsonObject,
   type MediaSource,
@@ -68,8 +69,7 @@ type Outcome =
 
 export class MediaFetcher {
   #running = new Map<string, Promise<void>>();
-  #free = PARALLEL_FETCHES;
-  #waiting: (() => void)[] = [];
+  #slots = new Slots(PARALLEL_FETCHES);
   #fetch: typeof fetch;
   #stopping = false;
 
@@ -162,15 +162,12 @@ export class MediaFetcher {
       .set(keys.mediaJob(id), taken);
     if (!(await take.commit()).ok) return;
 
-    await this.#slot();
-    let outcome: Outcome;
-    try {
-      outcome = await this.#download(taken);
-    } catch (error) {
-      outcome = { kind: "retry", error: String((error as Error)?.message ?? error).slice(0, 200) };
-    } finally {
-      this.#release();
-    }
+    const outcome = await this.#slots.run(() =>
+      this.#download(taken).catch((error): Outcome => ({
+        kind: "retry",
+        error: String((error as Error)?.message ?? error).slice(0, 200),
+      }))
+    );
     await this.#settle(taken, outcome);
   }
 
@@ -301,20 +298,6 @@ export class MediaFetcher {
       throw error;
     }
     return { kind: "stored", size: stored.size, mime: type };
-  }
-
-  async #slot() {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  #release() {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
   }
 }
 
