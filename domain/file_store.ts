@@ -157,28 +157,23 @@ export class KvFileStore implements FileStore {
     const kv = this.kv;
     const first = Math.floor(start / CHUNK_BYTES);
     const last = end < start ? first - 1 : Math.floor(end / CHUNK_BYTES);
-    let next = first;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (next > last) return controller.close();
+    // Ten pieces (one `getMany`) at a time, read only as the body is.
+    async function* pieces() {
+      for (let next = first; next <= last; next += 10) {
         const upTo = Math.min(last, next + 9);
         const wanted = [];
         for (let i = next; i <= upTo; i++) wanted.push(keys.fileChunk(id, i));
         const entries = await kv.getMany<Uint8Array[]>(wanted);
         for (const [n, entry] of entries.entries()) {
-          const index = next + n;
-          if (!entry.value) {
-            controller.error(new Error(`file ${id} is missing piece ${index}`));
-            return;
-          }
-          const offset = index * CHUNK_BYTES;
+          if (!entry.value) throw new Error(`file ${id} is missing piece ${next + n}`);
+          const offset = (next + n) * CHUNK_BYTES;
           const from = Math.max(0, start - offset);
           const to = Math.min(entry.value.length, end - offset + 1);
-          if (to > from) controller.enqueue(entry.value.subarray(from, to));
+          if (to > from) yield entry.value.subarray(from, to);
         }
-        next = upTo + 1;
-      },
-    }, { highWaterMark: 0 });
+      }
+    }
+    const body = ReadableStream.from(pieces());
     return { file, body };
   }
 
