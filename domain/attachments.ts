@@ -129,6 +129,10 @@ export function sendRoute(route: Route | null | undefined): "meta" | "twilio" | 
 const sizeText = (bytes: number) =>
   bytes >= MB ? `${Math.round(bytes / MB * 10) / 10} MB` : `${Math.ceil(bytes / 1000)} kB`;
 
+/** A route's size limit as the providers state it: "5 MB", or "16 MiB" for a binary one. */
+export const limitText = (bytes: number) =>
+  bytes % MB === 0 ? `${bytes / MB} MB` : `${Math.round(bytes / MIB)} MiB`;
+
 /**
  * Rule 51: the kind a file goes as on this route, or a refusal (415 for a type it cannot carry,
  * 413 past its size), before anything is stored. Audio on WhatsApp must be Opus in Ogg when Ogg.
@@ -158,7 +162,7 @@ export function checkSendable(
     throw new TooLarge(
       "file_too_large",
       `${ROUTE_LABEL[route]} takes ${rule.kind} files up to ${
-        sizeText(rule.maxBytes)
+        limitText(rule.maxBytes)
       }; this one has ${sizeText(size)}.`,
     );
   }

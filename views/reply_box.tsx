@@ -5,7 +5,7 @@
  * highlighting of unfilled placeholders and keeps Send disabled while one is left. The server
  * refuses a reply with an unfilled placeholder either way.
  */
-import { SEND_RULES } from "../domain/attachments.ts";
+import { limitText, SEND_RULES } from "../domain/attachments.ts";
 import { unfilledPlaceholders } from "../domain/canned_replies.ts";
 import { CHANNEL_FACTS, MAX_MESSAGE_LENGTH, smsSegments } from "../domain/channels.ts";
 import { parameterCount } from "../domain/templates.ts";
@@ -58,10 +58,6 @@ const TYPE_WORDS: Record<string, string> = {
   "application/pdf": "PDF",
 };
 const KIND_WORDS = { image: "images", audio: "audio", video: "video", document: "documents" };
-const megabytes = (bytes: number) =>
-  bytes % (1000 * 1000) === 0
-    ? `${bytes / 1000 / 1000} MB`
-    : `${Math.round(bytes / 1024 / 1024)} MiB`;
 
 /**
  * What the route takes, in a sentence, kinds of the same size together: "Files (the text is then
@@ -78,7 +74,7 @@ export function sendableText(route: SendRoute): string {
     if (last && last.max === r.maxBytes && !named) last.what.push(what);
     else groups.push({ what: [what], max: r.maxBytes });
   }
-  const parts = groups.map((g) => `${g.what.join(" and ")} up to ${megabytes(g.max)}`);
+  const parts = groups.map((g) => `${g.what.join(" and ")} up to ${limitText(g.max)}`);
   return `One file, the text its optional caption: ${parts.join(", ")}.`;
 }
 
