@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { SEND_RULES } from "../domain/attachments.ts";
-import { Invalid } from "../domain/errors.ts";
+import { DeskError, Invalid } from "../domain/errors.ts";
 import { readJson } from "./request.ts";
 
 /** The reply and chat-message posts, API and pages: the only requests that take a file. */
@@ -26,8 +26,21 @@ export const MAX_UPLOAD_FILE_BYTES = Math.max(
 /** The largest body an upload may have: that file and the form around it. */
 export const MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_FILE_BYTES + MULTIPART_ROOM;
 
-const isMultipart = (c: Context) =>
+export const isMultipart = (c: Context) =>
   (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+
+/**
+ * The multipart form of a request (read once; Hono keeps it for later reads). A body that is not
+ * one is a 400; a refusal while reading it (its size, its deadline) passes as it is.
+ */
+export async function readForm(c: Context): Promise<FormData> {
+  try {
+    return await c.req.formData();
+  } catch (error) {
+    if (error instanceof DeskError) throw error;
+    throw new Invalid("invalid_body", "The body is not a valid multipart form.");
+  }
+}
 
 /** A multipart post to one of the upload paths (its body may be larger than 1 MiB). */
 export function isUpload(c: Context): boolean {
@@ -40,13 +53,7 @@ export function isUpload(c: Context): boolean {
  */
 export async function formFile(c: Context): Promise<File | null> {
   if (!isMultipart(c)) return null;
-  let form: FormData;
-  try {
-    form = await c.req.formData();
-  } catch {
-    throw new Invalid("invalid_form", "The request body is not a valid multipart form.");
-  }
-  const files = form.getAll("file").filter((v): v is File =>
+  const files = (await readForm(c)).getAll("file").filter((v): v is File =>
     v instanceof File && (v.size > 0 || v.name !== "")
   );
   if (files.length > 1) {
@@ -62,8 +69,7 @@ export async function formFile(c: Context): Promise<File | null> {
 export async function readReply(c: Context): Promise<unknown> {
   if (!isMultipart(c)) return await readJson(c);
   const file = await formFile(c);
-  const form = await c.req.formData();
-  const text = form.get("text");
+  const text = (await readForm(c)).get("text");
   return {
     ...(typeof text === "string" ? { text: text.replace(/\r\n?/g, "\n") } : {}),
     ...(file ? { file } : {}),

@@ -15,7 +15,7 @@ import {
   previewWebchatLook,
   type WebchatSettings,
 } from "../domain/channel_settings.ts";
-import { DeskError, Invalid, NotFound, TooLarge, Unauthorized } from "../domain/errors.ts";
+import { DeskError, NotFound, TooLarge, Unauthorized } from "../domain/errors.ts";
 import { keys } from "../domain/keys.ts";
 import {
   applyVisitorReceipt,
@@ -47,6 +47,7 @@ import { assetUrl, fnv1a } from "../views/assets.ts";
 import { answerCompressed } from "./compressed_asset.ts";
 import { attachmentOf } from "../domain/attachments.ts";
 import { serveFile } from "./downloads.ts";
+import { isMultipart, readForm } from "./uploads.ts";
 import { requestLimits } from "./limits.ts";
 
 type WebchatEnv = { Variables: { visitor: Visitor } };
@@ -184,19 +185,12 @@ async function visitorPage(desk: Desk, who: Visitor, messages: Message[]) {
 
 /** Rule 52: a `multipart/form-data` post of a message, which carries a file. */
 function isUpload(c: Context): boolean {
-  return c.req.method === "POST" && c.req.path.endsWith("/api/messages") &&
-    (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+  return c.req.method === "POST" && c.req.path.endsWith("/api/messages") && isMultipart(c);
 }
 
 /** The upload's form fields (the route's body limit has bounded it). */
 async function readUpload(c: Context): Promise<VisitorUpload> {
-  let form: FormData;
-  try {
-    form = await c.req.raw.formData();
-  } catch (error) {
-    if (error instanceof DeskError) throw error;
-    throw new Invalid("invalid_body", "The body is not a valid multipart form.");
-  }
+  const form = await readForm(c);
   return { file: form.get("file"), clientId: form.get("clientId"), text: form.get("text") };
 }
 
