@@ -11,7 +11,6 @@ import {
   cleanFilename,
   cleanMime,
   placeholderText,
-  pointAttachment,
   refuseDisguised,
   sendRoute,
   type SendRule,
@@ -253,21 +252,6 @@ export async function sendWithMedia(
       console.error(`media: could not remove refused upload ${attachment.id}`, e)
     );
     throw error;
-  }
-}
-
-/** In the message's commit: the attachment's pointer (access checks and serving find it). */
-export function pointOutgoing(
-  op: Deno.AtomicOperation,
-  message: Message,
-  customerId: string,
-) {
-  for (const a of message.attachments ?? []) {
-    pointAttachment(op, a.id, {
-      conversationId: message.conversationId,
-      messageId: message.id,
-      customerId,
-    });
   }
 }
 

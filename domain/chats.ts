@@ -31,7 +31,6 @@ import {
   mediaFields,
   type OutgoingMedia,
   parseOutgoingMedia,
-  pointOutgoing,
   sendWithMedia,
 } from "./agent_media.ts";
 import type { FileStore } from "./file_store.ts";
@@ -204,10 +203,14 @@ export function assertWindowOpen(
   }
 }
 
+/** What the agent sends with a file or a place (rule 51), or null for text and templates. */
+const mediaOf = (outgoing: Outgoing): OutgoingMedia | null =>
+  outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
+
 /** The message fields of what the agent sends: text or template, file or place (rule 51). */
 function outgoingFields(outgoing: Outgoing, attachment: Attachment | null) {
-  if (!outgoing.file && !outgoing.location) return outgoing;
-  return mediaFields(outgoing as OutgoingMedia, attachment);
+  const media = mediaOf(outgoing);
+  return media ? mediaFields(media, attachment) : outgoing;
 }
 
 /**
@@ -224,7 +227,7 @@ export async function replyToTicket(
 ): Promise<Message> {
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  const media = outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
+  const media = mediaOf(outgoing);
   const message = await sendWithMedia(desk, files, media, async (stage) => {
     const now = desk.clock.now();
     const ticketEntry = await desk.kv.get<Ticket>(keys.ticket(ticketId));
@@ -306,7 +309,6 @@ export async function replyToTicket(
       author: agent.id,
       ...outgoingFields(outgoing, stage.attachment),
     });
-    pointOutgoing(op, message, ticket.customerId);
     return (await op.commit()).ok ? message : undefined;
   });
   kickDelivery(desk, message.customerId!, headOf(message));
@@ -324,7 +326,7 @@ export async function sendChatMessage(
   const customerId = await chatConversation(desk, chatId);
   const outgoing = await parseOutgoing(desk.kv, input);
   const settings = await getSettings(desk.kv);
-  const media = outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
+  const media = mediaOf(outgoing);
   const sent = await sendWithMedia(desk, files, media, async (stage) => {
     const now = desk.clock.now();
     const [entry, customer] = await desk.kv.getMany<[Conversation, Customer]>([
@@ -356,7 +358,6 @@ export async function sendChatMessage(
       author: agent.id,
       ...outgoingFields(outgoing, stage.attachment),
     });
-    pointOutgoing(op, message, customerId);
     return (await op.commit()).ok ? message : undefined;
   });
   kickDelivery(desk, customerId, headOf(sent));

@@ -17,7 +17,6 @@ import { addMessage, addOutbound, dispatchFor, headOf } from "./messages.ts";
 import { withOptOut } from "./opt_outs.ts";
 import { applyMessageChange, rememberInbound } from "./message_changes.ts";
 import { cutText, type InboundMedia } from "./providers/provider.ts";
-import { pointAttachment } from "./attachments.ts";
 import { queueMediaFetch } from "./media_fetch.ts";
 import {
   type Attachment,
@@ -367,9 +366,6 @@ function addInbound(
     ...(attachments.length ? { attachments } : {}),
     ...(message.location ? { location: message.location } : {}),
   });
-  for (const a of attachments) {
-    pointAttachment(op, a.id, { conversationId, messageId: stored.id, customerId });
-  }
   for (const { media, attachment } of announced) {
     queueMediaFetch(op, attachment.id, media.source, now);
   }

@@ -4,6 +4,7 @@
  * entry, never a KV queue: rule 37), so a crash never loses a message nor sends one that was not
  * stored.
  */
+import { pointAttachment } from "./attachments.ts";
 import { newId } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { bump, onceInCommit } from "./kv_util.ts";
@@ -33,6 +34,14 @@ export function addMessage(
   }
   op.set(keys.message(conversationId, message.id), message);
   op.set(keys.messageById(message.id), conversationId);
+  // Rule 49: each file points to its message (access checks, serving and fetch results find it).
+  for (const a of message.attachments ?? []) {
+    pointAttachment(op, a.id, {
+      conversationId,
+      messageId: message.id,
+      customerId: message.customerId ?? "",
+    });
+  }
   if (message.customerId) bump(op, keys.threadChanged(message.customerId));
   if (message.customerId) op.set(keys.thread(message.customerId, message.id), conversationId);
   return message;
