@@ -207,6 +207,25 @@ export function assertWindowOpen(
 const mediaOf = (outgoing: Outgoing): OutgoingMedia | null =>
   outgoing.file || outgoing.location ? outgoing as OutgoingMedia : null;
 
+/**
+ * Whether the agent may send this to the customer now: rule 44 (opted out), rule 45 (the
+ * channel's length), rule 18 (the WhatsApp window) and rule 51 (a file or place the route
+ * carries, whose send rule it answers; null without one).
+ */
+function checkSend(
+  customer: Customer,
+  conversation: Conversation | null,
+  outgoing: Outgoing,
+  settings: Settings,
+  clock: Clock,
+) {
+  refuseOptedOut(customer);
+  assertFitsChannel(customer.channel, outgoing.text);
+  assertWindowOpen(customer, conversation, outgoing, settings, clock);
+  const media = mediaOf(outgoing);
+  return media ? checkOutgoingMedia(customer, conversation?.route, media) : null;
+}
+
 /** The message fields of what the agent sends: text or template, file or place (rule 51). */
 function outgoingFields(outgoing: Outgoing, attachment: Attachment | null) {
   const media = mediaOf(outgoing);
@@ -250,11 +269,8 @@ export async function replyToTicket(
     ]);
     const customer = customerEntry.value;
     if (!customer) throw new NotFound("Customer");
-    refuseOptedOut(customer);
-    assertFitsChannel(customer.channel, outgoing.text);
-    assertWindowOpen(customer, convEntry.value, outgoing, settings, desk.clock);
+    const rule = checkSend(customer, convEntry.value, outgoing, settings, desk.clock);
     const stored = convEntry.value;
-    const rule = media ? checkOutgoingMedia(customer, stored?.route, media) : null;
     // A timed-out conversation no sweep has settled yet (a pending chat due to become a ticket)
     // is settled first, so its messages land where the rules put them (rules 5, 6, 21).
     if (stored && stored.state !== "ended" && !isCurrent(stored, now)) {
@@ -341,10 +357,7 @@ export async function sendChatMessage(
     if (c.agentId !== agent.id && !isStaff(agent)) {
       throw new Forbidden("This is another agent's chat.");
     }
-    refuseOptedOut(customer.value!);
-    assertFitsChannel(customer.value!.channel, outgoing.text);
-    assertWindowOpen(customer.value!, c, outgoing, settings, desk.clock);
-    const rule = media ? checkOutgoingMedia(customer.value!, c.route, media) : null;
+    const rule = checkSend(customer.value!, c, outgoing, settings, desk.clock);
     if (stage.check) return { checked: rule };
     const op = desk.kv.atomic().check(entry);
     const after = {
