@@ -15,8 +15,22 @@ const encoder = new TextEncoder();
 const base64url = (bytes: Uint8Array) =>
   btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
+/** Each store's secret once read: it never changes, so links are signed and checked without a read. */
+const secrets = new WeakMap<Deno.Kv, Promise<string>>();
+
 /** The store's signing secret, made on first use (two instances racing keep the first). */
-async function secretOf(kv: Deno.Kv): Promise<string> {
+function secretOf(kv: Deno.Kv): Promise<string> {
+  let secret = secrets.get(kv);
+  if (!secret) {
+    secret = readSecret(kv);
+    secrets.set(kv, secret);
+    // A failed read is not kept: the next link tries again.
+    secret.catch(() => secrets.delete(kv));
+  }
+  return secret;
+}
+
+async function readSecret(kv: Deno.Kv): Promise<string> {
   const entry = await kv.get<string>(keys.mediaLinkSecret());
   if (entry.value) return entry.value;
   const made = base64url(crypto.getRandomValues(new Uint8Array(32)));
