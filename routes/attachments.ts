@@ -26,8 +26,11 @@ export function attachmentRoutes(deps: AppDeps): Hono<DeskEnv> {
     const id = c.req.param("id");
     // A read: the page session may open it too (`SameSite=Lax` keeps other sites' pages out).
     const token = tokenOf(c) || getCookie(c, SESSION_COOKIE) || "";
-    const agent = await authenticate(desk.kv, desk.clock, token);
-    const found = await attachmentOf(desk.kv, id);
+    // Rule 41: the session and the file's message are read side by side.
+    const [agent, found] = await Promise.all([
+      authenticate(desk.kv, desk.clock, token),
+      attachmentOf(desk.kv, id),
+    ]);
     if (!agent || !found) throw new NotFound("Attachment");
     const access = await messageAccess(desk, agent, found.message, found.pointer.customerId);
     if (!access.read) throw new NotFound("Attachment");
