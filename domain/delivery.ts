@@ -514,17 +514,18 @@ export class Courier {
       }
     }
 
-    // Rule 51: Twilio fetches a file from the desk's public address; without one it cannot go.
+    // Rule 51: a provider that fetches files (Twilio) needs the desk's public address.
+    const { provider } = PROVIDERS[target.route];
     const attachment = message.attachments?.[0];
-    if (attachment && target.route === "twilio" && !this.config.publicUrl) {
+    if (attachment && provider.fetchesLinks && !this.config.publicUrl) {
       return await finish(failed(d, NO_PUBLIC_URL, now));
     }
-    // Rule 51: Meta takes a file by the id its upload gave; a retry reuses a live one.
-    const mediaId = target.route === "meta" && d.mediaId && d.mediaIdAt !== undefined &&
+    // Rule 51: one that takes files by upload (Meta) gets the id again while it lives.
+    const mediaId = provider.upload && d.mediaId && d.mediaIdAt !== undefined &&
         now - d.mediaIdAt < MEDIA_ID_FOR
       ? d.mediaId
       : undefined;
-    const uploads = !!attachment && target.route === "meta" && !mediaId;
+    const uploads = !!attachment && !!provider.upload && !mediaId;
 
     if (this.#stopping) {
       // Rule 39: no new head while stopping; whoever runs next takes it at once.
@@ -558,7 +559,6 @@ export class Courier {
     const taken = await take.commit();
     if (!taken.ok) return "next";
 
-    const { provider } = PROVIDERS[target.route];
     const customer = customerEntry.value!;
     const called = await this.#call(provider, target.route, all[target.channel], {
       message,
@@ -723,7 +723,7 @@ export class Courier {
           if (up.kind !== "uploaded") return { outcome: up };
           mediaId = up.mediaId;
         }
-        if (attachment && route === "twilio" && this.config.publicUrl) {
+        if (attachment && provider.fetchesLinks && this.config.publicUrl) {
           mediaUrl = await mediaLink(this.desk.kv, this.config.publicUrl, attachment.id, now);
         }
         const request = await provider.request(

@@ -160,6 +160,8 @@ export interface Provider<S> {
   ): Promise<ProviderRequest>;
   /** Classes the provider's HTTP answer (rule 25). `now` for Retry-After dates. */
   classify(status: number, headers: Headers, body: string, now: number): SendOutcome;
+  /** Rule 51: the provider fetches a message's file itself, from a signed desk link (`mediaUrl`). */
+  fetchesLinks?: boolean;
   /** Rule 51: the upload of a message's file, for providers that take files by id first. */
   upload?(file: UploadFile, settings: S, config: ProviderConfig): ProviderUploadRequest;
   /** Rule 51: classes the upload's answer (failures as a send's, rule 25). */

@@ -35,6 +35,8 @@ const encoder = new TextEncoder();
 
 export const twilioProvider: Provider<TwilioSettings> = {
   route: "twilio",
+  // Rule 51: MMS files are fetched by Twilio from the `MediaUrl` it is given.
+  fetchesLinks: true,
   request(out, settings, config) {
     const { accountSid, authToken } = settings;
     // The number the customer last wrote to answers them; else the configured sender.
