@@ -9,11 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { pointAttachment, storeUpload } from "../domain/attachments.ts";
-import { customerIdFor, newId } from "../domain/ids.ts";
-import { addOutbound } from "../domain/messages.ts";
+import { customerIdFor } from "../domain/ids.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
-import { CLOSED_TIME } from "./helpers.ts";
+import { CLOSED_TIME, sentFile } from "./helpers.ts";
 import {
   axeSource,
   type Browser,
@@ -457,23 +455,13 @@ Deno.test({
           await waitForMessage(visitor, "The box, as it came");
           // A file from the desk: written as an agent's reply path writes one (stored, pointed).
           const customerId = await customerIdFor("webchat", visitorId);
-          const id = newId(t.clock.now());
           const label = new TextEncoder().encode("%PDF-1.4\n% label\n");
-          const attachment = await storeUpload(
-            t.media.files,
+          await sentFile(
+            t,
+            { conversationId: chatId, customerId },
             new File([label], "return label.pdf", { type: "application/pdf" }),
-            { id, kind: "document", mime: "application/pdf", maxBytes: 1e6, at: t.clock.now() },
+            { author: agent.agent.id, text: "[document]" },
           );
-          const op = t.kv.atomic();
-          const out = addOutbound(
-            op,
-            { conversationId: chatId, customerId, route: "webchat" },
-            t.clock.now(),
-            "in_answer",
-            { author: agent.agent.id, text: "[document]", attachments: [attachment] },
-          );
-          pointAttachment(op, id, { conversationId: chatId, messageId: out.id, customerId });
-          assert.ok((await op.commit()).ok);
           await visitor.waitForSelector(
             "chatdesk-chat >> .log .m[data-id] a >> text=return label.pdf",
           );

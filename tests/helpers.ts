@@ -12,7 +12,9 @@ import { openKvConnect, startKvConnectServer } from "./kv_connect_server.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import type { Agent, Channel, Conversation, Customer, Message, Role } from "../domain/types.ts";
-import { customerIdFor } from "../domain/ids.ts";
+import { customerIdFor, newId } from "../domain/ids.ts";
+import { kindOfMime, storeUpload } from "../domain/attachments.ts";
+import { addOutbound } from "../domain/messages.ts";
 import { keys } from "../domain/keys.ts";
 import { createApp } from "../routes/app.ts";
 import { Courier } from "../domain/delivery.ts";
@@ -278,4 +280,36 @@ export async function customerOf(t: TestDesk, channel: Channel, from: string) {
     inbound: messages.filter((m) => m.direction === "in"),
     outbound: messages.filter((m) => m.direction === "out"),
   };
+}
+
+/**
+ * A file the desk sent into a conversation, written as an agent's reply writes one (rule 51):
+ * stored in the desk's file store, then an outbound message carrying it (and `fields`, e.g. a
+ * place or a caption), delivered in the answer like a web chat reply. `filename` replaces the
+ * cleaned name (a hostile one, to test what shows it). Answers the message.
+ */
+export async function sentFile(
+  t: TestDesk,
+  to: { conversationId: string; customerId: string },
+  file: File,
+  fields: Partial<Message> = {},
+  filename?: string,
+): Promise<Message> {
+  const at = t.clock.now();
+  const attachment = await storeUpload(t.media.files, file, {
+    id: newId(at),
+    kind: kindOfMime(file.type),
+    mime: file.type,
+    maxBytes: 16 * 1024 * 1024,
+    at,
+  });
+  const op = t.kv.atomic();
+  const sent = addOutbound(op, { ...to, route: "webchat" }, at, "in_answer", {
+    author: "system",
+    text: "",
+    ...fields,
+    attachments: [filename === undefined ? attachment : { ...attachment, filename }],
+  });
+  if (!(await op.commit()).ok) throw new Error("the file's message was not written");
+  return sent;
 }

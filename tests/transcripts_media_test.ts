@@ -7,43 +7,13 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { pointAttachment, storeUpload } from "../domain/attachments.ts";
-import { customerIdFor, newId } from "../domain/ids.ts";
+import { customerIdFor } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
-import { addOutbound } from "../domain/messages.ts";
 import { archiveClosed, closeTicket } from "../domain/tickets.ts";
 import { csvText, type TranscriptRow } from "../domain/transcripts.ts";
 import type { Conversation } from "../domain/types.ts";
-import { CLOSED_TIME, testDesk } from "./helpers.ts";
-
-/** Parses RFC 4180 CSV (quoted fields with "" escapes, CRLF rows). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      row.push(cell);
-      cell = "";
-    } else if (ch === "\r" && text[i + 1] === "\n") {
-      rows.push([...row, cell]);
-      row = [];
-      cell = "";
-      i++;
-    } else cell += ch;
-  }
-  if (cell || row.length) rows.push([...row, cell]);
-  return rows;
-}
+import { CLOSED_TIME, sentFile, testDesk } from "./helpers.ts";
+import { parseCsv } from "./csv.ts";
 
 const PNG = new Uint8Array(3_000);
 crypto.getRandomValues(PNG);
@@ -86,22 +56,11 @@ Deno.test("[routes] rule 53: transcripts list files and places, never bytes", as
     const customerId = await customerIdFor("webchat", visitor.visitorId);
     const conversation = (await d.kv.get<Conversation>(keys.conversation(customerId))).value!;
     assert.ok(conversation.ticketId, "the chat became a ticket");
-    const id = newId(d.clock.now());
-    const attachment = await storeUpload(
-      d.media.files,
+    const sent = await sentFile(
+      d,
+      { conversationId: conversation.id, customerId },
       new File([PNG.slice(0, 500)], "x.pdf", { type: "application/pdf" }),
-      { id, kind: "document", mime: "application/pdf", maxBytes: 1e6, at: d.clock.now() },
-    );
-    const op = d.kv.atomic();
-    const sent = addOutbound(
-      op,
-      { conversationId: conversation.id, customerId, route: "webchat" },
-      d.clock.now(),
-      "in_answer",
       {
-        author: "system",
-        text: "",
-        attachments: [{ ...attachment, filename: HOSTILE }],
         location: {
           latitude: -33.9249,
           longitude: 18.4241,
@@ -109,9 +68,9 @@ Deno.test("[routes] rule 53: transcripts list files and places, never bytes", as
           address: "=1+1",
         },
       },
+      HOSTILE,
     );
-    pointAttachment(op, id, { conversationId: conversation.id, messageId: sent.id, customerId });
-    assert.ok((await op.commit()).ok);
+    const id = sent.attachments![0].id;
 
     const supervisor = await d.person("supervisor");
     const day = new Date(d.clock.now()).toISOString().slice(0, 10);

@@ -9,13 +9,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { HOUR } from "../domain/clock.ts";
-import { pointAttachment, storeUpload } from "../domain/attachments.ts";
 import { customerIdFor, newId } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
-import { addOutbound } from "../domain/messages.ts";
 import type { Conversation } from "../domain/types.ts";
 import { FILES_PER_HOUR } from "../domain/webchat.ts";
-import { CLOSED_TIME, type TestDesk, testDesk } from "./helpers.ts";
+import { CLOSED_TIME, sentFile, type TestDesk, testDesk } from "./helpers.ts";
 
 interface Sent {
   id: string;
@@ -233,27 +231,16 @@ Deno.test("[routes] rule 52: a visitor sends images and PDFs and reads only its 
       const customerId = await customerIdFor("webchat", alice.visitorId);
       const conversation = (await d.kv.get<Conversation>(keys.conversation(customerId))).value!;
       const bytes = bytesOf("pdf", 5_000);
-      const id = newId(d.clock.now());
-      const attachment = await storeUpload(
-        d.media.files,
+      const sent = await sentFile(
+        d,
+        { conversationId: conversation.id, customerId },
         new File([bytes], "label.pdf", { type: "application/pdf" }),
-        { id, kind: "document", mime: "application/pdf", maxBytes: 10_000_000, at: d.clock.now() },
-      );
-      const op = d.kv.atomic();
-      const sent = addOutbound(
-        op,
-        { conversationId: conversation.id, customerId, route: "webchat" },
-        d.clock.now(),
-        "in_answer",
         {
-          author: "system",
           text: "Here is your label",
-          attachments: [attachment],
           location: { latitude: -33.9249, longitude: 18.4241, name: "Depot" },
         },
       );
-      pointAttachment(op, id, { conversationId: conversation.id, messageId: sent.id, customerId });
-      assert.ok((await op.commit()).ok);
+      const id = sent.attachments![0].id;
       const page = await d.json<{ messages: Sent[] }>("GET", "/webchat/api/messages", {
         token: alice.token,
       });
