@@ -4,40 +4,23 @@
  * own webhook form with `OptOutType` (tests/fixtures/SOURCES.md).
  */
 import assert from "node:assert/strict";
-import twilio from "twilio";
-import { updateChannel } from "../domain/channel_settings.ts";
 import { keys } from "../domain/keys.ts";
 import { twilioOptOut } from "../domain/providers/twilio.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import type { Message } from "../domain/types.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
 import { FakeProvider, twilioAccepted } from "./fake_provider.ts";
-import {
-  closeBusiness,
-  customerOf,
-  type TestDesk,
-  testDesk,
-  type TestDeskOptions,
-  waitFor,
-} from "./helpers.ts";
+import { closeBusiness, customerOf, type TestDesk, waitFor } from "./helpers.ts";
+import { formFixture, postTwilio, twilioDesk } from "./provider_webhooks.ts";
 
-const PUBLIC_URL = "http://127.0.0.1:8000";
-const AUTH_TOKEN = "twilio-auth-token-optout";
-const ACCOUNT_SID = "AC" + "a".repeat(32);
 /** The customer of twilio_inbound_stop.txt and twilio_inbound_start_yes.txt. */
 const CUSTOMER = "+14017122670";
-
-const form = (name: string): [string, string][] => [
-  ...new URLSearchParams(
-    Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url)).trim(),
-  ),
-];
 
 /** A fixture's form with another sender and a fresh MessageSid (each request is new). */
 let sids = 0;
 function variant(name: string, over: Record<string, string | null> = {}): [string, string][] {
   const sid = "SM" + String(++sids).padStart(32, "0");
-  const params = form(name).map(([n, v]): [string, string] =>
+  const params = formFixture(name).map(([n, v]): [string, string] =>
     n === "MessageSid" || n === "SmsSid" || n === "SmsMessageSid" ? [n, sid] : [n, v]
   );
   for (const [n, v] of Object.entries(over)) {
@@ -55,33 +38,9 @@ const sms = (from: string, body: string) =>
   variant("twilio_inbound_stop.txt", { From: from, Body: body, OptOutType: null });
 
 async function post(t: TestDesk, params: [string, string][]) {
-  const path = "/webhooks/twilio";
-  const signature = twilio.getExpectedTwilioSignature(
-    AUTH_TOKEN,
-    PUBLIC_URL + path,
-    Object.fromEntries(params),
-  );
-  const res = await t.app.request(path, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-twilio-signature": signature,
-    },
-    body: new URLSearchParams(params).toString(),
-  });
+  const res = await postTwilio(t, "/webhooks/twilio", params);
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(await res.text(), "<Response></Response>");
-}
-
-async function twilioDesk(opts: TestDeskOptions = {}) {
-  const t = await testDesk(opts);
-  await updateChannel(t.kv, "twilio", {
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
-    fromNumber: "+14155550000",
-    enabled: true,
-  }, { clock: t.clock, publicUrl: PUBLIC_URL });
-  return t;
 }
 
 /** Every message stored, in and out, for counting "nothing was stored". */
@@ -121,7 +80,7 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       const d = await twilioDesk();
       try {
         await closeBusiness(d);
-        await post(d, form("twilio_inbound_stop.txt"));
+        await post(d, formFixture("twilio_inbound_stop.txt"));
         const s = await customerOf(d, "sms", CUSTOMER);
         assert.equal(s.customer?.optedOutAt, d.clock.now());
         assert.equal(s.conversation, null);
@@ -176,7 +135,7 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       const d = await twilioDesk();
       try {
         await closeBusiness(d);
-        await post(d, form("twilio_inbound_help.txt"));
+        await post(d, formFixture("twilio_inbound_help.txt"));
         const fresh = await customerOf(d, "sms", "+14017122671");
         assert.equal(fresh.conversation, null);
         assert.equal(fresh.customer?.optedOutAt ?? null, null);
@@ -200,14 +159,14 @@ Deno.test("[routes] rule 44: STOP, HELP and START over the Twilio webhook", asyn
       try {
         await closeBusiness(d);
         await post(d, sms(CUSTOMER, "My order never came"));
-        await post(d, form("twilio_inbound_stop.txt"));
+        await post(d, formFixture("twilio_inbound_stop.txt"));
         const stopped = await customerOf(d, "sms", CUSTOMER);
         assert.ok(stopped.customer?.optedOutAt);
         // STOP while the prompt waits: stored on the conversation, which stays as it was.
         assert.equal(stopped.conversation?.state, "awaiting_reply");
         assert.deepEqual(stopped.inbound.map((m) => m.text), ["My order never came", "STOP"]);
         assert.equal(stopped.outbound.length, 2);
-        await post(d, form("twilio_inbound_start_yes.txt"));
+        await post(d, formFixture("twilio_inbound_start_yes.txt"));
         const back = await customerOf(d, "sms", CUSTOMER);
         assert.equal(back.customer?.optedOutAt, null);
         assert.equal(back.conversation?.state, "leaving_message");
