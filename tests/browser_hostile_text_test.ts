@@ -21,7 +21,6 @@
  * visit's time, `CHATDESK_SWEEP_REQUESTS=1` every request the pages made.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { CHANNEL_FACTS } from "../domain/channels.ts";
 import { archiveClosed } from "../domain/tickets.ts";
 import { getSettings, updateSettings } from "../domain/settings.ts";
@@ -37,6 +36,7 @@ import {
   TIMEOUT,
 } from "./browser.ts";
 import { SOAK } from "./soak.ts";
+import { metaBody, metaMessage, metaSignature, PHONE_NUMBER_ID } from "./provider_webhooks.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The texts. Each carries a marker (zqNN) that the pages are searched for.
@@ -143,7 +143,6 @@ interface Seeded {
 }
 
 const APP_SECRET = 'zq02 "><img src=x onerror="window.__xss=1">';
-const PHONE_NUMBER_ID = "106540352242922";
 
 async function seed(
   t: TestDesk,
@@ -496,28 +495,13 @@ async function seed(
 
   // A WhatsApp customer named by its provider profile (a signed Meta webhook).
   for (const text of ["zq00 hello", "YES", TEXTS[7]]) {
-    const raw = JSON.stringify({
-      object: "whatsapp_business_account",
-      entry: [{
-        id: "102290129340398",
-        changes: [{
-          field: "messages",
-          value: {
-            messaging_product: "whatsapp",
-            metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_NUMBER_ID },
-            contacts: [{ profile: { name: cutTo(TEXTS[12], 100) }, wa_id: "27821990003" }],
-            messages: [{
-              from: "27821990003",
-              id: `wamid.hostile.${text.length}.${text.slice(0, 4)}`,
-              timestamp: "1749416383",
-              type: "text",
-              text: { body: text },
-            }],
-          },
-        }],
-      }],
+    const raw = metaBody({
+      contacts: [{ profile: { name: cutTo(TEXTS[12], 100) }, wa_id: "27821990003" }],
+      messages: [metaMessage("27821990003", text, {
+        id: `wamid.hostile.${text.length}.${text.slice(0, 4)}`,
+      })],
     });
-    const signature = "sha256=" + createHmac("sha256", APP_SECRET).update(raw).digest("hex");
+    const signature = metaSignature(APP_SECRET, raw);
     const res = await t.call("POST", "/webhooks/whatsapp", {
       raw,
       headers: { "x-hub-signature-256": signature },
