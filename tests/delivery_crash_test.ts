@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeProvider } from "./fake_provider.ts";
-import { freePort, startMain } from "./main_process.ts";
+import { callMain as call, freePort, startMain } from "./main_process.ts";
 import { bySoak } from "./soak.ts";
 
 const TOKEN = "crash-inbound-token-0123456789";
@@ -31,16 +31,6 @@ function start(kvPath: string, port: number) {
     CHATDESK_INBOUND_TOKEN: TOKEN,
     CHATDESK_PROVIDER_TIMEOUT_MS: "1000",
   });
-}
-
-async function call<T>(base: string, method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
 Deno.test("[e2e] rule 27: SIGKILL mid-burst loses nothing and repeats only in-flight heads", async () => {

@@ -87,3 +87,23 @@ export function startMain(env: Record<string, string>, options: MainOptions = {}
     },
   };
 }
+
+/** A JSON call to a running desk (`Authorization: Bearer` when a token is given). */
+export async function callMain<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+) {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      "content-type": "application/json",
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}

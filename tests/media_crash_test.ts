@@ -10,7 +10,7 @@ import { CHUNK_BYTES } from "../domain/file_store.ts";
 import { keys } from "../domain/keys.ts";
 import type { Message } from "../domain/types.ts";
 import { bytesOf, FakeMedia, sha256Hex } from "./fake_media.ts";
-import { freePort, startMain } from "./main_process.ts";
+import { callMain, freePort, startMain } from "./main_process.ts";
 import { metaBody, metaMessage, PHONE_NUMBER_ID } from "./provider_webhooks.ts";
 
 const ADMIN = { email: "boss@media.local", password: "boss-password-1" };
@@ -35,14 +35,9 @@ Deno.test("[e2e] rule 49: SIGKILL during a fetch ends with the file stored once"
       CHATDESK_ADMIN_PASSWORD: ADMIN.password,
       CHATDESK_WHATSAPP_API_BASE: fake.origin,
     });
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    callMain<Record<string, string>>(base, method, path, token, body);
+
   let server = start();
   try {
     await server.ready;

@@ -1,6 +1,6 @@
 /** End to end against a real `main.ts` process: configuration, HTTP, the manual clock, restarts. */
 import assert from "node:assert/strict";
-import { freePort, mainCommand as command, startMain } from "./main_process.ts";
+import { callMain as call, freePort, mainCommand as command, startMain } from "./main_process.ts";
 
 const TOKEN = "e2e-inbound-token-0123456789";
 const ADMIN = { email: "boss@e2e.local", password: "boss-password-1" };
@@ -35,25 +35,6 @@ async function startServer(kvPath: string): Promise<Server> {
     output: child.output,
     stop: () => child.kill("SIGTERM"),
   };
-}
-
-async function call<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-) {
-  const res = await fetch(base + path, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      "content-type": "application/json",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
 Deno.test({
