@@ -313,3 +313,15 @@ export async function sentFile(
   if (!(await op.commit()).ok) throw new Error("the file's message was not written");
   return sent;
 }
+
+/** A desk out of hours with web chat on for any site (rules 30, 52). */
+export async function webchatDesk(): Promise<TestDesk> {
+  const d = await testDesk({ at: CLOSED_TIME });
+  const admin = await d.person("admin");
+  const res = await d.json("PUT", "/api/channels/webchat", {
+    token: admin.token,
+    body: { enabled: true, allowedOrigins: [] },
+  });
+  if (res.status !== 200) throw new Error(`web chat not turned on: ${JSON.stringify(res.body)}`);
+  return d;
+}

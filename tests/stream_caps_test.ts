@@ -8,7 +8,7 @@ import { createVisitor } from "../domain/webchat.ts";
 import { MAX_STREAMS_PER_SESSION } from "../live/stream.ts";
 import { MAX_STREAMS_PER_ADDRESS, MAX_STREAMS_PER_VISITOR } from "../live/webchat.ts";
 import { SESSION_COOKIE } from "../routes/auth.ts";
-import { CLOSED_TIME, type TestDesk, testDesk, waitFor } from "./helpers.ts";
+import { type TestDesk, testDesk, waitFor, webchatDesk } from "./helpers.ts";
 
 /** A stream's body read as text; `ended()` says whether the server closed it. */
 function reader(res: Response) {
@@ -83,18 +83,6 @@ Deno.test({
     }
   },
 });
-
-async function webchatDesk() {
-  const d = await testDesk({ at: CLOSED_TIME });
-  const admin = await d.person("admin");
-  const res = await d.call("PUT", "/api/channels/webchat", {
-    token: admin.token,
-    body: { enabled: true, allowedOrigins: [] },
-  });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-  return d;
-}
 
 async function visitorStream(d: TestDesk, token: string): Promise<Response> {
   const ticket = await d.json<{ ticket: string }>("POST", "/webchat/api/stream-ticket", { token });

@@ -13,7 +13,7 @@ import { customerIdFor, newId } from "../domain/ids.ts";
 import { keys } from "../domain/keys.ts";
 import type { Conversation } from "../domain/types.ts";
 import { FILES_PER_HOUR } from "../domain/webchat.ts";
-import { CLOSED_TIME, sentFile, type TestDesk, testDesk } from "./helpers.ts";
+import { sentFile, type TestDesk, webchatDesk } from "./helpers.ts";
 
 interface Sent {
   id: string;
@@ -28,17 +28,6 @@ interface Sent {
     status: string;
   }[];
   location?: { latitude: number; longitude: number; name?: string };
-}
-
-async function webchatDesk() {
-  const d = await testDesk({ at: CLOSED_TIME });
-  const admin = await d.person("admin");
-  const res = await d.json("PUT", "/api/channels/webchat", {
-    token: admin.token,
-    body: { enabled: true, allowedOrigins: [] },
-  });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return d;
 }
 
 async function newVisitor(d: TestDesk) {
