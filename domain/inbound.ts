@@ -367,7 +367,8 @@ function addInbound(
     ...(message.location ? { location: message.location } : {}),
   });
   for (const { media, attachment } of announced) {
-    queueMediaFetch(op, attachment.id, media.source, now);
+    const of = { conversationId, messageId: stored.id, customerId };
+    queueMediaFetch(op, attachment.id, media.source, of, now);
   }
   return { stored, fetching: announced.map((a) => a.attachment.id) };
 }

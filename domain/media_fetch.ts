@@ -31,6 +31,8 @@ import type { Attachment, AttachmentStatus, Message } from "./types.ts";
 export interface MediaJob {
   id: string;
   source: MediaSource;
+  /** The message the file belongs to (written in the same commit): its result goes there. */
+  of: AttachmentPointer;
   attempts: number;
   /** Desk clock time of the first attempt: retries stop 24 hours after it. */
   firstAttemptAt: number | null;
@@ -47,16 +49,24 @@ const DUE_BATCH = 100;
 const PARALLEL_FETCHES = 20;
 
 /**
- * Rule 49: a file to fetch for an attachment just written, in the caller's commit: the job, its
- * pointer to the message, and a due entry at `at` (the backstop of the writer's kick).
+ * Rule 49: a file to fetch for an attachment of the message `of`, written in the caller's commit:
+ * the job and a due entry at `at` (the backstop of the writer's kick).
  */
 export function queueMediaFetch(
   op: Deno.AtomicOperation,
   attachmentId: string,
   source: MediaSource,
+  of: AttachmentPointer,
   at: number,
 ) {
-  const job: MediaJob = { id: attachmentId, source, attempts: 0, firstAttemptAt: null, dueAt: at };
+  const job: MediaJob = {
+    id: attachmentId,
+    source,
+    of,
+    attempts: 0,
+    firstAttemptAt: null,
+    dueAt: at,
+  };
   op.set(keys.mediaJob(attachmentId), job).set(keys.mediaDue(at, attachmentId), attachmentId);
   bump(op, keys.dueChanged());
 }
@@ -190,12 +200,10 @@ export class MediaFetcher {
       outcome = { kind: "failed", error: outcome.error };
     }
     const status: AttachmentStatus = outcome.kind;
+    const pointer = job.of;
+    const messageKey = keys.message(pointer.conversationId, pointer.messageId);
     await retryCommit(async () => {
-      const pointerEntry = await kv.get<AttachmentPointer>(keys.attachment(job.id));
-      const pointer = pointerEntry.value;
       const op = kv.atomic().delete(keys.mediaJob(job.id)).delete(keys.mediaDue(job.dueAt, job.id));
-      if (!pointer) return (await op.commit()).ok ? true : undefined;
-      const messageKey = keys.message(pointer.conversationId, pointer.messageId);
       const entry = await kv.get<Message>(messageKey);
       const message = entry.value;
       if (message?.attachments) {

@@ -225,8 +225,9 @@ Deno.test("[domain] rules 37, 49: a file fetch that failed is retried by the med
       attachments: [{ id, kind: "image", mime: "image/png", size: 0, status: "fetching" }],
     };
     const op = kv.atomic().set(keys.message("c1", message.id), message);
-    pointAttachment(op, id, { conversationId: "c1", messageId: message.id, customerId: "cu1" });
-    queueMediaFetch(op, id, { route: "meta", mediaId: "5001" }, Date.now());
+    const of = { conversationId: "c1", messageId: message.id, customerId: "cu1" };
+    pointAttachment(op, id, of);
+    queueMediaFetch(op, id, { route: "meta", mediaId: "5001" }, of, Date.now());
     assert.ok((await op.commit()).ok);
     wakeups.start();
     // The first try meets a 503; rule 25's first wait (5 s) later the timer tries again.
