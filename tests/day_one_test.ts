@@ -13,48 +13,16 @@ import type { Outgoing } from "../domain/providers/provider.ts";
 import { DEFAULT_TEXTS } from "../domain/settings.ts";
 import type { Message } from "../domain/types.ts";
 import { closeBusiness, INBOUND_TOKEN, OPEN_TIME, type TestDesk, testDesk } from "./helpers.ts";
+import { sessionJar, visit, type Visitor } from "./page_visits.ts";
 
-const ORIGIN = "http://localhost";
+/** A browser signed in with `token`. */
+const visitorOf = (token: string): Visitor => ({ token, jar: sessionJar(token) });
+
+/** A page (a form post when `form` is given) as that browser asks for it. */
+const page = (t: TestDesk, who: Visitor, path: string, form?: Record<string, string>) =>
+  visit(t, who, path, { form });
+
 const SHOP = "https://shop.example";
-
-/** A signed-in browser: the session cookie and the cookies pages set (flash). */
-interface Browserish {
-  token: string;
-  jar: Map<string, string>;
-}
-
-const browserish = (token: string): Browserish => ({
-  token,
-  jar: new Map([["chatdesk_session", token]]),
-});
-
-/** A page request with the session cookie; a form post carries the desk's own Origin. */
-async function page(
-  t: TestDesk,
-  who: Browserish,
-  path: string,
-  form?: Record<string, string>,
-): Promise<Response> {
-  const headers: Record<string, string> = {
-    accept: "text/html",
-    cookie: [...who.jar].map(([k, v]) => `${k}=${v}`).join("; "),
-  };
-  let body: string | undefined;
-  if (form) {
-    body = new URLSearchParams(form).toString();
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    headers.origin = ORIGIN;
-  }
-  const res = await t.app.request(path, { method: form ? "POST" : "GET", headers, body });
-  for (const cookie of res.headers.getSetCookie()) {
-    const [pair] = cookie.split(";");
-    const name = pair.slice(0, pair.indexOf("="));
-    const value = pair.slice(pair.indexOf("=") + 1);
-    if (/max-age=0/i.test(cookie) || value === "") who.jar.delete(name);
-    else who.jar.set(name, value);
-  }
-  return res;
-}
 
 /** A web chat visitor: its token, and a way to write like the widget does. */
 async function visitor(t: TestDesk) {
@@ -162,13 +130,12 @@ Deno.test("[routes] rule 54: a name edited in the profile is the name everywhere
       )).body;
 
     await s.step("before a rename the visitor is its label, never its raw id", async () => {
-      const html = await (await page(t, browserish(ana.token), "/tickets/unassigned")).text();
+      const html = await (await page(t, visitorOf(ana.token), "/tickets/unassigned")).text();
       const label = `Visitor ${v.visitorId.slice(-5)}`;
       assert.ok(html.includes(label), "the row names the visitor by its label");
       assert.ok(!html.includes(v.visitorId), "the raw visitor id is nowhere on the page");
-      const ticket =
-        await (await page(t, browserish(ana.token), `/tickets/unassigned/${second.id}`))
-          .text();
+      const ticket = await (await page(t, visitorOf(ana.token), `/tickets/unassigned/${second.id}`))
+        .text();
       assert.ok(!ticket.includes(v.visitorId), "nor on the ticket's page");
       assert.equal(ticket.split(label).length - 1 >= 1, true);
     });
@@ -213,13 +180,12 @@ Deno.test("[routes] rule 54: a name edited in the profile is the name everywhere
     );
 
     await s.step("list rows and the ticket's header say it", async () => {
-      const list = await (await page(t, browserish(ana.token), "/tickets/unassigned")).text();
+      const list = await (await page(t, visitorOf(ana.token), "/tickets/unassigned")).text();
       assert.ok(list.includes(">Thabo Nkosi</a>"), "the row");
-      const closed = await (await page(t, browserish(ana.token), "/tickets/closed")).text();
+      const closed = await (await page(t, visitorOf(ana.token), "/tickets/closed")).text();
       assert.ok(closed.includes(">Thabo Nkosi</a>"), "the closed row");
-      const ticket =
-        await (await page(t, browserish(ana.token), `/tickets/unassigned/${second.id}`))
-          .text();
+      const ticket = await (await page(t, visitorOf(ana.token), `/tickets/unassigned/${second.id}`))
+        .text();
       assert.match(ticket, /<h1 id="detail-name" class="detail-name"\s*>Thabo Nkosi<\/h1>/);
       assert.ok(!ticket.includes(v.visitorId), "still no raw id");
     });
@@ -229,7 +195,7 @@ Deno.test("[routes] rule 54: a name edited in the profile is the name everywhere
       async () => {
         const res = await page(
           t,
-          browserish(ana.token),
+          visitorOf(ana.token),
           `/tickets/unassigned/${second.id}?part=conversation&v=stale`,
         );
         const html = await res.text();
@@ -538,7 +504,7 @@ Deno.test("[routes] rule 58: staff change their own password; other sessions end
 
     await s.step("the account page changes it too, with the new password typed twice", async () => {
       const bea = await t.person("supervisor", { name: "Bea Berg" });
-      const me = browserish(bea.token);
+      const me = visitorOf(bea.token);
       const pageHtml = await (await page(t, me, "/account")).text();
       assert.ok(pageHtml.includes("Change your password"));
       assert.ok(pageHtml.includes('href="/account"'), "the header links to it");
@@ -606,7 +572,7 @@ Deno.test("[routes] rule 58: an admin rotates the inbound token; the new one is 
     });
 
     await s.step("Integrations shows it on the rotation's answer only", async () => {
-      const me = browserish(admin.token);
+      const me = visitorOf(admin.token);
       const res = await page(t, me, "/admin/integrations/inbound-token", {});
       assert.equal(res.status, 200);
       const html = await res.text();
@@ -681,7 +647,7 @@ Deno.test("[routes] rule 56: a waiting chat's row shows the start of what the cu
       from: "+27820000044",
       text: "My card was charged twice",
     });
-    const html = await (await page(t, browserish(ana.token), "/chats")).text();
+    const html = await (await page(t, visitorOf(ana.token), "/chats")).text();
     const row = html.slice(
       html.indexOf('data-chat="'),
       html.indexOf("</li>", html.indexOf('data-chat="')),

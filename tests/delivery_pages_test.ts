@@ -9,15 +9,14 @@ import type { Config } from "../domain/config.ts";
 import { HOUR } from "../domain/clock.ts";
 import { keys } from "../domain/keys.ts";
 import { findMessage } from "../domain/messages.ts";
-import type { Agent, Delivery } from "../domain/types.ts";
+import type { Delivery } from "../domain/types.ts";
 import type { AppDeps, DeskEnv } from "../routes/context.ts";
 import { eventRoutes } from "../routes/events.ts";
 import type { LivePart, LiveViews } from "../live/parts.ts";
 import { LIVE_VIEWS } from "../live/views.ts";
 import { closeBusiness, INBOUND_TOKEN, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { type PagePerson, pagePerson as person, visit } from "./page_visits.ts";
 import { readEventStream } from "./event_stream.ts";
-
-const ORIGIN = "http://localhost";
 
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
@@ -27,57 +26,19 @@ function assertEquals<T>(actual: T, expected: T, message = "") {
   }
 }
 
-interface Person {
-  agent: Agent;
-  token: string;
-  /** Cookies the pages set (session, flash), kept like a browser would. */
-  jar: Map<string, string>;
-}
-
-async function person(t: TestDesk, role: "agent" | "supervisor" | "admin" = "agent") {
-  const { agent, token } = await t.person(role);
-  return { agent, token, jar: new Map([["chatdesk_session", token]]) } as Person;
-}
-
 /** Sessions follow the manual clock: a day later everyone signs in again. */
-async function renew(t: TestDesk, who: Person) {
+async function renew(t: TestDesk, who: PagePerson) {
   who.token = await t.signIn(who.agent);
   who.jar.set("chatdesk_session", who.token);
 }
 
-/** A page request with the person's cookies; form posts carry our Origin unless told otherwise. */
-async function visit(
-  t: TestDesk,
-  who: Person,
-  path: string,
-  opts: { form?: Record<string, string>; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const headers: Record<string, string> = { accept: "text/html", ...opts.headers };
-  headers.cookie = [...who.jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  let body: string | undefined;
-  if (opts.form) {
-    body = new URLSearchParams(opts.form).toString();
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    headers.origin ??= ORIGIN;
-  }
-  const res = await t.app.request(path, { method: opts.form ? "POST" : "GET", headers, body });
-  for (const cookie of res.headers.getSetCookie()) {
-    const [pair] = cookie.split(";");
-    const name = pair.slice(0, pair.indexOf("="));
-    const value = pair.slice(pair.indexOf("=") + 1);
-    if (/max-age=0/i.test(cookie) || value === "") who.jar.delete(name);
-    else who.jar.set(name, value);
-  }
-  return res;
-}
-
-async function page(t: TestDesk, who: Person, path: string): Promise<string> {
+async function page(t: TestDesk, who: PagePerson, path: string): Promise<string> {
   const res = await visit(t, who, path);
   assertEquals(res.status, 200, `GET ${path}`);
   return await res.text();
 }
 
-async function follow(t: TestDesk, who: Person, res: Response): Promise<string> {
+async function follow(t: TestDesk, who: PagePerson, res: Response): Promise<string> {
   assertEquals(res.status, 303, "a form post answers with a redirect");
   return await page(t, who, res.headers.get("location")!);
 }
@@ -115,7 +76,7 @@ async function setDelivery(t: TestDesk, messageId: string, delivery: Delivery | 
 }
 
 /** Ana's ticket (API route, no API channel set up: replies fail `no_channel`) with her replies. */
-async function ticketWithReplies(t: TestDesk, ana: Person, from: string, texts: string[]) {
+async function ticketWithReplies(t: TestDesk, ana: PagePerson, from: string, texts: string[]) {
   const id = await leaveMessage(t, from, ["where is my order?"]);
   await visit(t, ana, `/tickets/${id}/accept`, { form: { next: "/tickets/unassigned" } });
   const replies: string[] = [];
@@ -370,7 +331,7 @@ Deno.test("[routes] rule 29: Retry only for those allowed; it queues the message
 });
 
 /** Opens an `/events` stream on `app` and reads it like the browser. */
-async function openStream(app: Hono<DeskEnv>, who: Person, address: string) {
+async function openStream(app: Hono<DeskEnv>, who: PagePerson, address: string) {
   const res = await app.request(address, {
     headers: { cookie: `chatdesk_session=${who.token}`, accept: "text/event-stream" },
   });

@@ -5,11 +5,9 @@ import { HOUR } from "../domain/clock.ts";
 import { signIn } from "../domain/sessions.ts";
 import { updateSettings } from "../domain/settings.ts";
 import { setStatus } from "../domain/agents.ts";
-import type { Agent } from "../domain/types.ts";
 import { closeBusiness, leaveMessage, type TestDesk, testDesk } from "./helpers.ts";
+import { type PagePerson, pagePerson as person, visit } from "./page_visits.ts";
 import { readEventStream } from "./event_stream.ts";
-
-const ORIGIN = "http://localhost";
 
 function assertEquals<T>(actual: T, expected: T, message = "") {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
@@ -19,58 +17,11 @@ function assertEquals<T>(actual: T, expected: T, message = "") {
   }
 }
 
-interface Browserish {
-  token: string;
-  agent: Agent;
-  /** Cookies the pages set (flash), kept like a browser would. */
-  jar: Map<string, string>;
-}
-
-async function person(
-  t: TestDesk,
-  role: "agent" | "supervisor" | "admin" = "agent",
-  departments: string[] = [],
-) {
-  const { agent, token } = await t.person(role, { departments });
-  return { agent, token, jar: new Map([["chatdesk_session", token]]) } as Browserish;
-}
-
-/** A page request with the session cookie; form posts carry our Origin unless told otherwise. */
-async function visit(
-  t: TestDesk,
-  who: Browserish | null,
-  path: string,
-  opts: { form?: Record<string, string | string[]>; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const headers: Record<string, string> = { accept: "text/html", ...opts.headers };
-  if (who) headers.cookie = [...who.jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  let body: string | undefined;
-  if (opts.form) {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(opts.form)) {
-      for (const value of Array.isArray(v) ? v : [v]) params.append(k, value);
-    }
-    body = params.toString();
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    headers.origin ??= ORIGIN;
-  }
-  const res = await t.app.request(path, { method: opts.form ? "POST" : "GET", headers, body });
-  if (who) {
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair] = cookie.split(";");
-      const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
-      if (/max-age=0/i.test(cookie) || value === "") who.jar.delete(name);
-      else who.jar.set(name, value);
-    }
-  }
-  return res;
-}
-
 async function text(res: Response): Promise<string> {
   return await res.text();
 }
 
-async function follow(t: TestDesk, who: Browserish, res: Response): Promise<string> {
+async function follow(t: TestDesk, who: PagePerson, res: Response): Promise<string> {
   assertEquals(res.status, 303, "a form post answers with a redirect");
   return await text(await visit(t, who, res.headers.get("location")!));
 }
@@ -501,13 +452,13 @@ Deno.test("[routes] chats: accept a pending chat (rule 7), talk, end; status swi
 });
 
 /** Opens a page's own live stream (its sse-connect address) and reads it like the browser. */
-async function liveStream(t: TestDesk, who: Browserish, pageHtml: string) {
+async function liveStream(t: TestDesk, who: PagePerson, pageHtml: string) {
   const address = pageHtml.match(/sse-connect="([^"]+)"/)?.[1]?.replaceAll("&amp;", "&");
   assert(address, "the page connects to /events");
   return await openStream(t, who, address);
 }
 
-async function openStream(t: TestDesk, who: Browserish, address: string) {
+async function openStream(t: TestDesk, who: PagePerson, address: string) {
   const res = await visit(t, who, address);
   assertEquals(res.headers.get("content-type"), "text/event-stream");
   return readEventStream(res.body!, 5000);
