@@ -163,3 +163,26 @@ export async function axeViolations(page: Page): Promise<string[]> {
     }).then((r) => r.violations.map((v) => v.id + ": " + JSON.stringify(v.nodes.map((n) => n.target))))`,
   ) as string[];
 }
+
+/** A shop on its own origin with the one-tag snippet. */
+export function startShop(deskUrl: string) {
+  const ac = new AbortController();
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>` +
+    `</head><body><main><h1>Shop</h1><p>Jackets and scarves.</p></main>` +
+    `<script src="${deskUrl}/webchat/widget.js" defer></script></body></html>`;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/favicon.ico"
+        ? new Response(null, { status: 204 })
+        : new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  return {
+    url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`,
+    close: async () => {
+      ac.abort();
+      await Promise.race([server.finished, new Promise((r) => setTimeout(r, 1000))]);
+    },
+  };
+}

@@ -33,6 +33,7 @@ import {
   PASSWORD,
   screenshot,
   startServer,
+  startShop,
   TIMEOUT,
 } from "./browser.ts";
 import { SOAK } from "./soak.ts";
@@ -1327,27 +1328,4 @@ async function visitorChat(
       w.problems.push(`${w.visit}: ${markerOf(text)} not shown exactly`);
     }
   }
-}
-
-/** A shop on its own origin with the one-tag snippet. */
-function startShop(deskUrl: string) {
-  const ac = new AbortController();
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
-    `<meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>` +
-    `</head><body><main><h1>Shop</h1><p>Jackets.</p></main>` +
-    `<script src="${deskUrl}/webchat/widget.js" defer></script></body></html>`;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    (req) =>
-      new URL(req.url).pathname === "/favicon.ico"
-        ? new Response(null, { status: 204 })
-        : new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }),
-  );
-  return {
-    url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`,
-    close: async () => {
-      ac.abort();
-      await Promise.race([server.finished, new Promise((r) => setTimeout(r, 1000))]);
-    },
-  };
 }
