@@ -77,6 +77,9 @@ export class DeskHub {
   #listeners = new Set<Listener>();
   #connecting: { wave: Wave; at: number } | null = null;
   #stamps: string[] | null = null;
+  /** Resolves once this start has its first reading of the counters (`ready`). */
+  #ready: Promise<void> = Promise.resolve();
+  #readingTaken: (() => void) | null = null;
   #reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #rewatch: ReturnType<typeof setTimeout> | undefined;
@@ -111,6 +114,16 @@ export class DeskHub {
   }
 
   /**
+   * Resolves once the hub has its first reading of the counters since it started. A page draws
+   * itself only after it: a commit before the reading is in what the page draws, and one after
+   * differs from the reading and wakes the page. (Drawn before the reading, a commit in between
+   * would become the starting point and never reach the page.)
+   */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /**
    * The wave a newly connected page brings itself up to date on. Pages that connect together (a
    * burst of reconnects after a restart) share it; a change starts a new one. A page subscribes
    * before it renders, so a change it might have missed still reaches it as a wave of its own.
@@ -127,7 +140,11 @@ export class DeskHub {
     const stamps = entries.map((e) => e.versionstamp ?? "-");
     const before = this.#stamps;
     this.#stamps = stamps;
-    if (before === null) return;
+    if (before === null) {
+      this.#readingTaken?.();
+      this.#readingTaken = null;
+      return;
+    }
     const changes = new Set(CHANGES.filter((_, i) => stamps[i] !== before[i]));
     if (changes.size === 0) return;
     this.#connecting = null;
@@ -156,7 +173,19 @@ export class DeskHub {
   #start() {
     this.#since = this.#startedAt = this.clock.now();
     this.#handled.clear();
+    const reading = Promise.withResolvers<void>();
+    this.#ready = reading.promise;
+    this.#readingTaken = reading.resolve;
     this.#watch();
+    // The watch's first reading can come late (a loaded or remote store): read the counters at
+    // once too; whichever comes first is the starting point.
+    this.kv.getMany(WATCHED).then(
+      (entries) => {
+        if (this.#readingTaken === reading.resolve) this.#seen(entries);
+      },
+      // The store closed: pages must not wait for a reading that will never come.
+      () => reading.resolve(),
+    );
     this.#timers = [
       setInterval(() => {
         for (const listener of [...this.#listeners]) listener.tick();
@@ -210,6 +239,8 @@ export class DeskHub {
     const reader = this.#reader;
     this.#reader = null;
     this.#stamps = null;
+    this.#readingTaken?.();
+    this.#readingTaken = null;
     this.#connecting = null;
     reader?.cancel().catch(() => {});
   }

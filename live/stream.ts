@@ -166,8 +166,9 @@ class LiveStream implements Listener {
         const hub = deskHub(desk);
         this.#unsubscribe = hub.subscribe(this);
         this.#release = holdStream(desk, token, this);
-        // Bring the page up to date (pages connecting together share the renders).
-        this.wave(hub.connectWave());
+        // Bring the page up to date (pages connecting together share the renders), once the hub
+        // has read the counters it will tell changes by (`ready`).
+        hub.ready.then(() => this.wave(hub.connectWave()));
       },
       // The browser went away (Deno cancels the body when the connection closes).
       cancel: () => this.#close(),
