@@ -8,6 +8,7 @@ import { customerState } from "../domain/inbound.ts";
 import type { Agent } from "../domain/types.ts";
 import { fnv1a } from "../views/assets.ts";
 import { type ChatItem, ChatLists, type ChatsView } from "../views/chats.tsx";
+import { foldOf } from "../views/tickets.tsx";
 import { notesLivePart, threadLivePart } from "./conversation.tsx";
 import { type LiveView, rendered } from "./parts.ts";
 
@@ -57,7 +58,10 @@ export const chatsLiveView: LiveView = (params) => {
       },
     },
     ...selected
-      ? [threadLivePart({ kind: "chat" }, selected), notesLivePart("chat", selected)]
+      ? [
+        threadLivePart({ kind: "chat" }, selected, foldOf(params.get("fold"))),
+        notesLivePart("chat", selected),
+      ]
       : [],
   ];
 };

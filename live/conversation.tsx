@@ -23,7 +23,10 @@ import { type NoteListProps, NotesLive } from "../views/notes.tsx";
 import {
   conversationPollUrl,
   DetailName,
+  foldQuery,
+  foldValue,
   type ListQueue,
+  openingFold,
   type ThreadProps,
   TicketConversation,
 } from "../views/tickets.tsx";
@@ -54,9 +57,12 @@ export async function asideBasics(
 
 // ---- Rule 29: the thread and its marks ---------------------------------------------------------
 
-/** A thread fragment, its version (its hash without the poller) and its poller's address. */
+/**
+ * A thread fragment, its version (its hash without the poller) and its poller's address; its
+ * `thread.fold` is the fold the page keeps (rule 56), which its stream and poller are given.
+ */
 export interface ThreadPart {
-  thread: ThreadProps;
+  thread: ThreadProps & { fold: string | null };
   html: string;
   version: string;
   /** Empty: no poller (nothing more is written in an ended chat). */
@@ -83,8 +89,10 @@ async function threadPart(
   opts: {
     retryBase: string;
     Thread: FC<ThreadProps & { pollUrl: string }>;
-    pollUrl: (version: string) => string;
+    pollUrl: (version: string, fold: string | null) => string;
     share: Share;
+    /** Rule 56: the page's fold (`foldThread`); left out, the page is opening and folds now. */
+    fold?: string | null;
     /**
      * Rule 54: the page's heading with the customer's name now, sent out of band with every
      * live or polled thread (a rename elsewhere reaches the open page); part of the version.
@@ -97,16 +105,18 @@ async function threadPart(
     retryable(desk, agent, messages),
     opts.heading ? opts.heading.then(rendered) : "",
   ]);
-  const thread: ThreadProps = {
+  const fold = opts.fold === undefined ? openingFold(messages) : opts.fold;
+  const thread = {
     messages,
     names: basics.names,
     me: agent.id,
-    retry: { base: opts.retryBase, ids },
+    retry: { base: opts.retryBase, ids, fold: foldValue(fold) },
     timeZone: basics.timeZone,
+    fold,
   };
   const { Thread } = opts;
   const version = fnv1a(await rendered(<Thread {...thread} pollUrl="" />) + heading);
-  const pollUrl = opts.pollUrl(version);
+  const pollUrl = opts.pollUrl(version, fold);
   return {
     thread,
     version,
@@ -115,20 +125,27 @@ async function threadPart(
   };
 }
 
+/** How a thread is drawn: shared reads (a live wave's), and the page's fold (rule 56). */
+export interface ThreadOptions {
+  share?: Share;
+  fold?: string | null;
+}
+
 /** A ticket's thread (fragment "conversation") as this agent sees it in `queue`. */
 export async function ticketThread(
   desk: Desk,
   agent: Agent,
   queue: ListQueue,
   ticket: Ticket,
-  share: Share = unshared,
+  { share = unshared, fold }: ThreadOptions = {},
 ): Promise<ThreadPart> {
   const messages = await share(`messages|${ticket.id}`, () => ticketMessages(desk.kv, ticket));
   return await threadPart(desk, agent, messages, {
     retryBase: `/tickets/${ticket.id}/messages`,
     Thread: TicketConversation,
-    pollUrl: (version) => conversationPollUrl(queue, ticket.id, version),
+    pollUrl: (version, fold) => conversationPollUrl(queue, ticket.id, version, fold),
     share,
+    fold,
     heading: Promise.resolve(<DetailName name={displayName(ticket)} oob />),
   });
 }
@@ -139,10 +156,10 @@ export async function openTicketThread(
   agent: Agent,
   queue: ListQueue,
   id: string,
-  share: Share = unshared,
+  options: ThreadOptions = {},
 ): Promise<ThreadPart | null> {
   const ticket = await readTicket(desk.kv, agent, id).catch(notFoundAs(null));
-  return ticket && await ticketThread(desk, agent, queue, ticket, share);
+  return ticket && await ticketThread(desk, agent, queue, ticket, options);
 }
 
 /**
@@ -153,7 +170,7 @@ export async function chatThread(
   desk: Desk,
   agent: Agent,
   id: string,
-  share: Share = unshared,
+  { share = unshared, fold }: ThreadOptions = {},
 ): Promise<(ThreadPart & { found: ChatHistory }) | null> {
   const found = await chatHistory(desk, agent, id).catch(notFoundAs(null));
   if (!found) return null;
@@ -161,8 +178,10 @@ export async function chatThread(
   const part = await threadPart(desk, agent, found.messages, {
     retryBase: `/chats/${id}/messages`,
     Thread: ChatMessages,
-    pollUrl: (version) => found.ended ? "" : `/chats/${id}?part=messages&v=${version}`,
+    pollUrl: (version, fold) =>
+      found.ended ? "" : `/chats/${id}?part=messages&v=${version}&${foldQuery(fold)}`,
     share,
+    fold,
     heading: customer.then((e) => e.value ? <ChatName name={displayName(e.value)} oob /> : ""),
   });
   return { ...part, found };
@@ -174,19 +193,23 @@ const notFoundAs = <T,>(value: T) => (error: unknown): T => {
   throw error;
 };
 
-/** The open ticket's or chat's thread, live: a delivery mark re-renders only this part. */
+/**
+ * The open ticket's or chat's thread, live: a delivery mark re-renders only this part. `fold`:
+ * the page's (its stream's `fold=`, rule 56).
+ */
 export function threadLivePart(
   subject: { kind: "ticket"; queue: ListQueue } | { kind: "chat" },
   id: string,
+  fold?: string | null,
 ): LivePart {
   return {
     on: ["tickets", "chats", "delivery"],
     async render({ desk, agent, share }): Promise<LiveParts | null> {
       if (subject.kind === "ticket") {
-        const part = await openTicketThread(desk, agent, subject.queue, id, share);
+        const part = await openTicketThread(desk, agent, subject.queue, id, { share, fold });
         return part && { parts: { conversation: part.html }, version: part.version };
       }
-      const part = await chatThread(desk, agent, id, share);
+      const part = await chatThread(desk, agent, id, { share, fold });
       return part && { parts: { messages: part.html }, version: part.version };
     },
   };

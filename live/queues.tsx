@@ -12,6 +12,7 @@ import { listTickets, parseTicketQuery } from "../domain/ticket_lists.ts";
 import { assignedCount, closedCount, unassignedCount } from "../domain/tickets.ts";
 import type { Agent } from "../domain/types.ts";
 import {
+  foldOf,
   ListPoller,
   type ListQueue,
   OlderLink,
@@ -230,7 +231,10 @@ export function queueLiveView(queue: ListQueue): LiveView {
       },
       // The open ticket's thread, then its notes (rule 35: a note re-renders only the notes).
       ...selected
-        ? [threadLivePart({ kind: "ticket", queue }, selected), notesLivePart("ticket", selected)]
+        ? [
+          threadLivePart({ kind: "ticket", queue }, selected, foldOf(params.get("fold"))),
+          notesLivePart("ticket", selected),
+        ]
         : [],
     ];
   };

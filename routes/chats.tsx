@@ -29,6 +29,7 @@ import { asideBasics, chatThread } from "../live/conversation.tsx";
 import { navCounts } from "../live/desk_counts.ts";
 import { eventsUrl } from "../live/parts.ts";
 import { type ChatItem, ChatMessagesPane, ChatThread, EndedChatThread } from "../views/chats.tsx";
+import { foldOf, foldValue } from "../views/tickets.tsx";
 import { Empty, type Flash } from "../views/components.tsx";
 import { CustomerPanel } from "../views/customer_panel.tsx";
 import { Layout } from "../views/layout.tsx";
@@ -37,6 +38,7 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   conversationAside,
   draftAnswer,
+  formFold,
   formText,
   type PaneState,
   type PaneSubject,
@@ -60,8 +62,8 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
 
   async function page(
     c: Context<DeskEnv>,
-    /** The open chat and its live parts' versions (messages, notes). */
-    selected: { id: string; versions: string[] } | null,
+    /** The open chat, its live parts' versions (messages, notes) and its fold (rule 56). */
+    selected: { id: string; versions: string[]; fold: string | null } | null,
     thread: unknown,
     flash: Flash | null,
   ) {
@@ -70,7 +72,9 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       chatLists(desk, agent, selected?.id),
       navCounts(desk, agent),
     ]);
-    const live = new URLSearchParams(selected ? { selected: selected.id } : {});
+    const live = new URLSearchParams(
+      selected ? { selected: selected.id, fold: foldValue(selected.fold) } : {},
+    );
     // The parts in the live view's order, then the desk's counts (rule 32).
     const versions = [lists.version, ...selected?.versions ?? [], nav.version];
     return c.html(
@@ -123,7 +127,10 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     const id = c.req.param("id");
     if (c.req.query("part") === "messages") {
       // The messages' 3 s poll.
-      return threadPoll(c, await chatThread(desk, c.get("agent"), id));
+      return threadPoll(
+        c,
+        await chatThread(desk, c.get("agent"), id, { fold: foldOf(c.req.query("fold")) }),
+      );
     }
     return await chatPage(c, id);
   });
@@ -185,7 +192,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     );
     c.status(status);
     const versions = [part.version, aside.notesVersion];
-    return await page(c, { id, versions }, thread, takeFlash(c));
+    return await page(c, { id, versions, fold: part.thread.fold }, thread, takeFlash(c));
   }
 
   /**
@@ -245,7 +252,12 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
       ? { kind: "error", text: pane.noteError }
       : takeFlash(c);
     // The notes' live part draws nothing for an ended chat: its version stays empty.
-    return await page(c, { id: chat.id, versions: [part.version, ""] }, thread, flash);
+    return await page(
+      c,
+      { id: chat.id, versions: [part.version, ""], fold: part.thread.fold },
+      thread,
+      flash,
+    );
   }
 
   /** Where this agent opens a ticket (rule 23), or null where it may not. */
@@ -313,7 +325,7 @@ export function chatPages(deps: AppDeps): Hono<DeskEnv> {
     return await retryForm(c, desk, agent, c.req.param("messageId"), {
       back: `/chats/${id}`,
       pane: async () => {
-        const part = await chatThread(desk, agent, id);
+        const part = await chatThread(desk, agent, id, { fold: await formFold(c) });
         return part && <ChatMessagesPane {...part.thread} pollUrl={part.pollUrl} oob />;
       },
     });

@@ -47,6 +47,7 @@ import {
 } from "../views/customer_panel.tsx";
 import { RETRY_QUEUED, retryRefusal } from "../views/delivery.tsx";
 import { type NotesProps, NotesSection } from "../views/notes.tsx";
+import { foldOf } from "../views/tickets.tsx";
 import { formOf, isHtmx, redirectWithFlash } from "./page_auth.ts";
 
 /** What the pane is beside: a ticket, or a chat (its id and customer are all it needs). */
@@ -468,6 +469,12 @@ export function threadPoll(c: Context, part: ThreadPart | null): Response {
  * htmx gets the flash and `pane()` (the thread, out of band, showing the mark); a plain form a
  * redirect to `back`.
  */
+/** Rule 56: the fold a Retry form carries (its thread's), so the thread drawn back keeps it. */
+export async function formFold(c: Context): Promise<string | null | undefined> {
+  const body = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+  return foldOf(typeof body.fold === "string" ? body.fold : undefined);
+}
+
 export async function retryForm(
   c: Context,
   desk: Desk,

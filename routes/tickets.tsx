@@ -39,6 +39,8 @@ import {
   cut,
   DetailName,
   Filters,
+  foldOf,
+  foldValue,
   LIST_QUEUES,
   type ListQueue,
   NoSelection,
@@ -53,6 +55,7 @@ import type { AppDeps, DeskEnv } from "./context.ts";
 import {
   conversationAside,
   draftAnswer,
+  formFold,
   formText,
   type PaneState,
   replyWindowOpen,
@@ -101,8 +104,8 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     queue: ListQueue,
     detail: unknown,
     flash: Flash | null,
-    /** The open ticket and its live parts' versions (conversation, notes). */
-    selected?: { id: string; versions: string[] },
+    /** The open ticket, its live parts' versions (conversation, notes) and its fold (rule 56). */
+    selected?: { id: string; versions: string[]; fold: string | null },
   ) {
     const agent = c.get("agent");
     const params = new URL(c.req.url).searchParams;
@@ -113,7 +116,10 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     ]);
     const live = new URLSearchParams(view.filters);
     if (view.query.cursor) live.set("cursor", view.query.cursor);
-    if (selected) live.set("selected", selected.id);
+    if (selected) {
+      live.set("selected", selected.id);
+      live.set("fold", foldValue(selected.fold));
+    }
     // The parts in the live view's order, then the desk's counts (rule 32).
     const versions = [parts.version, ...selected?.versions ?? [], nav.version];
     const split = queue !== "unassigned" || detail;
@@ -200,7 +206,10 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     const id = c.req.param("id");
     if (c.req.query("part") === "conversation") {
       // The conversation's 10 s poll.
-      return threadPoll(c, await openTicketThread(desk, agent, queue, id));
+      return threadPoll(
+        c,
+        await openTicketThread(desk, agent, queue, id, { fold: foldOf(c.req.query("fold")) }),
+      );
     }
     const ticket = await readTicket(kv, agent, id);
     if (queueOf(ticket) !== queue) {
@@ -258,7 +267,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
       queue,
       detail,
       takeFlash(c),
-      { id: ticket.id, versions },
+      { id: ticket.id, versions, fold: thread.fold },
     );
   }
 
@@ -421,7 +430,9 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
     return await retryForm(c, desk, agent, c.req.param("messageId"), {
       back: ticketUrl(queue, ticket.id, new URLSearchParams()),
       pane: async () => {
-        const part = await openTicketThread(desk, agent, queue, ticket.id);
+        const part = await openTicketThread(desk, agent, queue, ticket.id, {
+          fold: await formFold(c),
+        });
         return part && <ConversationPane {...part.thread} pollUrl={part.pollUrl} oob />;
       },
     });

@@ -10,9 +10,7 @@
    the reply box.
  - Threads read from the start (rule 56): the page opens with the customer's first message, the
    newest ones and the reply box in the window, and keeps the reply box there as messages arrive;
-   auto-reply groups and earlier messages the agent opened stay open. The middle folds when the
-   page opens, never later: a message that arrives while the page is open (three at once, say),
-   and one the page showed, are drawn after the fold when the thread is drawn again.
+   auto-reply groups and earlier messages the agent opened stay open.
  - ? lists the shortcuts.
  - The reply box's own help (static/compose.js) loads when the box is first used: focused,
    pressed, or a file dragged over it. Until then its Ctrl+Enter is the form's, its keyboard hint
@@ -157,52 +155,7 @@
     else openGroups.delete(group.dataset.group);
   }, true);
 
-  /**
-   * What this page drew of its thread: every message, and those it showed outside the fold.
-   * `null` until the page's first drawing (that one folds as it comes: rule 56).
-   */
-  let drawn = null;
-  const shownOutside = new Set();
-  const messageIds = (el) =>
-    el.matches("[data-message]")
-      ? [el.dataset.message]
-      : [...el.querySelectorAll("[data-message]")].map((m) => m.dataset.message);
-
-  /**
-   * A redrawn thread folds its middle afresh (the server draws the newest two after the fold),
-   * so a burst of messages would fold the first of them away before anyone saw it. From the
-   * first item the page never drew, or showed outside the fold, the fold's items move after it,
-   * in order; the fold says how many it still holds, and goes when it holds none.
-   */
-  function keepArrivalsOutOfFold() {
-    const thread = doc.querySelector("[data-thread]");
-    if (!thread) return;
-    const fold = thread.querySelector("details.msg-earlier");
-    if (fold && drawn) {
-      const items = [...fold.children].filter((el) => el.tagName !== "SUMMARY");
-      const from = items.findIndex((el) =>
-        messageIds(el).some((id) => !drawn.has(id) || shownOutside.has(id))
-      );
-      if (from >= 0) {
-        fold.after(...items.slice(from));
-        const left = fold.querySelectorAll("[data-message]").length;
-        if (!left) fold.remove();
-        else {
-          fold.querySelector("summary").textContent = left === 1
-            ? "1 earlier message"
-            : `${left} earlier messages`;
-        }
-      }
-    }
-    drawn ??= new Set();
-    for (const m of thread.querySelectorAll("[data-message]")) {
-      drawn.add(m.dataset.message);
-      if (!m.closest("details.msg-earlier")) shownOutside.add(m.dataset.message);
-    }
-  }
-
   function scan() {
-    keepArrivalsOutOfFold();
     for (const g of doc.querySelectorAll("details[data-group]")) {
       if (openGroups.has(g.dataset.group) && !g.open) g.open = true;
     }

@@ -102,7 +102,14 @@ export function DeliveryMark(
 }
 
 /** Rule 29: the Retry form of a failed message (a plain form, htmx answers in place). */
-export function RetryForm({ action, describedBy }: { action: string; describedBy: string }) {
+export function RetryForm(
+  { action, describedBy, fold }: {
+    action: string;
+    describedBy: string;
+    /** The thread's fold (rule 56, as in `fold=`), so the thread drawn back keeps it. */
+    fold?: string;
+  },
+) {
   return (
     <form
       method="post"
@@ -112,6 +119,7 @@ export function RetryForm({ action, describedBy }: { action: string; describedBy
       hx-target="#flash"
       hx-disabled-elt="find button"
     >
+      {fold ? <input type="hidden" name="fold" value={fold} /> : null}
       <button type="submit" class="btn btn-sm" aria-describedby={describedBy}>Retry</button>
     </form>
   );

@@ -461,6 +461,8 @@ export interface RetryActions {
   /** `${base}/${messageId}/retry` */
   base: string;
   ids: ReadonlySet<string>;
+  /** The thread's fold (rule 56, as in `fold=`), so the thread drawn back after a Retry keeps it. */
+  fold?: string;
 }
 
 /**
@@ -515,7 +517,13 @@ export function MessageBubble(
         )
         : null}
       {delivery?.status === "failed" && retry?.ids.has(message.id)
-        ? <RetryForm action={`${retry.base}/${message.id}/retry`} describedBy={markId} />
+        ? (
+          <RetryForm
+            action={`${retry.base}/${message.id}/retry`}
+            describedBy={markId}
+            fold={retry.fold}
+          />
+        )
         : null}
     </div>
   );
@@ -532,6 +540,11 @@ export interface ThreadProps {
   retry?: RetryActions;
   /** The business time zone the thread's times are shown in (labelled above them). */
   timeZone?: string;
+  /**
+   * Rule 56, the fold as the page drew it when it opened: the last message it folded away, null
+   * when it folded none; left out, the thread folds as a page that opens now (`foldThread`).
+   */
+  fold?: string | null;
 }
 
 /** A run of auto-replies needs a look when one failed or its delivery is held. */
@@ -559,12 +572,29 @@ export const THREAD_TAIL = 2;
  * Rule 56, a thread reads from the start: everything up to the customer's first message, then
  * (when there are more than two) the items in between folded away, then the newest two; so a
  * thread opens showing both ends with the reply box under them, at 360 × 640 as at 1280 × 800.
+ *
+ * It folds when the page opens, never later. Drawn again for an open page (live, its poll, a
+ * Retry), the thread folds through `fold`, the last message the page folded (null: none), so a
+ * message that arrives while the page is open, and one the page showed, are never folded away
+ * unseen: three arriving at once would otherwise fold the first of them.
  */
 export function foldThread(
   items: ThreadItem[],
+  fold?: string | null,
 ): { head: ThreadItem[]; middle: ThreadItem[]; tail: ThreadItem[] } {
   const first = items.findIndex((item) => !Array.isArray(item) && item.direction === "in");
   const headEnd = first < 0 ? 1 : first + 1;
+  if (fold !== undefined) {
+    const end = fold === null
+      ? -1
+      : items.findIndex((item) => [item].flat().some((m) => m.id === fold));
+    if (end < headEnd) return { head: items, middle: [], tail: [] };
+    return {
+      head: items.slice(0, headEnd),
+      middle: items.slice(headEnd, end + 1),
+      tail: items.slice(end + 1),
+    };
+  }
   const tailStart = Math.max(headEnd, items.length - THREAD_TAIL);
   if (tailStart - headEnd < 2) return { head: items, middle: [], tail: [] };
   return {
@@ -574,10 +604,30 @@ export function foldThread(
   };
 }
 
+/** The last message a page that opens now folds away (rule 56), or null when it folds none. */
+export function openingFold(messages: Message[]): string | null {
+  const last = foldThread(threadItems(messages)).middle.at(-1);
+  return last ? [last].flat().at(-1)!.id : null;
+}
+
+/** A fold as an address or a form gives it (`fold=`): "-" for none. */
+export const foldValue = (fold: string | null): string => fold ?? "-";
+
+/** A fold in an address (`?fold=`). */
+export function foldQuery(fold: string | null): string {
+  return `fold=${encodeURIComponent(foldValue(fold))}`;
+}
+
+/** The fold an address gives (`foldQuery`); undefined when it gives none (fold as on opening). */
+export function foldOf(param: string | null | undefined): string | null | undefined {
+  if (param === undefined || param === null || param === "" || param.length > 64) return undefined;
+  return param === "-" ? null : param;
+}
+
 const messagesIn = (items: ThreadItem[]) => items.reduce((n, i) => n + [i].flat().length, 0);
 
 export function MessageThread(
-  { messages, names, me, retry, timeZone = "UTC", empty, poll }: ThreadProps & {
+  { messages, names, me, retry, timeZone = "UTC", fold, empty, poll }: ThreadProps & {
     empty: string;
     poll: { url: string; every: string; target: string } | null;
   },
@@ -618,7 +668,7 @@ export function MessageThread(
         </details>
       )
       : bubble(item);
-  const { head, middle, tail } = foldThread(threadItems(messages));
+  const { head, middle, tail } = foldThread(threadItems(messages), fold);
   const earlier = messagesIn(middle);
   return (
     <>
@@ -696,8 +746,13 @@ export function ConversationPane(
   );
 }
 
-export function conversationPollUrl(queue: ListQueue, id: string, version: string): string {
-  return `/tickets/${queue}/${id}?part=conversation&v=${version}`;
+export function conversationPollUrl(
+  queue: ListQueue,
+  id: string,
+  version: string,
+  fold: string | null,
+): string {
+  return `/tickets/${queue}/${id}?part=conversation&v=${version}&${foldQuery(fold)}`;
 }
 
 export interface TicketDetailProps {
