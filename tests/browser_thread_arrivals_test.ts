@@ -12,6 +12,7 @@ import {
   type Browser,
   launchBrowser,
   type Page,
+  screenshot,
   signInPage,
   startServer,
   until,
@@ -115,6 +116,7 @@ Deno.test({
           for (const text of ["burst a", "burst b", "burst c"]) {
             assert(await page.getByText(text).first().isVisible(), `${text} visible`);
           }
+          await screenshot(page, "thread-arrivals-1280");
           await page.unroute("**/events?**");
         },
       );
