@@ -77,9 +77,8 @@ export class DeskHub {
   #listeners = new Set<Listener>();
   #connecting: { wave: Wave; at: number } | null = null;
   #stamps: string[] | null = null;
-  /** Resolves once this start has its first reading of the counters (`ready`). */
-  #ready: Promise<void> = Promise.resolve();
-  #readingTaken: (() => void) | null = null;
+  /** This start's first reading of the counters while it is awaited (`ready`), else null. */
+  #reading: PromiseWithResolvers<void> | null = null;
   #reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #rewatch: ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +119,7 @@ export class DeskHub {
    * would become the starting point and never reach the page.)
    */
   get ready(): Promise<void> {
-    return this.#ready;
+    return this.#reading?.promise ?? Promise.resolve();
   }
 
   /**
@@ -141,8 +140,8 @@ export class DeskHub {
     const before = this.#stamps;
     this.#stamps = stamps;
     if (before === null) {
-      this.#readingTaken?.();
-      this.#readingTaken = null;
+      this.#reading?.resolve();
+      this.#reading = null;
       return;
     }
     const changes = new Set(CHANGES.filter((_, i) => stamps[i] !== before[i]));
@@ -173,15 +172,13 @@ export class DeskHub {
   #start() {
     this.#since = this.#startedAt = this.clock.now();
     this.#handled.clear();
-    const reading = Promise.withResolvers<void>();
-    this.#ready = reading.promise;
-    this.#readingTaken = reading.resolve;
+    const reading = this.#reading = Promise.withResolvers<void>();
     this.#watch();
     // The watch's first reading can come late (a loaded or remote store): read the counters at
     // once too; whichever comes first is the starting point.
     this.kv.getMany(WATCHED).then(
       (entries) => {
-        if (this.#readingTaken === reading.resolve) this.#seen(entries);
+        if (this.#reading === reading) this.#seen(entries);
       },
       // The store closed: pages must not wait for a reading that will never come.
       () => reading.resolve(),
@@ -239,8 +236,8 @@ export class DeskHub {
     const reader = this.#reader;
     this.#reader = null;
     this.#stamps = null;
-    this.#readingTaken?.();
-    this.#readingTaken = null;
+    this.#reading?.resolve();
+    this.#reading = null;
     this.#connecting = null;
     reader?.cancel().catch(() => {});
   }
