@@ -24,7 +24,6 @@ import {
   conversationPollUrl,
   DetailName,
   foldQuery,
-  foldValue,
   type ListQueue,
   openingFold,
   type ThreadProps,
@@ -110,7 +109,7 @@ async function threadPart(
     messages,
     names: basics.names,
     me: agent.id,
-    retry: { base: opts.retryBase, ids, fold: foldValue(fold) },
+    retry: { base: opts.retryBase, ids },
     timeZone: basics.timeZone,
     fold,
   };

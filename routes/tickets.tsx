@@ -249,6 +249,7 @@ export function ticketPages(deps: AppDeps): Hono<DeskEnv> {
         pollUrl={pollUrl}
         names={thread.names}
         retry={thread.retry}
+        fold={thread.fold}
         department={departments.find((d) => d.id === ticket.department)?.name ?? null}
         now={clock.now()}
         me={agent.id}

@@ -461,8 +461,6 @@ export interface RetryActions {
   /** `${base}/${messageId}/retry` */
   base: string;
   ids: ReadonlySet<string>;
-  /** The thread's fold (rule 56, as in `fold=`), so the thread drawn back after a Retry keeps it. */
-  fold?: string;
 }
 
 /**
@@ -472,12 +470,14 @@ export interface RetryActions {
  * their own look (`msg-out`, `msg-in`, `msg-system`).
  */
 export function MessageBubble(
-  { message, names, agentId, place, retry, timeZone = "UTC", mark }: {
+  { message, names, agentId, place, retry, fold, timeZone = "UTC", mark }: {
     message: Message;
     names: Map<string, string>;
     agentId?: string;
     place?: QueuePlace;
     retry?: RetryActions;
+    /** The thread's fold (`ThreadProps.fold`): a Retry sends it, so the thread drawn back keeps it. */
+    fold?: string | null;
     timeZone?: string;
     /** Rule 56: the customer's first message of the thread, or its newest one. */
     mark?: "first" | "newest" | "first newest";
@@ -521,7 +521,7 @@ export function MessageBubble(
           <RetryForm
             action={`${retry.base}/${message.id}/retry`}
             describedBy={markId}
-            fold={retry.fold}
+            fold={fold === undefined ? undefined : foldValue(fold)}
           />
         )
         : null}
@@ -643,6 +643,7 @@ export function MessageThread(
       agentId={me}
       place={places.get(m.id)}
       retry={retry}
+      fold={fold}
       timeZone={timeZone}
       mark={m.id === firstIn
         ? m.id === newest ? "first newest" : "first"
@@ -765,6 +766,8 @@ export interface TicketDetailProps {
   names: Map<string, string>;
   /** Failed messages this agent may Retry. */
   retry?: RetryActions;
+  /** Rule 56: the thread's fold (`ThreadProps.fold`). */
+  fold?: string | null;
   department: string | null;
   now: number;
   me: string;
@@ -848,6 +851,7 @@ export function TicketDetail(props: TicketDetailProps) {
             names={props.names}
             me={props.me}
             retry={props.retry}
+            fold={props.fold}
             pollUrl={props.pollUrl}
             timeZone={timeZone}
           />
