@@ -1,5 +1,5 @@
 /** The JSON API (SPEC "JSON API"): every page action is also a call here. */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { createAgent, getAgent, listAgents, setStatus, updateAgent } from "../domain/agents.ts";
 import {
   acceptChat,
@@ -95,17 +95,15 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     agent,
     async (c) => c.json(ticketJson(await acceptTicket(desk, c.get("agent"), c.req.param("id")))),
   );
-  // Rule 51: JSON, or multipart with one `file` and its caption `text`.
-  api.post("/tickets/:id/reply", agent, async (c) => {
-    const message = await replyToTicket(
-      desk,
-      c.get("agent"),
-      c.req.param("id"),
-      await readReply(c),
-      deps.media?.files,
+  /** Rule 51: a ticket reply or chat message: JSON, or multipart with one `file` and `text`. */
+  const sending = (send: typeof replyToTicket) => async (c: Context<DeskEnv, "/:id">) =>
+    c.json(
+      messageJson(
+        await send(desk, c.get("agent"), c.req.param("id"), await readReply(c), deps.media?.files),
+      ),
+      201,
     );
-    return c.json(messageJson(message), 201);
-  });
+  api.post("/tickets/:id/reply", agent, sending(replyToTicket));
   api.post(
     "/tickets/:id/close",
     agent,
@@ -171,16 +169,7 @@ export function apiRoutes(deps: AppDeps): Hono<DeskEnv> {
     agent,
     async (c) => c.json(chatJson(await acceptChat(desk, c.get("agent"), c.req.param("id")))),
   );
-  api.post("/chats/:id/messages", agent, async (c) => {
-    const message = await sendChatMessage(
-      desk,
-      c.get("agent"),
-      c.req.param("id"),
-      await readReply(c),
-      deps.media?.files,
-    );
-    return c.json(messageJson(message), 201);
-  });
+  api.post("/chats/:id/messages", agent, sending(sendChatMessage));
   api.post(
     "/chats/:id/end",
     agent,
