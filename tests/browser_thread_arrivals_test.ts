@@ -7,7 +7,7 @@
  * unseen: the browser test of hostile text caught it under load.)
  */
 import assert from "node:assert/strict";
-import { closeBusiness } from "./helpers.ts";
+import { closeBusiness, intakeTicket } from "./helpers.ts";
 import {
   type Browser,
   launchBrowser,
@@ -45,9 +45,10 @@ Deno.test({
     try {
       await closeBusiness(t);
       const customer = { channel: "whatsapp", from: "+27820005601", name: "Thandi Mokoena" };
-      await t.inbound({ ...customer, text: "first: order 4411 has not arrived" });
-      const { ticketId } = await t.inbound({ ...customer, text: "YES" });
-      for (let i = 1; i <= 6; i++) await t.inbound({ ...customer, text: `detail ${i}` });
+      const ticketId = await intakeTicket(t, customer, [
+        "first: order 4411 has not arrived",
+        ...[1, 2, 3, 4, 5, 6].map((i) => `detail ${i}`),
+      ]);
       const ana = await t.person("agent", { name: "Ana Silva" });
       const accepted = await t.call("POST", `/api/tickets/${ticketId}/accept`, {
         token: ana.token,

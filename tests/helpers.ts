@@ -243,6 +243,21 @@ export async function leaveMessage(
   return yes.ticketId!;
 }
 
+/**
+ * A ticket left out of hours whose intake is still open: `texts[0]`, YES, then the rest. Later
+ * messages from `customer` join it (rule 1). Returns the ticket's id.
+ */
+export async function intakeTicket(
+  t: TestDesk,
+  customer: Record<string, unknown>,
+  texts: string[],
+): Promise<string> {
+  await t.inbound({ ...customer, text: texts[0] });
+  const yes = await t.inbound({ ...customer, text: "YES" });
+  for (const text of texts.slice(1)) await t.inbound({ ...customer, text });
+  return yes.ticketId!;
+}
+
 /** Closes the business so every new conversation asks YES/NO. */
 export async function closeBusiness(t: TestDesk) {
   await updateSettings(t.kv, { hours: { timeZone: "UTC", weekly: {}, closures: [] } });

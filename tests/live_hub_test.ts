@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../domain/clock.ts";
 import { keys } from "../domain/keys.ts";
+import { waitFor } from "./helpers.ts";
 import { type Change, DeskHub, type Listener, type Wave } from "../live/hub.ts";
 
 /**
@@ -50,44 +51,25 @@ function lateFirstReading(
 
 /** `promise`, or a failure once 5 s have passed without it. */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within 5 s`)), 5000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  let settled = false;
+  const result = promise.finally(() => settled = true);
+  await waitFor(() => settled, 5000, what);
+  return await result;
 }
 
 /** A listener that records the changes of every wave it gets. */
 function recorder(): Listener & { waves: Set<Change>[]; next(): Promise<Set<Change>> } {
   const waves: Set<Change>[] = [];
-  let wake = () => {};
   return {
     waves,
     wave(wave: Wave) {
       waves.push(new Set(wave.changes));
-      wake();
     },
     tick() {},
     /** The next wave's changes; throws when none comes within 5 s (the hub missed it). */
     async next() {
       const seen = waves.length;
-      const deadline = Date.now() + 5000;
-      while (waves.length === seen) {
-        const left = deadline - Date.now();
-        assert(left > 0, "no wave came");
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((r) => {
-          wake = r;
-          timer = setTimeout(r, left);
-        });
-        clearTimeout(timer);
-      }
+      await waitFor(() => waves.length > seen, 5000, "a wave");
       return waves[waves.length - 1];
     },
   };

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../domain/types.ts";
 import { foldOf, foldQuery, foldThread, openingFold } from "../views/tickets.tsx";
-import { closeBusiness, type TestDesk, testDesk } from "./helpers.ts";
+import { closeBusiness, intakeTicket, type TestDesk, testDesk } from "./helpers.ts";
 import { pagePerson, visit } from "./page_visits.ts";
 
 const msg = (id: string, direction: "in" | "out", author = "agent"): Message => ({
@@ -104,9 +104,10 @@ Deno.test("[routes] rule 56: an open page's poll and stream keep its fold", asyn
   try {
     await closeBusiness(t);
     const customer = { channel: "whatsapp", from: "+27820005611", name: "Thandi" };
-    await t.inbound({ ...customer, text: "first" });
-    const { ticketId } = await t.inbound({ ...customer, text: "YES" });
-    for (let i = 1; i <= 5; i++) await t.inbound({ ...customer, text: `detail ${i}` });
+    const ticketId = await intakeTicket(t, customer, [
+      "first",
+      ...[1, 2, 3, 4, 5].map((i) => `detail ${i}`),
+    ]);
     const ana = await pagePerson(t);
     const accepted = await t.call("POST", `/api/tickets/${ticketId}/accept`, { token: ana.token });
     await accepted.body?.cancel();
